@@ -1,0 +1,381 @@
+//! The `tessera` command line: the server and the admin commands an operator needs before
+//! (or instead of) the web pages.
+
+use std::io::{BufRead, IsTerminal};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::auth::{PasswordHasher, check_policy, random_token};
+use crate::org::{self, NewOrg, users};
+use crate::server::{self, ServeOptions};
+use crate::store::{Store, sqlite_url_for_data_dir};
+use crate::web::{AppState, WebConfig};
+
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about = "Tessera CRM: the server and its admin commands")]
+struct Cli {
+    /// Log as JSON lines instead of text.
+    #[arg(long, global = true, value_enum, default_value = "text", env = "TESSERA_LOG_FORMAT")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+struct DbArgs {
+    /// Database URL: `sqlite://PATH` or `postgres://USER@HOST/DB`. Default: SQLite in the data directory.
+    #[arg(long, env = "TESSERA_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Where Tessera keeps its files (the SQLite database by default).
+    #[arg(long, env = "TESSERA_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+}
+
+impl DbArgs {
+    fn url(&self) -> anyhow::Result<String> {
+        match &self.database_url {
+            Some(url) => Ok(url.clone()),
+            None => {
+                std::fs::create_dir_all(&self.data_dir)
+                    .with_context(|| format!("cannot create the data directory {}", self.data_dir.display()))?;
+                Ok(sqlite_url_for_data_dir(&self.data_dir))
+            }
+        }
+    }
+
+    async fn open(&self) -> anyhow::Result<Store> {
+        let store = Store::connect(&self.url()?).await.context("cannot open the database")?;
+        store.migrate().await?;
+        Ok(store)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the CRM server. On an empty database, creates the first organisation and its `admin`.
+    Serve(ServeArgs),
+    /// Bring the database schema up to date, then exit.
+    Migrate(DbArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage organisations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TESSERA_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    db: DbArgs,
+    /// Short name of the organisation made on first start.
+    #[arg(long, default_value = "demo")]
+    org_slug: String,
+    /// Name of the organisation made on first start.
+    #[arg(long, default_value = "Demo Company 演示公司")]
+    org_name: String,
+    /// Add demo departments and users to the organisation made on first start.
+    #[arg(long)]
+    demo: bool,
+    /// Mark cookies Secure: set this when users reach Tessera over HTTPS.
+    #[arg(long, env = "TESSERA_SECURE_COOKIES")]
+    secure_cookies: bool,
+    /// Take client addresses from X-Forwarded-For (only behind a proxy you run).
+    #[arg(long, env = "TESSERA_TRUST_PROXY")]
+    trust_proxy: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user. The password is read from TESSERA_PASSWORD or standard input, or generated.
+    Add {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The organisation's short name (may be left out with one organisation).
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+        /// Give the user this role (by name); repeat for several.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Generate a password and print it instead of reading one.
+        #[arg(long)]
+        generate_password: bool,
+    },
+    /// Set a user's password (read from TESSERA_PASSWORD or standard input); ends their sessions.
+    Passwd {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long)]
+        username: String,
+    },
+    /// List the users of an organisation.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Add an organisation with its built-in roles and an `admin` user. The admin password is
+    /// read from TESSERA_ADMIN_PASSWORD, or generated and printed once.
+    Add {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "Asia/Shanghai")]
+        time_zone: String,
+    },
+    /// List organisations.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// Runs the command line; the exit code says whether it worked.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Migrate(db) => {
+            db.open().await?;
+            println!("the database schema is up to date");
+            Ok(())
+        }
+        Command::User(cmd) => user_command(cmd).await,
+        Command::Org(cmd) => org_command(cmd).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let opts = ServeOptions {
+        listen: args.listen,
+        database_url: args.db.url()?,
+        web: WebConfig { secure_cookies: args.secure_cookies, trust_proxy: args.trust_proxy, ..WebConfig::default() },
+        first_org_slug: args.org_slug,
+        first_org_name: args.org_name,
+        admin_password: std::env::var("TESSERA_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()),
+        demo: args.demo,
+    };
+    let running = server::prepare(&opts).await?;
+    let url = format!("http://{}", running.addr);
+    println!("Tessera CRM is running at {url}");
+    println!("  database:     {}", redact(&opts.database_url));
+    match &running.first_start {
+        Some(first) => {
+            println!("  organisation: {} ({}), created now", first.org.slug, first.org.name);
+            if first.generated_password {
+                println!("  sign in as:   admin / {}   (generated; shown only this once)", first.admin_password);
+            } else {
+                println!("  sign in as:   admin / the password in TESSERA_ADMIN_PASSWORD");
+            }
+            if opts.demo {
+                println!(
+                    "  demo users:   wang.fang (sales manager), zhang.wei, li.na, liu.yang (salespeople), same password"
+                );
+            }
+        }
+        None => println!("  sign in with your existing accounts"),
+    }
+    println!("  API:          {url}/api/v1/openapi.json");
+    running.serve(server::shutdown_signal()).await?;
+    Ok(())
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
+async fn find_org(store: &Store, slug: Option<&str>) -> anyhow::Result<org::Org> {
+    match slug {
+        Some(s) => org::find_by_slug(store, s)
+            .await?
+            .with_context(|| format!("there is no organisation {s:?}; see `tessera org list`")),
+        None => org::only_org(store)
+            .await?
+            .context("there are several organisations (or none); name one with --org, see `tessera org list`"),
+    }
+}
+
+/// Reads a password from an environment variable, or the first line of standard input.
+fn read_password(var: &str) -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var(var)
+        && !p.is_empty()
+    {
+        return Ok(p);
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("password (at least 12 characters; input is shown): ");
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line).context("cannot read the password from standard input")?;
+    let p = line.trim_end_matches(['\r', '\n']).to_owned();
+    if p.is_empty() {
+        bail!("no password given: set {var} or pipe it on standard input");
+    }
+    Ok(p)
+}
+
+async fn user_command(cmd: UserCommand) -> anyhow::Result<()> {
+    match cmd {
+        UserCommand::Add { db, org, username, display_name, email, roles, generate_password } => {
+            let store = db.open().await?;
+            let org = find_org(&store, org.as_deref()).await?;
+            let all_roles = org::roles::list(&store, org.id).await?;
+            let mut role_ids = Vec::new();
+            for name in &roles {
+                let role = all_roles.iter().find(|r| r.name.eq_ignore_ascii_case(name)).with_context(|| {
+                    format!(
+                        "there is no role {name:?}; roles: {}",
+                        all_roles.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")
+                    )
+                })?;
+                role_ids.push(role.id);
+            }
+            let password = if generate_password { random_token(15) } else { read_password("TESSERA_PASSWORD")? };
+            let state = AppState::new(store, WebConfig::default());
+            let user = users::create(
+                &state,
+                org.id,
+                None,
+                None,
+                &users::NewUser {
+                    display_name: display_name.unwrap_or_else(|| username.clone()),
+                    username,
+                    password: password.clone(),
+                    email,
+                    phone: None,
+                    department_id: None,
+                    manager_id: None,
+                    locale: None,
+                    role_ids,
+                },
+            )
+            .await?;
+            println!("added user {} (id {}) to {}", user.username, user.id, org.slug);
+            if generate_password {
+                println!("password: {password}   (shown only this once)");
+            }
+            Ok(())
+        }
+        UserCommand::Passwd { db, org, username } => {
+            let store = db.open().await?;
+            let org = find_org(&store, org.as_deref()).await?;
+            let creds = users::credentials(&store, org.id, &username)
+                .await?
+                .with_context(|| format!("there is no user {username:?} in {}", org.slug))?;
+            let password = read_password("TESSERA_PASSWORD")?;
+            check_policy(&password, &username)?;
+            let hash = PasswordHasher::new().hash(&password).await?;
+            users::store_password(&store, org.id, creds.id, &hash, None, None, None, "password.reset").await?;
+            println!("password of {username} set; their sessions have ended");
+            Ok(())
+        }
+        UserCommand::List { db, org } => {
+            let store = db.open().await?;
+            let org = find_org(&store, org.as_deref()).await?;
+            let rows: Vec<(i64, String, String, i64)> =
+                sqlx::query_as("SELECT id, username, display_name, active FROM users WHERE org_id = $1 ORDER BY id")
+                    .bind(org.id)
+                    .fetch_all(store.pool())
+                    .await?;
+            println!("{:>6}  {:<24} {:<24} state", "id", "username", "name");
+            for (id, username, name, active) in rows {
+                println!("{id:>6}  {username:<24} {name:<24} {}", if active != 0 { "active" } else { "disabled" });
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn org_command(cmd: OrgCommand) -> anyhow::Result<()> {
+    match cmd {
+        OrgCommand::Add { db, slug, name, time_zone } => {
+            let store = db.open().await?;
+            let env_password = std::env::var("TESSERA_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+            let generated = env_password.is_none();
+            let admin_password = env_password.unwrap_or_else(|| random_token(15));
+            let created = org::create(
+                &store,
+                &PasswordHasher::new(),
+                &NewOrg { slug, name, time_zone, admin_password: admin_password.clone() },
+            )
+            .await?;
+            println!("added organisation {} ({}), id {}", created.org.slug, created.org.name, created.org.id);
+            if generated {
+                println!("sign in as admin / {admin_password}   (shown only this once)");
+            }
+            Ok(())
+        }
+        OrgCommand::List { db } => {
+            let store = db.open().await?;
+            println!("{:>6}  {:<24} {:<32} time zone", "id", "slug", "name");
+            for o in org::list(&store).await? {
+                println!("{:>6}  {:<24} {:<32} {}", o.id, o.slug, o.name, o.time_zone);
+            }
+            Ok(())
+        }
+    }
+}

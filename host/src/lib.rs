@@ -1,0 +1,18 @@
+//! `tessera-host`: the small core of Tessera CRM. It keeps the customer database, the
+//! organisations, users, departments and roles, signs people in, decides record by record
+//! who may see and change what, and serves all of it over a versioned REST API. Every other
+//! module of the CRM runs as a plugin against this host.
+
+pub mod access;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod demo;
+pub mod error;
+pub mod org;
+pub mod server;
+pub mod store;
+pub mod timefmt;
+pub mod web;
+
+pub use error::{Error, Result};

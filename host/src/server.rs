@@ -1,0 +1,94 @@
+//! Starting the host: open and migrate the database, create the first organisation on an
+//! empty one, and serve HTTP until told to stop.
+
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+
+use crate::error::{Error, Result};
+use crate::org::{self, FirstStart};
+use crate::store::Store;
+use crate::web::{self, AppState, WebConfig};
+
+/// How to start.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub web: WebConfig,
+    /// Short name and name of the organisation made on first start.
+    pub first_org_slug: String,
+    pub first_org_name: String,
+    /// The first administrator's password (else one is generated and printed once).
+    pub admin_password: Option<String>,
+    /// Fill a new organisation with demo departments and users.
+    pub demo: bool,
+}
+
+/// A host that is listening.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub first_start: Option<FirstStart>,
+    pub state: AppState,
+    listener: TcpListener,
+}
+
+/// Opens the database, migrates it, bootstraps the first organisation and binds the socket.
+pub async fn prepare(opts: &ServeOptions) -> Result<Running> {
+    let store = Store::connect(&opts.database_url).await?;
+    store.migrate().await?;
+    let state = AppState::new(store, opts.web.clone());
+    let first_start = org::bootstrap(
+        &state.store,
+        &state.hasher,
+        &opts.first_org_slug,
+        &opts.first_org_name,
+        opts.admin_password.clone(),
+    )
+    .await?;
+    if let (Some(first), true) = (&first_start, opts.demo) {
+        crate::demo::seed_people(&state, first.org.id, &first.admin_password).await?;
+    }
+    let listener = TcpListener::bind(opts.listen)
+        .await
+        .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", opts.listen)))?;
+    let addr = listener.local_addr().map_err(|e| Error::Config(e.to_string()))?;
+    Ok(Running { addr, first_start, state, listener })
+}
+
+impl Running {
+    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
+        let app = web::router(self.state.clone());
+        tracing::info!(addr = %self.addr, "listening");
+        axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| Error::Internal(format!("server failed: {e}")))?;
+        self.state.store.close().await;
+        Ok(())
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

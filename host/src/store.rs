@@ -1,0 +1,231 @@
+//! The database: one connection pool over SQLite (the embedded default) or PostgreSQL (for
+//! several host nodes), the migrations of both, and the few helpers that keep SQL portable.
+//!
+//! Every query in the host is written once, with `$1`-style placeholders that both backends
+//! accept, and run through [`sqlx::Any`]. Timestamps are Unix milliseconds and booleans are
+//! `0`/`1` integers in both schemas, so rows decode the same way whichever backend holds them.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+use crate::error::{Error, Result};
+
+/// Row ids are 64-bit integers in both backends.
+pub type Id = i64;
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// The shared handle on the database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The default database URL for a data directory: `<dir>/tessera.db`.
+pub fn sqlite_url_for_data_dir(dir: &Path) -> String {
+    format!("sqlite://{}?mode=rwc", dir.join("tessera.db").display())
+}
+
+impl Store {
+    /// Opens a pool on `url` (`sqlite://…` or `postgres://…`). SQLite files are switched to
+    /// WAL with foreign keys enforced and a busy timeout, so concurrent writers wait instead of
+    /// failing.
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(Error::Config(format!(
+                "unsupported database URL {url:?}: use sqlite://PATH or postgres://USER@HOST/DB"
+            )));
+        };
+        let options = AnyConnectOptions::from_str(url).map_err(|e| Error::Config(format!("bad database URL: {e}")))?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            // FULL keeps a committed write through a power cut, not only
+                            // through a crash of the process.
+                            conn.execute("PRAGMA synchronous = FULL").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await?
+            }
+        };
+        Ok(Store { pool, backend })
+    }
+
+    /// Brings the schema up to date. Runs at every start; applied migrations are skipped.
+    pub async fn migrate(&self) -> Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await.map_err(|e| Error::Config(format!("database migration failed: {e}")))
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of one failing
+    /// when it upgrades from reading to writing.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(tx)
+    }
+
+    /// Answers whether the database takes queries (used by `/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// A piece of SQL with its arguments, built up from parts. Placeholders are numbered
+/// (`$1`, `$2`, …) as they are pushed, which both backends accept.
+#[derive(Debug, Default, Clone)]
+pub struct SqlBuf {
+    pub text: String,
+    pub args: Vec<SqlArg>,
+}
+
+/// One bound argument of a [`SqlBuf`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlArg {
+    Int(i64),
+    Text(String),
+}
+
+impl SqlBuf {
+    pub fn new(text: impl Into<String>) -> Self {
+        SqlBuf { text: text.into(), args: Vec::new() }
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder for `arg`.
+    pub fn bind(&mut self, arg: impl Into<SqlArg>) -> &mut Self {
+        self.args.push(arg.into());
+        self.text.push('$');
+        self.text.push_str(&self.args.len().to_string());
+        self
+    }
+
+    /// Appends `(p1, p2, …)` binding every id.
+    pub fn bind_list(&mut self, ids: &[i64]) -> &mut Self {
+        self.text.push('(');
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(*id);
+        }
+        self.text.push(')');
+        self
+    }
+
+    /// A query ready to run, with every argument bound.
+    pub fn query(&self) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(self.text.as_str()));
+        for arg in &self.args {
+            q = match arg {
+                SqlArg::Int(v) => q.bind(*v),
+                SqlArg::Text(v) => q.bind(v.as_str()),
+            };
+        }
+        q
+    }
+
+    /// Like [`SqlBuf::query`], decoding rows into `T`.
+    pub fn query_as<T>(&self) -> sqlx::query::QueryAs<'_, sqlx::Any, T, sqlx::any::AnyArguments>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        let mut q = sqlx::query_as::<_, T>(sqlx::AssertSqlSafe(self.text.as_str()));
+        for arg in &self.args {
+            q = match arg {
+                SqlArg::Int(v) => q.bind(*v),
+                SqlArg::Text(v) => q.bind(v.as_str()),
+            };
+        }
+        q
+    }
+}
+
+impl From<i64> for SqlArg {
+    fn from(v: i64) -> Self {
+        SqlArg::Int(v)
+    }
+}
+
+impl From<String> for SqlArg {
+    fn from(v: String) -> Self {
+        SqlArg::Text(v)
+    }
+}
+
+impl From<&str> for SqlArg {
+    fn from(v: &str) -> Self {
+        SqlArg::Text(v.to_owned())
+    }
+}

@@ -1,0 +1,89 @@
+//! `cargo xtask …`: the project's tasks.
+//!
+//! - `run`: build the CRM and start it on SQLite with a demo organisation.
+//! - `test`: run every test suite (PostgreSQL must be reachable) and fail if any was skipped.
+//! - `bench`: run the benchmarks on SQLite and PostgreSQL and rewrite `docs/BENCHMARKS.md`.
+
+mod bench;
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("test") => test::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
+        _ => {
+            eprintln!("{USAGE}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  run [--debug] [-- ARGS…]   build and start the CRM on SQLite with a demo organisation
+                             (ARGS go to `tessera serve`, e.g. -- --listen 0.0.0.0:8080)
+  test                       run every test suite on SQLite and PostgreSQL
+  bench [--quick]            run the benchmarks and rewrite docs/BENCHMARKS.md";
+
+/// The password of the demo organisation's users when `TESSERA_ADMIN_PASSWORD` is not set.
+const DEMO_PASSWORD: &str = "tessera-demo-2026";
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+}
+
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+pub fn status(cmd: &mut Command) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("cannot run {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+/// Builds the `tessera` binary and returns its path.
+pub fn build_host(release: bool) -> Result<PathBuf> {
+    let mut cmd = cargo();
+    cmd.args(["build", "-p", "tessera-host", "--bin", "tessera"]);
+    if release {
+        cmd.arg("--release");
+    }
+    status(&mut cmd)?;
+    let dir = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root().join("target"));
+    Ok(dir.join(if release { "release" } else { "debug" }).join("tessera"))
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let debug = args.iter().any(|a| a == "--debug");
+    let extra: Vec<&String> = args.iter().skip_while(|a| *a != "--").skip(1).collect();
+    let binary = build_host(!debug)?;
+    let password = std::env::var("TESSERA_ADMIN_PASSWORD").unwrap_or_else(|_| DEMO_PASSWORD.into());
+    let data = root().join("data");
+    println!("Starting Tessera CRM with its data in {}", data.display());
+    println!(
+        "Demo sign-in: admin / {password} (organisation `demo`); sales manager wang.fang and salespeople zhang.wei, li.na, liu.yang share the password."
+    );
+    let mut cmd = Command::new(binary);
+    cmd.arg("serve").arg("--data-dir").arg(&data).arg("--demo").args(extra).env("TESSERA_ADMIN_PASSWORD", &password);
+    status(&mut cmd)
+}

@@ -1,0 +1,136 @@
+//! `cargo xtask test`: every test suite, on SQLite and PostgreSQL. A suite that is skipped
+//! (an ignored test, a missing database) fails the run instead of passing quietly.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cargo;
+
+/// The PostgreSQL server the suites use.
+pub fn postgres_url() -> String {
+    std::env::var("TESSERA_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into())
+}
+
+/// Makes sure PostgreSQL answers, starting the local cluster when it is installed but down.
+pub fn ensure_postgres() -> Result<()> {
+    let url = postgres_url();
+    let hostport = url.split('@').nth(1).and_then(|rest| rest.split('/').next()).unwrap_or("127.0.0.1:5432").to_owned();
+    let reachable = || {
+        hostport.parse().ok().and_then(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()).is_some()
+    };
+    if reachable() {
+        return Ok(());
+    }
+    eprintln!("PostgreSQL is not answering at {hostport}; trying to start the local cluster");
+    if let Ok(versions) = std::fs::read_dir("/etc/postgresql") {
+        for version in versions.flatten() {
+            let _ = Command::new("pg_ctlcluster")
+                .args(["--skip-systemctl-redirect", &version.file_name().to_string_lossy(), "main", "start"])
+                .status();
+        }
+    }
+    for _ in 0..30 {
+        if reachable() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    bail!("PostgreSQL is needed for the test suites and is not reachable at {hostport} (set TESSERA_TEST_POSTGRES_URL)")
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+    suites: u64,
+    empty_suites: Vec<String>,
+}
+
+fn number_before(line: &str, word: &str) -> u64 {
+    line.split(';')
+        .find_map(|part| {
+            let part = part.trim();
+            part.strip_suffix(word).and_then(|n| n.trim().rsplit(' ').next().and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+pub fn run(_args: &[String]) -> Result<()> {
+    ensure_postgres()?;
+    let mut cmd = cargo();
+    cmd.args(["test", "--workspace", "--all-targets", "--no-fail-fast", "--color", "never"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().context("cannot run cargo test")?;
+    let stderr = child.stderr.take().context("stderr")?;
+    // cargo names each test binary on stderr ("Running …"); keep the latest to name empty suites.
+    let current = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let current_err = current.clone();
+    let err_thread = std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.trim().strip_prefix("Running ")
+                && let Ok(mut c) = current_err.lock()
+            {
+                *c = rest.to_owned();
+            }
+            eprintln!("{line}");
+        }
+    });
+    let mut counts = Counts::default();
+    let stdout = child.stdout.take().context("stdout")?;
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        println!("{line}");
+        if line.starts_with("test result:") {
+            let (passed, failed, ignored) =
+                (number_before(&line, "passed"), number_before(&line, "failed"), number_before(&line, "ignored"));
+            counts.passed += passed;
+            counts.failed += failed;
+            counts.ignored += ignored;
+            counts.suites += 1;
+            if passed + failed == 0 {
+                let name = current.lock().map(|c| c.clone()).unwrap_or_default();
+                // Binaries and support libraries may have no tests of their own; an
+                // integration suite that runs nothing has been skipped.
+                if name.starts_with("tests/") {
+                    counts.empty_suites.push(name);
+                }
+            }
+        }
+    }
+    let status = child.wait()?;
+    let _ = err_thread.join();
+    println!();
+    println!("suites: {}", counts.suites);
+    println!("tests: {} passed, {} failed, {} skipped", counts.passed, counts.failed, counts.ignored);
+    if !status.success() || counts.failed > 0 {
+        bail!("tests failed");
+    }
+    if counts.ignored > 0 {
+        bail!("{} tests were skipped (ignored); every suite must run", counts.ignored);
+    }
+    if !counts.empty_suites.is_empty() {
+        bail!("these suites ran no test: {}", counts.empty_suites.join(", "));
+    }
+    if counts.passed == 0 {
+        bail!("no test ran");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_cargo_test_summaries() {
+        let line = "test result: ok. 29 passed; 1 failed; 2 ignored; 0 measured; 0 filtered out; finished in 6.58s";
+        assert_eq!(number_before(line, "passed"), 29);
+        assert_eq!(number_before(line, "failed"), 1);
+        assert_eq!(number_before(line, "ignored"), 2);
+    }
+}
