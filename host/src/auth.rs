@@ -133,11 +133,18 @@ pub async fn sign_in(
         throttle::ensure_unlocked(store, key, "from your address").await?;
     }
     let account_key = throttle::account_key(org.id, &req.username);
-    let started_lock =
-        throttle::count_attempt(store, &account_key, &throttle::ACCOUNT_POLICY, "for this account").await?;
+    throttle::reserve(store, &account_key, &throttle::ACCOUNT_POLICY, "for this account").await?;
     let username = req.username.trim().to_lowercase();
-    let creds = users::credentials(store, org.id, &username).await?;
-    let ok = state.hasher.verify(&req.password, creds.as_ref().map(|c| c.password_hash.as_str())).await?;
+    // Whatever happens during the check, the reservation is settled.
+    let checked = async {
+        let creds = users::credentials(store, org.id, &username).await?;
+        let ok = state.hasher.verify(&req.password, creds.as_ref().map(|c| c.password_hash.as_str())).await?;
+        Ok::<_, Error>((creds, ok))
+    }
+    .await;
+    let ok = matches!(checked, Ok((_, true)));
+    let started_lock = throttle::settle(store, &account_key, &throttle::ACCOUNT_POLICY, true, ok).await?;
+    let (creds, ok) = checked?;
     let user_id = creds.as_ref().map(|c| c.id);
     let audit = |action| {
         AuditEntry::new(org.id, user_id, action).ip(client.ip).detail(serde_json::json!({ "username": username }))
@@ -148,11 +155,7 @@ pub async fn sign_in(
             audit("sign_in.locked").record(store.pool()).await?;
         }
         if let Some(key) = &address_key {
-            // The attempt already failed; a lock on the address applies from the next one.
-            match throttle::count_attempt(store, key, &throttle::ADDRESS_POLICY, "from your address").await {
-                Ok(_) | Err(Error::Throttled { .. }) => {}
-                Err(e) => return Err(e),
-            }
+            throttle::settle(store, key, &throttle::ADDRESS_POLICY, false, false).await?;
         }
         return Err(Error::Unauthenticated(WRONG_CREDENTIALS.into()));
     }
@@ -167,7 +170,6 @@ pub async fn sign_in(
         audit("sign_in.restricted").record(store.pool()).await?;
         return Err(e);
     }
-    throttle::clear(store, &account_key).await?;
     if let Some(old) = previous {
         session::end_by_secret(store, old).await?;
     }
@@ -309,13 +311,17 @@ async fn change_my_password(
 ) -> ApiResult<StatusCode> {
     let p = auth.0.principal;
     let account_key = throttle::account_key(p.org_id, &auth.0.username);
-    throttle::count_attempt(&state.store, &account_key, &throttle::ACCOUNT_POLICY, "for this account").await?;
-    let creds = users::credentials(&state.store, p.org_id, &auth.0.username).await?;
-    let ok = state.hasher.verify(&req.current_password, creds.as_ref().map(|c| c.password_hash.as_str())).await?;
-    if !ok {
+    throttle::reserve(&state.store, &account_key, &throttle::ACCOUNT_POLICY, "for this account").await?;
+    let checked = async {
+        let creds = users::credentials(&state.store, p.org_id, &auth.0.username).await?;
+        state.hasher.verify(&req.current_password, creds.as_ref().map(|c| c.password_hash.as_str())).await
+    }
+    .await;
+    let ok = matches!(checked, Ok(true));
+    throttle::settle(&state.store, &account_key, &throttle::ACCOUNT_POLICY, true, ok).await?;
+    if !checked? {
         return Err(Error::Forbidden("the current password is wrong".into()).into());
     }
-    throttle::clear(&state.store, &account_key).await?;
     check_policy(&req.new_password, &auth.0.username)?;
     let hash = state.hasher.hash(&req.new_password).await?;
     let keep = match auth.0.credential {

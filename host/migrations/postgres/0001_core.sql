@@ -112,7 +112,8 @@ CREATE INDEX api_tokens_user ON api_tokens (user_id);
 -- Sign-in throttling lives in the database so that it holds across several host nodes.
 CREATE TABLE sign_in_throttle (
     key                TEXT   PRIMARY KEY,
-    attempts           BIGINT NOT NULL,
+    failures           BIGINT NOT NULL DEFAULT 0,
+    in_flight          BIGINT NOT NULL DEFAULT 0,
     window_started_at  BIGINT NOT NULL,
     locked_until       BIGINT NOT NULL DEFAULT 0
 );

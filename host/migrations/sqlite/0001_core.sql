@@ -110,7 +110,8 @@ CREATE INDEX api_tokens_user ON api_tokens (user_id);
 -- Sign-in throttling lives in the database so that it holds across several host nodes.
 CREATE TABLE sign_in_throttle (
     key                TEXT    PRIMARY KEY,
-    attempts           INTEGER NOT NULL,
+    failures           INTEGER NOT NULL DEFAULT 0,
+    in_flight          INTEGER NOT NULL DEFAULT 0,
     window_started_at  INTEGER NOT NULL,
     locked_until       INTEGER NOT NULL DEFAULT 0
 );
