@@ -510,6 +510,18 @@ async fn cookies_are_secure_when_served_over_tls() -> anyhow::Result<()> {
         TestServer::start_with(Backend::Sqlite, WebConfig { secure_cookies: true, ..WebConfig::default() }).await?;
     let resp = raw_sign_in(&server, "admin", ADMIN_PASSWORD, None).await?;
     assert!(set_cookie(&resp).contains("; Secure"));
+    // Behind a trusted proxy, the proxy says whether the browser used HTTPS.
+    let proxied =
+        TestServer::start_with(Backend::Sqlite, WebConfig { trust_proxy: true, ..WebConfig::default() }).await?;
+    let sign_in = |proto: &'static str| {
+        reqwest::Client::new()
+            .post(proxied.url("/api/v1/auth/sign-in"))
+            .header("x-forwarded-proto", proto)
+            .json(&json!({ "username": "admin", "password": ADMIN_PASSWORD }))
+            .send()
+    };
+    assert!(set_cookie(&sign_in("https").await?).contains("; Secure"));
+    assert!(!set_cookie(&sign_in("http").await?).contains("Secure"));
     Ok(())
 }
 

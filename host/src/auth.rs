@@ -126,7 +126,10 @@ pub async fn sign_in(
     }
     .ok_or_else(|| match &req.org {
         Some(_) => Error::Unauthenticated(WRONG_CREDENTIALS.into()),
-        None => Error::invalid("org", "this installation has several organisations; name yours in `org`"),
+        None => Error::invalid(
+            "org",
+            "name your organisation's short name in `org`; this installation does not have exactly one",
+        ),
     })?;
     let address_key = client.ip.map(|ip| throttle::address_key(&ip.to_string()));
     if let Some(key) = &address_key {
@@ -237,7 +240,7 @@ async fn sign_in_handler(
         csrf_token: signed.session.csrf_token.clone(),
         expires_at: crate::timefmt::rfc3339(signed.session.expires_at),
     };
-    let cookie = web::session_set_cookie(&state.config, Some(&signed.session.secret));
+    let cookie = web::session_set_cookie(&state.config, &headers, Some(&signed.session.secret));
     Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
@@ -260,7 +263,7 @@ async fn sign_out_handler(
             .record(state.store.pool())
             .await?;
     }
-    let cookie = web::session_set_cookie(&state.config, None);
+    let cookie = web::session_set_cookie(&state.config, &headers, None);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
 }
 

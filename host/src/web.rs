@@ -363,9 +363,20 @@ pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-/// A `Set-Cookie` value for the session cookie (or its removal, with `None`).
-pub fn session_set_cookie(config: &WebConfig, value: Option<&str>) -> HeaderValue {
-    let secure = if config.secure_cookies { "; Secure" } else { "" };
+/// Whether the browser reached us over TLS: configured so, or said so by a trusted proxy.
+pub fn over_tls(config: &WebConfig, headers: &HeaderMap) -> bool {
+    config.secure_cookies
+        || (config.trust_proxy
+            && headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|p| p.trim().eq_ignore_ascii_case("https")))
+}
+
+/// A `Set-Cookie` value for the session cookie (or its removal, with `None`). `Secure` is set
+/// when the request came over TLS.
+pub fn session_set_cookie(config: &WebConfig, headers: &HeaderMap, value: Option<&str>) -> HeaderValue {
+    let secure = if over_tls(config, headers) { "; Secure" } else { "" };
     let text = match value {
         Some(v) => format!(
             "{SESSION_COOKIE}={v}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
