@@ -42,6 +42,20 @@ const ENDPOINTS: &[(&str, &str, bool)] = &[
     ("POST", "/api/v1/sign-in-rules", true),
     ("DELETE", "/api/v1/sign-in-rules/{id}", false),
     ("GET", "/api/v1/audit-log", false),
+    ("GET", "/api/v1/customers", false),
+    ("POST", "/api/v1/customers", true),
+    ("GET", "/api/v1/customers/{id}", false),
+    ("PATCH", "/api/v1/customers/{id}", true),
+    ("DELETE", "/api/v1/customers/{id}", false),
+    ("GET", "/api/v1/customers/{id}/contacts", false),
+    ("POST", "/api/v1/customers/{id}/contacts", true),
+    ("PATCH", "/api/v1/contacts/{id}", true),
+    ("DELETE", "/api/v1/contacts/{id}", false),
+    ("GET", "/api/v1/customers/{id}/activities", false),
+    ("POST", "/api/v1/customers/{id}/activities", true),
+    ("POST", "/api/v1/option-lists/{id}", true),
+    ("PUT", "/api/v1/option-lists/items/{id}", true),
+    ("PUT", "/api/v1/settings/customer-code-pattern", true),
 ];
 
 /// The fields each body endpoint knows, to aim wrong types at.
@@ -57,6 +71,13 @@ fn fields(path: &str) -> &'static [&'static str] {
         "/api/v1/departments" | "/api/v1/departments/{id}" => &["name", "parent_id", "head_user_id"],
         "/api/v1/roles" | "/api/v1/roles/{id}" => &["name", "description", "grants"],
         "/api/v1/sign-in-rules" => &["user_id", "role_id", "ip_allow", "weekdays", "start", "end"],
+        "/api/v1/customers" | "/api/v1/customers/{id}" => {
+            &["name", "level", "credit_limit", "tags", "phones", "parent_id", "version"]
+        }
+        "/api/v1/customers/{id}/contacts" | "/api/v1/contacts/{id}" => &["name", "birthday", "reports_to_id", "phones"],
+        "/api/v1/customers/{id}/activities" => &["kind", "occurred_at", "contact_id"],
+        "/api/v1/option-lists/{id}" | "/api/v1/option-lists/items/{id}" => &["value", "label_zh", "position", "active"],
+        "/api/v1/settings/customer-code-pattern" => &["pattern"],
         _ => &[],
     }
 }
@@ -226,7 +247,7 @@ both_backends! {
             for field in fields(p) {
                 for wrong in wrong_values() {
                     // Strings are fine for string fields; aim only the kinds that must not fit.
-                    let is_text = ["display_name", "email", "phone", "name", "description", "current_password", "new_password", "password", "username", "start", "end"].contains(field);
+                    let is_text = ["display_name", "email", "phone", "name", "description", "current_password", "new_password", "password", "username", "start", "end", "value", "label_zh"].contains(field);
                     let valid_list = (*field == "role_ids" || *field == "weekdays") && wrong.as_array().is_some_and(|a| a.iter().all(Value::is_i64));
                     if (is_text && wrong.is_string()) || (*field == "active" && wrong.is_boolean()) || valid_list {
                         continue;

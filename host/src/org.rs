@@ -154,6 +154,7 @@ pub async fn create(store: &Store, hasher: &PasswordHasher, new: &NewOrg) -> Res
         .bind(admin_role)
         .execute(&mut *tx)
         .await?;
+    crate::customers::options::seed_defaults(&mut tx, org_id).await?;
     AuditEntry::new(org_id, None, "org.created")
         .target("org", org_id)
         .detail(serde_json::json!({ "slug": slug, "name": name }))

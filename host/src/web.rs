@@ -421,6 +421,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(auth::routes())
         .merge(crate::org::routes())
         .merge(crate::audit::routes())
+        .merge(crate::customers::routes())
         .split_for_parts()
 }
 

@@ -217,16 +217,18 @@ fn validate_display_name(name: &str) -> Result<&str> {
     Ok(name)
 }
 
+/// Whether `e` has the shape of an email address (local part, `@`, a dotted domain, no spaces).
+/// Deliverability is for the mail server to judge.
+pub fn looks_like_email(e: &str) -> bool {
+    e.len() <= 254
+        && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
+        && !e.contains(char::is_whitespace)
+}
+
 fn validate_email(email: Option<&str>) -> Result<Option<String>> {
     match email.map(str::trim).filter(|e| !e.is_empty()) {
         None => Ok(None),
-        Some(e)
-            if e.len() <= 254
-                && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
-                && !e.contains(char::is_whitespace) =>
-        {
-            Ok(Some(e.to_owned()))
-        }
+        Some(e) if looks_like_email(e) => Ok(Some(e.to_owned())),
         Some(_) => Err(Error::invalid("email", "that is not an email address")),
     }
 }

@@ -1,0 +1,959 @@
+//! The customer database: customers with their phones, contacts and activities (the
+//! timeline), admin-defined option lists and auto-numbered codes. Every read and write goes
+//! through the access module with the acting user's grants on the `customers`, `contacts` and
+//! `activities` modules; every write records its domain event in the outbox in the same
+//! transaction.
+
+pub mod activities;
+pub mod codes;
+pub mod contacts;
+pub mod names;
+pub mod options;
+pub mod phone;
+mod routes;
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use utoipa::{IntoParams, ToSchema};
+
+pub(crate) use routes::routes;
+
+use crate::access::{Access, Action, RecordScope, ScopeColumns};
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::org::ensure_exists;
+use crate::org::users::double_option;
+use crate::store::{Id, SqlArg, SqlBuf, Store, now_ms};
+use crate::timefmt::rfc3339_opt;
+
+/// A phone of a customer or contact.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PhoneEntry {
+    /// What the number is, e.g. "office", "mobile", "fax".
+    pub label: String,
+    /// As written.
+    pub number: String,
+    /// The canonical form used for matching (E.164 where there is one).
+    pub canonical: String,
+    pub extension: Option<String>,
+}
+
+/// A phone to store.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneInput {
+    #[serde(default)]
+    pub label: String,
+    pub number: String,
+}
+
+/// A customer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Customer {
+    pub id: Id,
+    /// Auto-numbered, e.g. `KH-2026-00001`.
+    pub code: String,
+    pub name: String,
+    /// `company` or `person`.
+    pub kind: String,
+    pub category: Option<String>,
+    pub level: Option<String>,
+    pub status: Option<String>,
+    pub industry: Option<String>,
+    pub region: Option<String>,
+    pub source: Option<String>,
+    pub address: Option<String>,
+    pub website: Option<String>,
+    pub bank_name: Option<String>,
+    pub bank_account: Option<String>,
+    pub tax_id: Option<String>,
+    /// Credit limit in minor units (fen).
+    pub credit_limit: Option<i64>,
+    pub tags: Vec<String>,
+    pub notes: String,
+    pub owner_id: Option<Id>,
+    pub department_id: Option<Id>,
+    /// Parent company in a group.
+    pub parent_id: Option<Id>,
+    pub phones: Vec<PhoneEntry>,
+    pub last_followed_up_at: Option<String>,
+    pub next_follow_up_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Incremented by every change; send it back with an update to detect concurrent edits.
+    pub version: i64,
+}
+
+/// The text fields of a customer that a create or update sets.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomer {
+    pub name: String,
+    /// `company` (default) or `person`.
+    pub kind: Option<String>,
+    pub category: Option<String>,
+    pub level: Option<String>,
+    pub status: Option<String>,
+    pub industry: Option<String>,
+    pub region: Option<String>,
+    pub source: Option<String>,
+    pub address: Option<String>,
+    pub website: Option<String>,
+    pub bank_name: Option<String>,
+    pub bank_account: Option<String>,
+    pub tax_id: Option<String>,
+    pub credit_limit: Option<i64>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub notes: String,
+    /// Defaults to the creating user.
+    pub owner_id: Option<Id>,
+    /// Defaults to the owner's department.
+    pub department_id: Option<Id>,
+    pub parent_id: Option<Id>,
+    #[serde(default)]
+    pub phones: Vec<PhoneInput>,
+}
+
+/// Changes to a customer: absent fields stay, `null` clears. Owners change by transfer.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerPatch {
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub category: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub level: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub status: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub industry: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub region: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub source: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub address: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub website: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub bank_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub bank_account: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub tax_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub credit_limit: Option<Option<i64>>,
+    pub tags: Option<Vec<String>>,
+    pub notes: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i64>)]
+    pub parent_id: Option<Option<Id>>,
+    /// Replaces every phone of the customer.
+    pub phones: Option<Vec<PhoneInput>>,
+    /// The version read; a mismatch is refused with 409 so a concurrent edit is not lost.
+    pub version: Option<i64>,
+}
+
+/// The columns every customer query reads, in [`customer_from_row`]'s order.
+const COLUMNS: &str = "c.id, c.code, c.name, c.kind, c.category, c.level, c.status, c.industry, c.region, c.source, \
+    c.address, c.website, c.bank_name, c.bank_account, c.tax_id, c.credit_limit, c.tags, c.notes, c.owner_id, \
+    c.department_id, c.parent_id, c.last_followed_up_at, c.next_follow_up_at, c.created_at, c.updated_at, c.version, c.org_id";
+
+/// The columns of `customers c` that scope access.
+pub const SCOPE: ScopeColumns<'static> =
+    ScopeColumns { org: "c.org_id", owner: "c.owner_id", department: "c.department_id" };
+
+fn customer_from_row(r: &sqlx::any::AnyRow) -> Result<Customer> {
+    let tags: String = r.try_get(16)?;
+    Ok(Customer {
+        id: r.try_get(0)?,
+        code: r.try_get(1)?,
+        name: r.try_get(2)?,
+        kind: r.try_get(3)?,
+        category: r.try_get(4)?,
+        level: r.try_get(5)?,
+        status: r.try_get(6)?,
+        industry: r.try_get(7)?,
+        region: r.try_get(8)?,
+        source: r.try_get(9)?,
+        address: r.try_get(10)?,
+        website: r.try_get(11)?,
+        bank_name: r.try_get(12)?,
+        bank_account: r.try_get(13)?,
+        tax_id: r.try_get(14)?,
+        credit_limit: r.try_get(15)?,
+        tags: tags.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+        notes: r.try_get(17)?,
+        owner_id: r.try_get(18)?,
+        department_id: r.try_get(19)?,
+        parent_id: r.try_get(20)?,
+        phones: Vec::new(),
+        last_followed_up_at: rfc3339_opt(r.try_get(21)?),
+        next_follow_up_at: rfc3339_opt(r.try_get(22)?),
+        created_at: crate::timefmt::rfc3339(r.try_get(23)?),
+        updated_at: crate::timefmt::rfc3339(r.try_get(24)?),
+        version: r.try_get(25)?,
+    })
+}
+
+impl Customer {
+    pub fn scope(&self, org_id: Id) -> RecordScope {
+        RecordScope { org_id, owner_id: self.owner_id, department_id: self.department_id }
+    }
+}
+
+/// Loads the phones of these customers (their own, not their contacts').
+async fn attach_phones(store: &Store, org_id: Id, customers: &mut [Customer]) -> Result<()> {
+    if customers.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Id> = customers.iter().map(|c| c.id).collect();
+    let mut sql = SqlBuf::new("SELECT customer_id, label, raw, canonical, extension FROM phones WHERE org_id = ");
+    sql.bind(org_id).push(" AND contact_id IS NULL AND customer_id IN ").bind_list(&ids).push(" ORDER BY id");
+    let mut by_customer: BTreeMap<Id, Vec<PhoneEntry>> = BTreeMap::new();
+    for r in sql.query().fetch_all(store.pool()).await? {
+        by_customer.entry(r.try_get(0)?).or_default().push(PhoneEntry {
+            label: r.try_get(1)?,
+            number: r.try_get(2)?,
+            canonical: r.try_get(3)?,
+            extension: r.try_get(4)?,
+        });
+    }
+    for c in customers {
+        c.phones = by_customer.remove(&c.id).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// Reads one customer regardless of access (callers check it).
+async fn load(store: &Store, org_id: Id, id: Id) -> Result<Customer> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM customers c WHERE c.id = $1 AND c.org_id = $2"
+    )))
+    .bind(id)
+    .bind(org_id)
+    .fetch_optional(store.pool())
+    .await?
+    .ok_or(Error::NotFound("customer"))?;
+    let mut list = vec![customer_from_row(&row)?];
+    attach_phones(store, org_id, &mut list).await?;
+    list.pop().ok_or(Error::NotFound("customer"))
+}
+
+/// One customer, if the user may do `action` on it. Customers out of reach are "not found",
+/// so ids of other people's customers reveal nothing.
+pub async fn get(store: &Store, access: &Access, id: Id, action: Action) -> Result<Customer> {
+    let org_id = access.principal().org_id;
+    let customer = load(store, org_id, id).await?;
+    if !access.allows("customers", action, &customer.scope(org_id)) {
+        if access.allows("customers", Action::Read, &customer.scope(org_id)) {
+            return Err(Error::Forbidden(format!("you may read this customer but not {action} it")));
+        }
+        return Err(Error::NotFound("customer"));
+    }
+    Ok(customer)
+}
+
+/// Trims a text field; empty is absent, longer than `max` characters is refused.
+pub(crate) fn clean(field: &'static str, value: Option<&str>, max: usize) -> Result<Option<String>> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) if v.chars().count() <= max => Ok(Some(v.to_owned())),
+        Some(_) => Err(Error::invalid(field, format!("{field} is at most {max} characters"))),
+    }
+}
+
+fn clean_tags(tags: &[String]) -> Result<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in tags {
+        let t = t.trim();
+        if t.is_empty() {
+            continue;
+        }
+        if t.contains(',') || t.chars().count() > 32 {
+            return Err(Error::invalid("tags", "a tag is at most 32 characters, without commas"));
+        }
+        if !out.iter().any(|o| o == t) {
+            out.push(t.to_owned());
+        }
+    }
+    if out.len() > 50 {
+        return Err(Error::invalid("tags", "at most 50 tags"));
+    }
+    Ok(out.join(","))
+}
+
+fn check_kind(kind: &str) -> Result<()> {
+    if kind == "company" || kind == "person" {
+        Ok(())
+    } else {
+        Err(Error::invalid("kind", "kind is company or person"))
+    }
+}
+
+/// Normalises every phone, refusing the first that is not a phone number.
+pub fn normalise_phones(phones: &[PhoneInput]) -> Result<Vec<(PhoneInput, phone::Phone)>> {
+    if phones.len() > 20 {
+        return Err(Error::invalid("phones", "at most 20 phone numbers"));
+    }
+    phones
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let label = p.label.trim();
+            if label.chars().count() > 32 {
+                return Err(Error::invalid("phones", format!("phone {}: the label is at most 32 characters", i + 1)));
+            }
+            if p.number.chars().count() > 64 {
+                return Err(Error::invalid("phones", format!("phone {}: too long to be a phone number", i + 1)));
+            }
+            let normalised = phone::normalize(&p.number, None)
+                .map_err(|e| Error::invalid("phones", format!("phone {} ({:?}): {e}", i + 1, p.number)))?;
+            Ok((PhoneInput { label: label.to_owned(), number: p.number.trim().to_owned() }, normalised))
+        })
+        .collect()
+}
+
+/// Replaces the phones of a customer (`contact_id` None) or of one of its contacts.
+pub(crate) async fn write_phones(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    org_id: Id,
+    customer_id: Id,
+    contact_id: Option<Id>,
+    phones: &[(PhoneInput, phone::Phone)],
+) -> Result<()> {
+    let mut del = SqlBuf::new("DELETE FROM phones WHERE org_id = ");
+    del.bind(org_id).push(" AND customer_id = ").bind(customer_id);
+    match contact_id {
+        Some(c) => del.push(" AND contact_id = ").bind(c),
+        None => del.push(" AND contact_id IS NULL"),
+    };
+    del.query().execute(&mut **tx).await?;
+    for (input, p) in phones {
+        sqlx::query(
+            "INSERT INTO phones (org_id, customer_id, contact_id, label, raw, canonical, suffix, extension) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(org_id)
+        .bind(customer_id)
+        .bind(contact_id)
+        .bind(&input.label)
+        .bind(&input.number)
+        .bind(&p.canonical)
+        .bind(phone::suffix_key(p))
+        .bind(&p.extension)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The new value of an option field, when the patch changes it (only changed values are checked,
+/// so a retired option a customer already has does not block other edits).
+fn changed_option<'a>(new: &Option<Option<String>>, value: &'a Option<String>) -> Option<&'a str> {
+    new.as_ref().and(value.as_deref())
+}
+
+async fn check_options(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    org_id: Id,
+    values: [(&'static str, Option<&str>); 6],
+) -> Result<()> {
+    for (list, value) in values {
+        if let Some(v) = value {
+            options::ensure_valid(&mut **tx, org_id, list, v).await?;
+        }
+    }
+    Ok(())
+}
+
+fn search_text_for(name: &str, code: &str) -> String {
+    format!("{} {}", names::search_text(name), code.to_lowercase())
+}
+
+/// Creates a customer owned by `owner_id` (default: the acting user).
+pub async fn create(store: &Store, access: &Access, input: &NewCustomer) -> Result<Customer> {
+    let p = *access.principal();
+    let name =
+        clean("name", Some(&input.name), 200)?.ok_or_else(|| Error::invalid("name", "a customer needs a name"))?;
+    let kind = input.kind.clone().unwrap_or_else(|| "company".into());
+    check_kind(&kind)?;
+    let tags = clean_tags(&input.tags)?;
+    let phones = normalise_phones(&input.phones)?;
+    if input.notes.chars().count() > 10_000 {
+        return Err(Error::invalid("notes", "notes are at most 10,000 characters"));
+    }
+    if input.credit_limit.is_some_and(|c| c < 0) {
+        return Err(Error::invalid("credit_limit", "the credit limit cannot be negative"));
+    }
+    let owner_id = input.owner_id.unwrap_or(p.user_id);
+    let mut tx = store.begin_write().await?;
+    let owner_department: Option<Id> = if owner_id == p.user_id {
+        p.department_id
+    } else {
+        ensure_exists(&mut *tx, "users", "owner_id", p.org_id, owner_id).await?;
+        sqlx::query_scalar("SELECT department_id FROM users WHERE id = $1 AND org_id = $2")
+            .bind(owner_id)
+            .bind(p.org_id)
+            .fetch_one(&mut *tx)
+            .await?
+    };
+    let department_id = input.department_id.or(owner_department);
+    if let Some(d) = input.department_id {
+        ensure_exists(&mut *tx, "departments", "department_id", p.org_id, d).await?;
+    }
+    let scope = RecordScope { org_id: p.org_id, owner_id: Some(owner_id), department_id };
+    if !access.allows("customers", Action::Create, &scope) {
+        return Err(Error::Forbidden("you may not create customers for that owner or department".into()));
+    }
+    if let Some(parent) = input.parent_id {
+        ensure_exists(&mut *tx, "customers", "parent_id", p.org_id, parent).await?;
+    }
+    check_options(
+        &mut tx,
+        p.org_id,
+        [
+            ("category", input.category.as_deref()),
+            ("level", input.level.as_deref()),
+            ("status", input.status.as_deref()),
+            ("industry", input.industry.as_deref()),
+            ("region", input.region.as_deref()),
+            ("source", input.source.as_deref()),
+        ],
+    )
+    .await?;
+    let (pattern, time_zone): (String, String) =
+        sqlx::query_as("SELECT customer_code_pattern, time_zone FROM orgs WHERE id = $1")
+            .bind(p.org_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let pattern = codes::CodePattern::parse(&pattern)?;
+    let code = codes::next_code(&mut tx, p.org_id, &pattern, &time_zone).await?;
+    let now = now_ms();
+    let id: Id = sqlx::query_scalar(
+        "INSERT INTO customers (org_id, code, name, kind, category, level, status, industry, region, source, address, website, \
+            bank_name, bank_account, tax_id, credit_limit, tags, notes, owner_id, department_id, parent_id, name_key, search_text, \
+            created_by, created_at, updated_at, version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $25, 1) \
+         RETURNING id",
+    )
+    .bind(p.org_id)
+    .bind(&code)
+    .bind(&name)
+    .bind(&kind)
+    .bind(&input.category)
+    .bind(&input.level)
+    .bind(&input.status)
+    .bind(&input.industry)
+    .bind(&input.region)
+    .bind(&input.source)
+    .bind(clean("address", input.address.as_deref(), 500)?)
+    .bind(clean("website", input.website.as_deref(), 300)?)
+    .bind(clean("bank_name", input.bank_name.as_deref(), 200)?)
+    .bind(clean("bank_account", input.bank_account.as_deref(), 64)?)
+    .bind(clean("tax_id", input.tax_id.as_deref(), 64)?)
+    .bind(input.credit_limit)
+    .bind(&tags)
+    .bind(input.notes.trim())
+    .bind(owner_id)
+    .bind(department_id)
+    .bind(input.parent_id)
+    .bind(names::company_key(&name))
+    .bind(search_text_for(&name, &code))
+    .bind(p.user_id)
+    .bind(now)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| Error::from_db(e, "customer code taken"))?;
+    write_phones(&mut tx, p.org_id, id, None, &phones).await?;
+    let created = load_in(&mut tx, p.org_id, id).await?;
+    Event {
+        org_id: p.org_id,
+        topic: "customer.created",
+        aggregate: ("customer", id),
+        actor_user_id: Some(p.user_id),
+        payload: &created,
+    }
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Reads a customer inside a transaction (for event payloads that match what was committed).
+async fn load_in(tx: &mut sqlx::Transaction<'static, sqlx::Any>, org_id: Id, id: Id) -> Result<Customer> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM customers c WHERE c.id = $1 AND c.org_id = $2"
+    )))
+    .bind(id)
+    .bind(org_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let mut customer = customer_from_row(&row)?;
+    let rows = sqlx::query("SELECT label, raw, canonical, extension FROM phones WHERE org_id = $1 AND customer_id = $2 AND contact_id IS NULL ORDER BY id")
+        .bind(org_id)
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?;
+    for r in rows {
+        customer.phones.push(PhoneEntry {
+            label: r.try_get(0)?,
+            number: r.try_get(1)?,
+            canonical: r.try_get(2)?,
+            extension: r.try_get(3)?,
+        });
+    }
+    Ok(customer)
+}
+
+/// Applies a patch to a customer the user may edit.
+pub async fn update(store: &Store, access: &Access, id: Id, patch: &CustomerPatch) -> Result<Customer> {
+    let p = *access.principal();
+    let before = get(store, access, id, Action::Edit).await?;
+    if patch.version.is_some_and(|v| v != before.version) {
+        return Err(Error::Conflict(format!(
+            "this customer was changed by someone else (version {} is current); reload it and try again",
+            before.version
+        )));
+    }
+    let name = match &patch.name {
+        Some(n) => clean("name", Some(n), 200)?.ok_or_else(|| Error::invalid("name", "a customer needs a name"))?,
+        None => before.name.clone(),
+    };
+    let kind = patch.kind.clone().unwrap_or_else(|| before.kind.clone());
+    check_kind(&kind)?;
+    let pick = |field: &'static str,
+                new: &Option<Option<String>>,
+                old: &Option<String>,
+                max: usize|
+     -> Result<Option<String>> {
+        match new {
+            Some(v) => clean(field, v.as_deref(), max),
+            None => Ok(old.clone()),
+        }
+    };
+    let category = pick("category", &patch.category, &before.category, 64)?;
+    let level = pick("level", &patch.level, &before.level, 64)?;
+    let status = pick("status", &patch.status, &before.status, 64)?;
+    let industry = pick("industry", &patch.industry, &before.industry, 64)?;
+    let region = pick("region", &patch.region, &before.region, 64)?;
+    let source = pick("source", &patch.source, &before.source, 64)?;
+    let address = pick("address", &patch.address, &before.address, 500)?;
+    let website = pick("website", &patch.website, &before.website, 300)?;
+    let bank_name = pick("bank_name", &patch.bank_name, &before.bank_name, 200)?;
+    let bank_account = pick("bank_account", &patch.bank_account, &before.bank_account, 64)?;
+    let tax_id = pick("tax_id", &patch.tax_id, &before.tax_id, 64)?;
+    let credit_limit = patch.credit_limit.unwrap_or(before.credit_limit);
+    if credit_limit.is_some_and(|c| c < 0) {
+        return Err(Error::invalid("credit_limit", "the credit limit cannot be negative"));
+    }
+    let tags = match &patch.tags {
+        Some(t) => clean_tags(t)?,
+        None => before.tags.join(","),
+    };
+    let notes = patch.notes.clone().unwrap_or_else(|| before.notes.clone());
+    if notes.chars().count() > 10_000 {
+        return Err(Error::invalid("notes", "notes are at most 10,000 characters"));
+    }
+    let parent_id = patch.parent_id.unwrap_or(before.parent_id);
+    let phones = patch.phones.as_deref().map(normalise_phones).transpose()?;
+    let mut tx = store.begin_write().await?;
+    if let Some(parent) = parent_id {
+        ensure_exists(&mut *tx, "customers", "parent_id", p.org_id, parent).await?;
+        ensure_no_parent_cycle(&mut tx, p.org_id, id, parent).await?;
+    }
+    check_options(
+        &mut tx,
+        p.org_id,
+        [
+            ("category", changed_option(&patch.category, &category)),
+            ("level", changed_option(&patch.level, &level)),
+            ("status", changed_option(&patch.status, &status)),
+            ("industry", changed_option(&patch.industry, &industry)),
+            ("region", changed_option(&patch.region, &region)),
+            ("source", changed_option(&patch.source, &source)),
+        ],
+    )
+    .await?;
+    let done = sqlx::query(
+        "UPDATE customers SET name = $3, kind = $4, category = $5, level = $6, status = $7, industry = $8, region = $9, \
+            source = $10, address = $11, website = $12, bank_name = $13, bank_account = $14, tax_id = $15, credit_limit = $16, \
+            tags = $17, notes = $18, parent_id = $19, name_key = $20, search_text = $21, updated_at = $22, version = version + 1 \
+         WHERE id = $1 AND org_id = $2 AND version = $23",
+    )
+    .bind(id)
+    .bind(p.org_id)
+    .bind(&name)
+    .bind(&kind)
+    .bind(&category)
+    .bind(&level)
+    .bind(&status)
+    .bind(&industry)
+    .bind(&region)
+    .bind(&source)
+    .bind(&address)
+    .bind(&website)
+    .bind(&bank_name)
+    .bind(&bank_account)
+    .bind(&tax_id)
+    .bind(credit_limit)
+    .bind(&tags)
+    .bind(notes.trim())
+    .bind(parent_id)
+    .bind(names::company_key(&name))
+    .bind(search_text_for(&name, &before.code))
+    .bind(now_ms())
+    .bind(before.version)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::Conflict(
+            "this customer was changed by someone else at the same moment; reload it and try again".into(),
+        ));
+    }
+    if let Some(phones) = &phones {
+        write_phones(&mut tx, p.org_id, id, None, phones).await?;
+    }
+    let after = load_in(&mut tx, p.org_id, id).await?;
+    Event {
+        org_id: p.org_id,
+        topic: "customer.updated",
+        aggregate: ("customer", id),
+        actor_user_id: Some(p.user_id),
+        payload: &after,
+    }
+    .record(&mut tx)
+    .await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
+async fn ensure_no_parent_cycle(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    org_id: Id,
+    id: Id,
+    parent: Id,
+) -> Result<()> {
+    let mut next = Some(parent);
+    let mut steps = 0;
+    while let Some(c) = next {
+        if c == id {
+            return Err(Error::invalid("parent_id", "a company cannot be its own parent, directly or through others"));
+        }
+        steps += 1;
+        if steps > 1000 {
+            break;
+        }
+        next = sqlx::query_scalar("SELECT parent_id FROM customers WHERE id = $1 AND org_id = $2")
+            .bind(c)
+            .bind(org_id)
+            .fetch_optional(&mut **tx)
+            .await?
+            .flatten();
+    }
+    Ok(())
+}
+
+/// Deletes a customer with its contacts, phones and activities.
+pub async fn delete(store: &Store, access: &Access, id: Id) -> Result<()> {
+    let p = *access.principal();
+    let customer = get(store, access, id, Action::Delete).await?;
+    let mut tx = store.begin_write().await?;
+    sqlx::query("UPDATE customers SET parent_id = NULL WHERE org_id = $1 AND parent_id = $2")
+        .bind(p.org_id)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM customers WHERE id = $1 AND org_id = $2")
+        .bind(id)
+        .bind(p.org_id)
+        .execute(&mut *tx)
+        .await?;
+    Event {
+        org_id: p.org_id,
+        topic: "customer.deleted",
+        aggregate: ("customer", id),
+        actor_user_id: Some(p.user_id),
+        payload: &customer,
+    }
+    .record(&mut tx)
+    .await?;
+    crate::audit::AuditEntry::new(p.org_id, Some(p.user_id), "customer.deleted")
+        .target("customer", id)
+        .detail(serde_json::json!({ "code": customer.code, "name": customer.name }))
+        .record(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// How a customer list is sorted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SortField {
+    /// Newest first (the default).
+    #[default]
+    Created,
+    Updated,
+    Name,
+    Code,
+    NextFollowUp,
+    LastFollowedUp,
+}
+
+impl SortField {
+    /// The sort expression, with NULLs folded to a value that sorts last.
+    fn expr(self, descending: bool) -> (&'static str, bool) {
+        // (expression, is_text)
+        match (self, descending) {
+            (SortField::Created, _) => ("c.id", false),
+            (SortField::Updated, _) => ("c.updated_at", false),
+            (SortField::Name, _) => ("c.name", true),
+            (SortField::Code, _) => ("c.code", true),
+            (SortField::NextFollowUp, false) => ("COALESCE(c.next_follow_up_at, 9223372036854775807)", false),
+            (SortField::NextFollowUp, true) => ("COALESCE(c.next_follow_up_at, -1)", false),
+            (SortField::LastFollowedUp, false) => ("COALESCE(c.last_followed_up_at, 9223372036854775807)", false),
+            (SortField::LastFollowedUp, true) => ("COALESCE(c.last_followed_up_at, -1)", false),
+        }
+    }
+}
+
+/// Filters, quick search, sort and keyset paging of the customer list.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerQuery {
+    /// Quick search: name (also as pinyin or its initials, e.g. `bjkj`), code, phone (any
+    /// format, or its last digits) and contact names.
+    pub q: Option<String>,
+    pub owner_id: Option<Id>,
+    pub department_id: Option<Id>,
+    pub category: Option<String>,
+    pub level: Option<String>,
+    pub status: Option<String>,
+    pub industry: Option<String>,
+    pub region: Option<String>,
+    pub source: Option<String>,
+    /// Customers carrying this tag.
+    pub tag: Option<String>,
+    /// Customers whose next follow-up is due before this time (RFC 3339).
+    pub follow_up_before: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub sort: Option<SortField>,
+    /// `true` for descending (the default for `created` and `updated`).
+    pub desc: Option<bool>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<i64>,
+}
+
+/// A page of customers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerPage {
+    pub items: Vec<Customer>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Reads an RFC 3339 time as Unix milliseconds.
+pub(crate) fn parse_time(field: &'static str, s: &str) -> Result<i64> {
+    s.parse::<jiff::Timestamp>()
+        .map(|t| t.as_millisecond())
+        .map_err(|_| Error::invalid(field, format!("{s:?} is not an RFC 3339 time such as 2026-11-22T08:00:00Z")))
+}
+
+/// Appends `q`'s quick-search condition on `customers c`.
+fn push_quick_search(sql: &mut SqlBuf, org_id: Id, q: &str) {
+    let text = names::search_query(q);
+    let digits = phone::search_digits(q);
+    sql.push(" AND (");
+    let mut first = true;
+    if let Some(t) = &text {
+        let pattern = format!("%{}%", t.replace(['%', '_'], ""));
+        sql.push("c.search_text LIKE ").bind(pattern.clone());
+        sql.push(" OR EXISTS (SELECT 1 FROM contacts k WHERE k.org_id = ").bind(org_id);
+        sql.push(" AND k.customer_id = c.id AND k.search_text LIKE ").bind(pattern).push(")");
+        first = false;
+    }
+    if let Some(d) = &digits {
+        if !first {
+            sql.push(" OR ");
+        }
+        sql.push("EXISTS (SELECT 1 FROM phones ph WHERE ph.org_id = ").bind(org_id);
+        sql.push(" AND ph.customer_id = c.id AND (ph.suffix LIKE ").bind(format!("%{d}"));
+        sql.push(" OR ph.canonical LIKE ").bind(format!("%{d}%")).push("))");
+        first = false;
+    }
+    if first {
+        sql.push("1 = 0");
+    }
+    sql.push(")");
+}
+
+/// The customers the user may read, filtered, searched, sorted and paged.
+pub async fn list(store: &Store, access: &Access, q: &CustomerQuery) -> Result<CustomerPage> {
+    let org_id = access.principal().org_id;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(Error::invalid("limit", "limit is 1 to 500"));
+    }
+    let sort = q.sort.unwrap_or_default();
+    let descending = q.desc.unwrap_or(matches!(sort, SortField::Created | SortField::Updated));
+    let (expr, is_text) = sort.expr(descending);
+    let mut sql = SqlBuf::new(format!("SELECT {COLUMNS}, {expr} FROM customers c WHERE "));
+    access.filter("customers", Action::Read).push_sql(&SCOPE, &mut sql);
+    for (column, value) in [
+        ("c.category", &q.category),
+        ("c.level", &q.level),
+        ("c.status", &q.status),
+        ("c.industry", &q.industry),
+        ("c.region", &q.region),
+        ("c.source", &q.source),
+    ] {
+        if let Some(v) = value {
+            sql.push(" AND ").push(column).push(" = ").bind(v.as_str());
+        }
+    }
+    if let Some(o) = q.owner_id {
+        sql.push(" AND c.owner_id = ").bind(o);
+    }
+    if let Some(d) = q.department_id {
+        sql.push(" AND c.department_id = ").bind(d);
+    }
+    if let Some(tag) = q.tag.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        sql.push(" AND (',' || c.tags || ',') LIKE ").bind(format!("%,{},%", tag.replace(['%', '_'], "")));
+    }
+    if let Some(before) = &q.follow_up_before {
+        sql.push(" AND c.next_follow_up_at < ").bind(parse_time("follow_up_before", before)?);
+    }
+    if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        if text.chars().count() > 100 {
+            return Err(Error::invalid("q", "a search is at most 100 characters"));
+        }
+        push_quick_search(&mut sql, org_id, text);
+    }
+    if let Some(cursor) = &q.cursor {
+        let (value, id) = decode_cursor(cursor)?;
+        let cmp = if descending { "<" } else { ">" };
+        match (value, is_text) {
+            (SqlArg::Text(v), true) => {
+                sql.push(" AND (").push(expr).push(&format!(" {cmp} ")).bind(v.clone());
+                sql.push(" OR (").push(expr).push(" = ").bind(v).push(&format!(" AND c.id {cmp} ")).bind(id).push("))");
+            }
+            (SqlArg::Int(v), false) => {
+                sql.push(" AND (").push(expr).push(&format!(" {cmp} ")).bind(v);
+                sql.push(" OR (").push(expr).push(" = ").bind(v).push(&format!(" AND c.id {cmp} ")).bind(id).push("))");
+            }
+            _ => {
+                return Err(Error::invalid(
+                    "cursor",
+                    "the cursor belongs to another sort order; start again without it",
+                ));
+            }
+        }
+    }
+    let dir = if descending { "DESC" } else { "ASC" };
+    sql.push(&format!(" ORDER BY {expr} {dir}, c.id {dir} LIMIT ")).bind(limit + 1);
+    let rows = sql.query().fetch_all(store.pool()).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    let mut last_key = None;
+    for (i, r) in rows.iter().enumerate() {
+        if i as i64 == limit {
+            break;
+        }
+        let c = customer_from_row(r)?;
+        last_key = Some((if is_text { SqlArg::Text(r.try_get(27)?) } else { SqlArg::Int(r.try_get(27)?) }, c.id));
+        items.push(c);
+    }
+    let next_cursor = if rows.len() as i64 > limit { last_key.map(|(v, id)| encode_cursor(&v, id)) } else { None };
+    attach_phones(store, org_id, &mut items).await?;
+    Ok(CustomerPage { items, next_cursor })
+}
+
+fn encode_cursor(value: &SqlArg, id: Id) -> String {
+    let json = match value {
+        SqlArg::Int(v) => serde_json::json!([v, id]),
+        SqlArg::Text(v) => serde_json::json!([v, id]),
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
+}
+
+fn decode_cursor(cursor: &str) -> Result<(SqlArg, Id)> {
+    let bad = || Error::invalid("cursor", "the cursor is not one this server gave out; start again without it");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let id = value.get(1).and_then(serde_json::Value::as_i64).ok_or_else(bad)?;
+    match value.get(0) {
+        Some(serde_json::Value::String(s)) => Ok((SqlArg::Text(s.clone()), id)),
+        Some(v) => Ok((SqlArg::Int(v.as_i64().ok_or_else(bad)?), id)),
+        None => Err(bad()),
+    }
+}
+
+/// Who a phone number belongs to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PhoneMatches {
+    /// The number in canonical form.
+    pub canonical: String,
+    pub customers: Vec<Customer>,
+    pub contacts: Vec<contacts::Contact>,
+}
+
+/// The customers and contacts the user may read that have this number.
+pub async fn by_phone(store: &Store, access: &Access, number: &str) -> Result<PhoneMatches> {
+    let org_id = access.principal().org_id;
+    let canonical =
+        phone::normalize(number, None).map_err(|e| Error::invalid("number", format!("{number:?}: {e}")))?.canonical;
+    let mut sql = SqlBuf::new(format!(
+        "SELECT DISTINCT {COLUMNS} FROM customers c JOIN phones ph ON ph.org_id = c.org_id AND ph.customer_id = c.id \
+         WHERE ph.contact_id IS NULL AND ph.canonical = "
+    ));
+    sql.bind(canonical.as_str()).push(" AND ");
+    access.filter("customers", Action::Read).push_sql(&SCOPE, &mut sql);
+    sql.push(" ORDER BY c.id LIMIT 50");
+    let rows = sql.query().fetch_all(store.pool()).await?;
+    let mut customers = rows.iter().map(customer_from_row).collect::<Result<Vec<_>>>()?;
+    attach_phones(store, org_id, &mut customers).await?;
+    let contacts = contacts::by_canonical_phone(store, access, &canonical).await?;
+    Ok(PhoneMatches { canonical, customers, contacts })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let c = encode_cursor(&SqlArg::Text("北京".into()), 42);
+        assert_eq!(decode_cursor(&c).ok(), Some((SqlArg::Text("北京".into()), 42)));
+        let c = encode_cursor(&SqlArg::Int(-1), 7);
+        assert_eq!(decode_cursor(&c).ok(), Some((SqlArg::Int(-1), 7)));
+        assert!(decode_cursor("not a cursor").is_err());
+        assert!(decode_cursor(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("[1]")).is_err());
+    }
+
+    #[test]
+    fn tags_are_trimmed_and_deduplicated() {
+        assert_eq!(clean_tags(&[" vip ".into(), "vip".into(), "".into(), "华东".into()]).ok(), Some("vip,华东".into()));
+        assert!(clean_tags(&["a,b".into()]).is_err());
+    }
+}

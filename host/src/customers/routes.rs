@@ -1,0 +1,280 @@
+//! The customer database's REST routes.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::activities::{self, Activity, NewActivity, TimelineQuery};
+use super::contacts::{self, Contact, ContactPatch, NewContact};
+use super::options::{self, OptionInput, OptionItem};
+use super::{Customer, CustomerPage, CustomerPatch, CustomerQuery, NewCustomer, PhoneMatches};
+use crate::access::Action;
+use crate::audit::AuditEntry;
+use crate::error::Error;
+use crate::store::Id;
+use crate::web::{ApiResult, AppState, Auth, ClientIp, ErrorBody, Json, Path, Query};
+
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_customers, create_customer))
+        .routes(routes!(get_customer, update_customer, delete_customer))
+        .routes(routes!(customers_by_phone))
+        .routes(routes!(list_contacts, create_contact))
+        .routes(routes!(update_contact, delete_contact))
+        .routes(routes!(customer_timeline, log_activity))
+        .routes(routes!(list_options))
+        .routes(routes!(add_option))
+        .routes(routes!(update_option))
+        .routes(routes!(get_code_pattern, set_code_pattern))
+}
+
+/// Customers the caller may read: filters, quick search (name, pinyin, initials, code, phone,
+/// contact names), sort and keyset paging.
+#[utoipa::path(get, path = "/api/v1/customers", tag = "customers", params(CustomerQuery),
+    responses((status = 200, body = CustomerPage), (status = 422, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn list_customers(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<CustomerQuery>,
+) -> ApiResult<Json<CustomerPage>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(super::list(&state.store, &access, &q).await?))
+}
+
+/// Creates a customer; its code is numbered from the organisation's pattern.
+#[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = NewCustomer,
+    responses((status = 201, body = Customer), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = []), ("session" = [])))]
+async fn create_customer(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(input): Json<NewCustomer>,
+) -> ApiResult<(StatusCode, Json<Customer>)> {
+    let access = auth.access(&state).await?;
+    Ok((StatusCode::CREATED, Json(super::create(&state.store, &access, &input).await?)))
+}
+
+/// One customer.
+#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers", params(("id" = i64, Path)),
+    responses((status = 200, body = Customer), (status = 404, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn get_customer(State(state): State<AppState>, auth: Auth, Path(id): Path<Id>) -> ApiResult<Json<Customer>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(super::get(&state.store, &access, id, Action::Read).await?))
+}
+
+/// Changes a customer. Send the `version` you read to be told of concurrent edits (409).
+#[utoipa::path(patch, path = "/api/v1/customers/{id}", tag = "customers", params(("id" = i64, Path)), request_body = CustomerPatch,
+    responses((status = 200, body = Customer), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = []), ("session" = [])))]
+async fn update_customer(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Id>,
+    Json(patch): Json<CustomerPatch>,
+) -> ApiResult<Json<Customer>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(super::update(&state.store, &access, id, &patch).await?))
+}
+
+/// Deletes a customer with its contacts and timeline.
+#[utoipa::path(delete, path = "/api/v1/customers/{id}", tag = "customers", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn delete_customer(State(state): State<AppState>, auth: Auth, Path(id): Path<Id>) -> ApiResult<StatusCode> {
+    let access = auth.access(&state).await?;
+    super::delete(&state.store, &access, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The customers and contacts (that the caller may read) with this phone number, in any
+/// format: `010-12345678`, `+86 138 1234 5678`, full-width digits.
+#[utoipa::path(get, path = "/api/v1/customers/by-phone/{number}", tag = "customers", params(("number" = String, Path)),
+    responses((status = 200, body = PhoneMatches), (status = 422, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn customers_by_phone(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(number): Path<String>,
+) -> ApiResult<Json<PhoneMatches>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(super::by_phone(&state.store, &access, &number).await?))
+}
+
+/// A customer's contacts.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/contacts", tag = "customers", params(("id" = i64, Path)),
+    responses((status = 200, body = [Contact]), (status = 404, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn list_contacts(State(state): State<AppState>, auth: Auth, Path(id): Path<Id>) -> ApiResult<Json<Vec<Contact>>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(contacts::list_for_customer(&state.store, &access, id).await?))
+}
+
+/// Adds a contact to a customer.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/contacts", tag = "customers", params(("id" = i64, Path)), request_body = NewContact,
+    responses((status = 201, body = Contact), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn create_contact(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Id>,
+    Json(input): Json<NewContact>,
+) -> ApiResult<(StatusCode, Json<Contact>)> {
+    let access = auth.access(&state).await?;
+    Ok((StatusCode::CREATED, Json(contacts::create(&state.store, &access, id, &input).await?)))
+}
+
+/// Changes a contact.
+#[utoipa::path(patch, path = "/api/v1/contacts/{id}", tag = "customers", params(("id" = i64, Path)), request_body = ContactPatch,
+    responses((status = 200, body = Contact), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn update_contact(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Id>,
+    Json(patch): Json<ContactPatch>,
+) -> ApiResult<Json<Contact>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(contacts::update(&state.store, &access, id, &patch).await?))
+}
+
+/// Deletes a contact.
+#[utoipa::path(delete, path = "/api/v1/contacts/{id}", tag = "customers", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn delete_contact(State(state): State<AppState>, auth: Auth, Path(id): Path<Id>) -> ApiResult<StatusCode> {
+    let access = auth.access(&state).await?;
+    contacts::delete(&state.store, &access, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A customer's timeline, newest first.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/activities", tag = "customers", params(("id" = i64, Path), TimelineQuery),
+    responses((status = 200, body = [Activity]), (status = 404, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn customer_timeline(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Id>,
+    Query(q): Query<TimelineQuery>,
+) -> ApiResult<Json<Vec<Activity>>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(activities::timeline(&state.store, &access, id, &q).await?))
+}
+
+/// Logs a follow-up (call, visit, email, meeting, note) on a customer.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/activities", tag = "customers", params(("id" = i64, Path)), request_body = NewActivity,
+    responses((status = 201, body = Activity), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn log_activity(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Id>,
+    Json(input): Json<NewActivity>,
+) -> ApiResult<(StatusCode, Json<Activity>)> {
+    let access = auth.access(&state).await?;
+    Ok((StatusCode::CREATED, Json(activities::create(&state.store, &access, id, &input).await?)))
+}
+
+/// Which option list to show.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OptionQuery {
+    /// category, level, status, industry, region or source; all lists when absent.
+    pub list: Option<String>,
+}
+
+/// The option lists customers draw from.
+#[utoipa::path(get, path = "/api/v1/option-lists", tag = "customers", params(OptionQuery),
+    responses((status = 200, body = [OptionItem])), security(("token" = []), ("session" = [])))]
+async fn list_options(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<OptionQuery>,
+) -> ApiResult<Json<Vec<OptionItem>>> {
+    Ok(Json(options::list(&state.store, auth.0.principal.org_id, q.list.as_deref()).await?))
+}
+
+/// Adds an item to an option list (administrators).
+#[utoipa::path(post, path = "/api/v1/option-lists/{list}", tag = "customers", params(("list" = String, Path)), request_body = OptionInput,
+    responses((status = 201, body = OptionItem), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn add_option(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    auth: Auth,
+    Path(list): Path<String>,
+    Json(input): Json<OptionInput>,
+) -> ApiResult<(StatusCode, Json<OptionItem>)> {
+    auth.require_admin(&state).await?;
+    let p = auth.0.principal;
+    let item = options::create(&state.store, p.org_id, &list, &input).await?;
+    AuditEntry::new(p.org_id, Some(p.user_id), "option.created")
+        .target("option", item.id)
+        .ip(ip.0)
+        .detail(serde_json::to_value(&item).unwrap_or_default())
+        .record(state.store.pool())
+        .await?;
+    Ok((StatusCode::CREATED, Json(item)))
+}
+
+/// Changes the labels, order or availability of an option (administrators).
+#[utoipa::path(put, path = "/api/v1/option-lists/items/{id}", tag = "customers", params(("id" = i64, Path)), request_body = OptionInput,
+    responses((status = 200, body = OptionItem), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn update_option(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    auth: Auth,
+    Path(id): Path<Id>,
+    Json(input): Json<OptionInput>,
+) -> ApiResult<Json<OptionItem>> {
+    auth.require_admin(&state).await?;
+    let p = auth.0.principal;
+    let item = options::update(&state.store, p.org_id, id, &input).await?;
+    AuditEntry::new(p.org_id, Some(p.user_id), "option.updated")
+        .target("option", id)
+        .ip(ip.0)
+        .detail(serde_json::to_value(&item).unwrap_or_default())
+        .record(state.store.pool())
+        .await?;
+    Ok(Json(item))
+}
+
+/// The pattern new customer codes are numbered from.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CodePatternSetting {
+    /// Literal text with `{yyyy}`, `{yy}`, `{mm}`, `{dd}` and exactly one `{seq:N}`, e.g. `KH-{yyyy}-{seq:5}`.
+    pub pattern: String,
+}
+
+/// The customer code pattern.
+#[utoipa::path(get, path = "/api/v1/settings/customer-code-pattern", tag = "customers",
+    responses((status = 200, body = CodePatternSetting)), security(("token" = []), ("session" = [])))]
+async fn get_code_pattern(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<CodePatternSetting>> {
+    let pattern: String = sqlx::query_scalar("SELECT customer_code_pattern FROM orgs WHERE id = $1")
+        .bind(auth.0.principal.org_id)
+        .fetch_one(state.store.pool())
+        .await
+        .map_err(Error::from)?;
+    Ok(Json(CodePatternSetting { pattern }))
+}
+
+/// Sets the customer code pattern (administrators). Existing codes stay as they are.
+#[utoipa::path(put, path = "/api/v1/settings/customer-code-pattern", tag = "customers", request_body = CodePatternSetting,
+    responses((status = 200, body = CodePatternSetting), (status = 422, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn set_code_pattern(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    auth: Auth,
+    Json(setting): Json<CodePatternSetting>,
+) -> ApiResult<Json<CodePatternSetting>> {
+    auth.require_admin(&state).await?;
+    let p = auth.0.principal;
+    super::codes::CodePattern::parse(&setting.pattern)?;
+    sqlx::query("UPDATE orgs SET customer_code_pattern = $2 WHERE id = $1")
+        .bind(p.org_id)
+        .bind(&setting.pattern)
+        .execute(state.store.pool())
+        .await
+        .map_err(Error::from)?;
+    AuditEntry::new(p.org_id, Some(p.user_id), "setting.customer_code_pattern")
+        .ip(ip.0)
+        .detail(serde_json::json!({ "pattern": setting.pattern }))
+        .record(state.store.pool())
+        .await?;
+    Ok(Json(setting))
+}
