@@ -299,6 +299,150 @@ both_backends! {
         assert_eq!(admin.get("/api/v1/customers?limit=0").await?.0, StatusCode::UNPROCESSABLE_ENTITY);
         Ok(())
     }
+
+    async fn sharing_lends_reading_and_editing(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        let s = sales(&server, &admin).await?;
+        let c = create(&s.east, json!({ "name": "共享客户" })).await?;
+        let id = c["id"].as_i64().context("id")?;
+        s.east.post(&format!("/api/v1/customers/{id}/activities"), &json!({ "kind": "call", "subject": "hello" })).await?;
+        let (_, me) = s.north.get("/api/v1/me").await?;
+        let north_id = me["id"].as_i64().context("north")?;
+        assert_eq!(s.north.get(&format!("/api/v1/customers/{id}")).await?.0, StatusCode::NOT_FOUND);
+        let (status, share) = s.east.post(&format!("/api/v1/customers/{id}/shares"), &json!({ "user_id": north_id, "level": "read" })).await?;
+        assert_eq!(status, StatusCode::CREATED, "{share}");
+        assert_eq!(s.north.get(&format!("/api/v1/customers/{id}")).await?.0, StatusCode::OK);
+        let (_, page) = s.north.get("/api/v1/customers").await?;
+        assert_eq!(ids(&page), vec![id], "shared customers are listed");
+        let (_, timeline) = s.north.get(&format!("/api/v1/customers/{id}/activities")).await?;
+        assert_eq!(timeline.as_array().map(Vec::len), Some(1), "and their timeline readable");
+        let (status, body) = s.north.patch(&format!("/api/v1/customers/{id}"), &json!({ "notes": "x" })).await?;
+        assert_eq!(status, StatusCode::FORBIDDEN, "read share does not edit: {body}");
+        assert_eq!(s.north.post(&format!("/api/v1/customers/{id}/shares"), &json!({ "user_id": north_id, "level": "edit" })).await?.0, StatusCode::FORBIDDEN);
+        // Sharing again upgrades the level.
+        s.east.post(&format!("/api/v1/customers/{id}/shares"), &json!({ "user_id": north_id, "level": "edit" })).await?;
+        let (_, shares) = s.east.get(&format!("/api/v1/customers/{id}/shares")).await?;
+        assert_eq!(shares.as_array().map(Vec::len), Some(1));
+        assert_eq!(s.north.patch(&format!("/api/v1/customers/{id}"), &json!({ "notes": "edited by north" })).await?.0, StatusCode::OK);
+        assert_eq!(s.north.delete(&format!("/api/v1/customers/{id}")).await?.0, StatusCode::FORBIDDEN, "shares never lend deletion");
+        let share_id = shares[0]["id"].as_i64().context("share")?;
+        assert_eq!(s.east.delete(&format!("/api/v1/customers/{id}/shares/{share_id}")).await?.0, StatusCode::NO_CONTENT);
+        assert_eq!(s.north.get(&format!("/api/v1/customers/{id}")).await?.0, StatusCode::NOT_FOUND);
+        // A whole department.
+        let (_, north_user) = admin.get(&format!("/api/v1/users/{north_id}")).await?;
+        s.east.post(&format!("/api/v1/customers/{id}/shares"), &json!({ "department_id": north_user["department_id"], "level": "read" })).await?;
+        assert_eq!(s.north.get(&format!("/api/v1/customers/{id}")).await?.0, StatusCode::OK);
+        assert_eq!(s.east.post(&format!("/api/v1/customers/{id}/shares"), &json!({ "level": "read" })).await?.0, StatusCode::UNPROCESSABLE_ENTITY);
+        Ok(())
+    }
+
+    async fn transfers_move_customers_with_their_open_follow_ups(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        let s = sales(&server, &admin).await?;
+        let (_, me) = s.north.get("/api/v1/me").await?;
+        let north_id = me["id"].as_i64().context("north")?;
+        let a = create(&s.east, json!({ "name": "客户甲" })).await?;
+        let b = create(&s.east, json!({ "name": "客户乙" })).await?;
+        let (a_id, b_id) = (a["id"].as_i64().context("a")?, b["id"].as_i64().context("b")?);
+        s.east.post(&format!("/api/v1/customers/{a_id}/activities"), &json!({ "kind": "visit", "occurred_at": "2026-01-05T10:00:00Z" })).await?;
+        s.east.post(&format!("/api/v1/customers/{a_id}/activities"), &json!({ "kind": "call", "next_follow_up_at": "2099-01-01T00:00:00Z" })).await?;
+        // Salespeople may not transfer.
+        let (status, _) = s.east.post("/api/v1/customers/transfer", &json!({ "customer_ids": [a_id], "to_user_id": north_id, "reason": "x" })).await?;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(s.manager.post("/api/v1/customers/transfer", &json!({ "customer_ids": [a_id], "to_user_id": north_id, "reason": " " })).await?.0, StatusCode::UNPROCESSABLE_ENTITY);
+        // Someone left: the manager moves everything east owned.
+        let (status, result) = s.manager.post("/api/v1/customers/transfer", &json!({ "from_user_id": s.east_id, "to_user_id": north_id, "reason": "离职交接" })).await?;
+        assert_eq!(status, StatusCode::OK, "{result}");
+        assert_eq!(result["transferred"], json!([a_id, b_id]));
+        assert_eq!(result["open_follow_ups_moved"], 1);
+        let (_, moved) = s.north.get(&format!("/api/v1/customers/{a_id}")).await?;
+        assert_eq!(moved["owner_id"], north_id);
+        assert_eq!(moved["department_id"], me["department_id"]);
+        assert_eq!(s.east.get(&format!("/api/v1/customers/{a_id}")).await?.0, StatusCode::NOT_FOUND);
+        let (_, timeline) = s.north.get(&format!("/api/v1/customers/{a_id}/activities")).await?;
+        let owners: Vec<i64> = timeline.as_array().map(|t| t.iter().filter_map(|x| x["owner_id"].as_i64()).collect()).unwrap_or_default();
+        assert_eq!(owners, vec![north_id, s.east_id], "the open follow-up moved; history keeps its author");
+        let (_, log) = s.north.get(&format!("/api/v1/customers/{a_id}/transfers")).await?;
+        assert_eq!(log[0]["reason"], "离职交接");
+        assert_eq!(log[0]["from_user_id"], s.east_id);
+        let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE topic = 'customer.transferred'").fetch_one(server.store().pool()).await?;
+        assert_eq!(events, 2);
+        // All or nothing: one customer out of reach stops the whole transfer.
+        let other = create(&admin, json!({ "name": "总部客户" })).await?;
+        let (status, _) = s.manager.post("/api/v1/customers/transfer", &json!({ "customer_ids": [a_id, other["id"]], "to_user_id": s.east_id, "reason": "x" })).await?;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (_, still) = s.north.get(&format!("/api/v1/customers/{a_id}")).await?;
+        assert_eq!(still["owner_id"], north_id);
+        Ok(())
+    }
+
+    async fn batch_edits_are_all_or_nothing(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        let s = sales(&server, &admin).await?;
+        let mut mine = Vec::new();
+        for n in 0..3 {
+            mine.push(create(&s.manager, json!({ "name": format!("批量 {n}"), "tags": ["old"] })).await?["id"].as_i64().context("id")?);
+        }
+        let (status, r) = s.manager.post("/api/v1/customers/batch-edit", &json!({ "customer_ids": mine, "level": "b", "add_tags": ["重点"], "remove_tags": ["old"] })).await?;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert_eq!(r["updated"], 3);
+        let (_, c) = s.manager.get(&format!("/api/v1/customers/{}", mine[0])).await?;
+        assert_eq!(c["level"], "b");
+        assert_eq!(c["tags"], json!(["重点"]));
+        let foreign = create(&admin, json!({ "name": "not theirs" })).await?["id"].as_i64().context("id")?;
+        let mut with_foreign = mine.clone();
+        with_foreign.push(foreign);
+        let (status, _) = s.manager.post("/api/v1/customers/batch-edit", &json!({ "customer_ids": with_foreign, "level": "c" })).await?;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (_, c) = s.manager.get(&format!("/api/v1/customers/{}", mine[0])).await?;
+        assert_eq!(c["level"], "b", "nothing changed");
+        assert_eq!(s.manager.post("/api/v1/customers/batch-edit", &json!({ "customer_ids": mine, "level": "zz" })).await?.0, StatusCode::UNPROCESSABLE_ENTITY);
+        Ok(())
+    }
+
+    async fn duplicates_are_found_and_merged(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        let a = create(&admin, json!({ "name": "北京科技有限公司", "tax_id": "91110000ABC", "phones": [{ "number": "010-11112222" }], "tags": ["a"] })).await?;
+        let b = create(&admin, json!({ "name": "北京科技", "level": "a", "phones": [{ "number": "13900001111" }, { "number": "(010) 1111 2222" }], "tags": ["b"] })).await?;
+        let c = create(&admin, json!({ "name": "Totally Different", "tax_id": "91110000abc" })).await?;
+        let d = create(&admin, json!({ "name": "Unrelated" })).await?;
+        let (a_id, b_id, c_id) = (a["id"].as_i64().context("a")?, b["id"].as_i64().context("b")?, c["id"].as_i64().context("c")?);
+        let (_, k) = admin.post(&format!("/api/v1/customers/{b_id}/contacts"), &json!({ "name": "联系人", "phones": [{ "number": "13700002222" }] })).await?;
+        admin.post(&format!("/api/v1/customers/{c_id}/activities"), &json!({ "kind": "note", "occurred_at": "2026-10-01T00:00:00Z" })).await?;
+        let (_, dups) = admin.get(&format!("/api/v1/customers/{a_id}/duplicates")).await?;
+        let found: Vec<(i64, Vec<String>)> = dups.as_array().into_iter().flatten()
+            .map(|d| (d["customer"]["id"].as_i64().unwrap_or(0), d["reasons"].as_array().into_iter().flatten().filter_map(|r| r.as_str().map(str::to_owned)).collect())).collect();
+        assert_eq!(found, vec![(b_id, vec!["name".to_owned(), "phone".to_owned()]), (c_id, vec!["tax_id".to_owned()])]);
+        let (_, probe) = admin.post("/api/v1/customers/duplicates", &json!({ "name": "北京科技股份有限公司", "phones": ["13700002222"] })).await?;
+        let probe_ids: Vec<i64> = probe.as_array().into_iter().flatten().filter_map(|d| d["customer"]["id"].as_i64()).collect();
+        assert_eq!(probe_ids, vec![a_id, b_id], "name key and a contact's phone both match");
+        // Merge b and c into a.
+        let (status, merged) = admin.post(&format!("/api/v1/customers/{a_id}/merge"), &json!({ "from_ids": [b_id, c_id] })).await?;
+        assert_eq!(status, StatusCode::OK, "{merged}");
+        assert_eq!(merged["level"], "a", "empty fields filled from the merged ones");
+        assert_eq!(merged["tags"], json!(["a", "b"]));
+        let canon: BTreeSet<&str> = merged["phones"].as_array().into_iter().flatten().filter_map(|p| p["canonical"].as_str()).collect();
+        assert_eq!(canon, BTreeSet::from(["+861011112222", "+8613900001111"]), "phones united without doubles");
+        assert_eq!(merged["last_followed_up_at"], "2026-10-01T00:00:00Z");
+        for gone in [b_id, c_id] {
+            assert_eq!(admin.get(&format!("/api/v1/customers/{gone}")).await?.0, StatusCode::NOT_FOUND);
+        }
+        let (_, contacts) = admin.get(&format!("/api/v1/customers/{a_id}/contacts")).await?;
+        assert_eq!(contacts[0]["id"], k["id"], "contacts moved");
+        let (_, found) = admin.get("/api/v1/customers/by-phone/13700002222").await?;
+        assert_eq!(found["contacts"][0]["customer_id"], a_id);
+        let (_, timeline) = admin.get(&format!("/api/v1/customers/{a_id}/activities")).await?;
+        assert_eq!(timeline.as_array().map(Vec::len), Some(1));
+        let (_, audit) = admin.get("/api/v1/audit-log?action=customer.merged").await?;
+        assert_eq!(audit[0]["detail"]["merged"].as_array().map(Vec::len), Some(2), "the audit keeps the merged customers");
+        assert_eq!(admin.post(&format!("/api/v1/customers/{a_id}/merge"), &json!({ "from_ids": [a_id] })).await?.0, StatusCode::UNPROCESSABLE_ENTITY);
+        let _ = d;
+        Ok(())
+    }
 }
 
 fn urlencode(s: &str) -> String {

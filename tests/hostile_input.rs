@@ -56,6 +56,14 @@ const ENDPOINTS: &[(&str, &str, bool)] = &[
     ("POST", "/api/v1/option-lists/{id}", true),
     ("PUT", "/api/v1/option-lists/items/{id}", true),
     ("PUT", "/api/v1/settings/customer-code-pattern", true),
+    ("GET", "/api/v1/customers/{id}/shares", false),
+    ("POST", "/api/v1/customers/{id}/shares", true),
+    ("POST", "/api/v1/customers/transfer", true),
+    ("GET", "/api/v1/customers/{id}/transfers", false),
+    ("POST", "/api/v1/customers/batch-edit", true),
+    ("POST", "/api/v1/customers/duplicates", true),
+    ("GET", "/api/v1/customers/{id}/duplicates", false),
+    ("POST", "/api/v1/customers/{id}/merge", true),
 ];
 
 /// The fields each body endpoint knows, to aim wrong types at.
@@ -78,6 +86,11 @@ fn fields(path: &str) -> &'static [&'static str] {
         "/api/v1/customers/{id}/activities" => &["kind", "occurred_at", "contact_id"],
         "/api/v1/option-lists/{id}" | "/api/v1/option-lists/items/{id}" => &["value", "label_zh", "position", "active"],
         "/api/v1/settings/customer-code-pattern" => &["pattern"],
+        "/api/v1/customers/{id}/shares" => &["user_id", "department_id", "level"],
+        "/api/v1/customers/transfer" => &["customer_ids", "from_user_id", "to_user_id", "reason"],
+        "/api/v1/customers/batch-edit" => &["customer_ids", "level", "add_tags"],
+        "/api/v1/customers/duplicates" => &["phones", "exclude_id"],
+        "/api/v1/customers/{id}/merge" => &["from_ids"],
         _ => &[],
     }
 }

@@ -291,6 +291,48 @@ impl RecordFilter {
     }
 }
 
+/// What a per-record share allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShareLevel {
+    Read,
+    Edit,
+}
+
+impl ShareLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShareLevel::Read => "read",
+            ShareLevel::Edit => "edit",
+        }
+    }
+
+    /// The share levels that allow `action`: sharing lends reading and editing, nothing else.
+    fn allowing(action: Action) -> Option<&'static [ShareLevel]> {
+        match action {
+            Action::Read => Some(&[ShareLevel::Read, ShareLevel::Edit]),
+            Action::Edit => Some(&[ShareLevel::Edit]),
+            _ => None,
+        }
+    }
+}
+
+/// A table of per-record shares with a colleague or a department, with columns `org_id`,
+/// `user_id`, `department_id`, `level` and the shared record's id in `record_column`.
+#[derive(Debug, Clone, Copy)]
+pub struct ShareTable<'a> {
+    pub table: &'a str,
+    pub record_column: &'a str,
+}
+
+/// One share of one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordShare {
+    pub user_id: Option<Id>,
+    pub department_id: Option<Id>,
+    pub level: ShareLevel,
+}
+
 /// A user's access, ready to answer for any module and action.
 #[derive(Debug, Clone)]
 pub struct Access {
@@ -348,6 +390,61 @@ impl Access {
     /// Whether the user may do `action` on one record.
     pub fn allows(&self, module: &str, action: Action, record: &RecordScope) -> bool {
         self.filter(module, action).allows(record)
+    }
+
+    /// Appends the filter for `action` on `module`, widened by the records shared with the user
+    /// (or their department) at a level that allows the action. `id_column` is the record id.
+    pub fn push_filter_with_shares(
+        &self,
+        module: &str,
+        action: Action,
+        cols: &ScopeColumns<'_>,
+        id_column: &str,
+        shares: &ShareTable<'_>,
+        sql: &mut SqlBuf,
+    ) {
+        let filter = self.filter(module, action);
+        let Some(levels) = ShareLevel::allowing(action) else {
+            filter.push_sql(cols, sql);
+            return;
+        };
+        let Principal { org_id, user_id, department_id } = self.principal;
+        sql.push("(");
+        filter.push_sql(cols, sql);
+        sql.push(" OR (").push(cols.org).push(" = ").bind(org_id).push(" AND ").push(id_column).push(" IN (SELECT ");
+        sql.push(shares.record_column).push(" FROM ").push(shares.table).push(" WHERE org_id = ").bind(org_id);
+        sql.push(" AND level IN (");
+        for (i, level) in levels.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(level.as_str());
+        }
+        sql.push(") AND (user_id = ").bind(user_id);
+        if let Some(d) = department_id {
+            sql.push(" OR department_id = ").bind(d);
+        }
+        sql.push("))))");
+    }
+
+    /// Whether the user may do `action` on one record, counting its shares.
+    pub fn allows_with_shares(
+        &self,
+        module: &str,
+        action: Action,
+        record: &RecordScope,
+        shares: &[RecordShare],
+    ) -> bool {
+        if self.allows(module, action, record) {
+            return true;
+        }
+        let Some(levels) = ShareLevel::allowing(action) else { return false };
+        record.org_id == self.principal.org_id
+            && shares.iter().any(|s| {
+                levels.contains(&s.level)
+                    && (s.user_id == Some(self.principal.user_id)
+                        || (s.department_id.is_some() && s.department_id == self.principal.department_id))
+            })
     }
 
     /// Fails with `Forbidden` unless the user holds `action` on `module` with at least `min`.
@@ -417,6 +514,23 @@ mod tests {
         // no grant, nothing; another org, never
         assert!(!access.allows("customers", Action::Delete, &rec(7, Some(70), Some(2))));
         assert!(!access.allows("customers", Action::Edit, &rec(8, Some(70), Some(2))));
+    }
+
+    #[test]
+    fn shares_lend_reading_and_editing_only() {
+        let p = Principal { org_id: 7, user_id: 70, department_id: Some(2) };
+        let access = Access::new(p, Grants::default(), tree());
+        let rec = RecordScope { org_id: 7, owner_id: Some(1), department_id: Some(3) };
+        let to_me = RecordShare { user_id: Some(70), department_id: None, level: ShareLevel::Read };
+        let to_my_dept = RecordShare { user_id: None, department_id: Some(2), level: ShareLevel::Edit };
+        let to_other = RecordShare { user_id: Some(71), department_id: None, level: ShareLevel::Edit };
+        assert!(access.allows_with_shares("customers", Action::Read, &rec, &[to_me]));
+        assert!(!access.allows_with_shares("customers", Action::Edit, &rec, &[to_me]));
+        assert!(access.allows_with_shares("customers", Action::Edit, &rec, &[to_my_dept]));
+        assert!(!access.allows_with_shares("customers", Action::Delete, &rec, &[to_my_dept]));
+        assert!(!access.allows_with_shares("customers", Action::Read, &rec, &[to_other]));
+        let elsewhere = RecordScope { org_id: 8, ..rec };
+        assert!(!access.allows_with_shares("customers", Action::Read, &elsewhere, &[to_me]), "never across orgs");
     }
 
     #[test]

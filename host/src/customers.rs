@@ -8,6 +8,7 @@ pub mod activities;
 pub mod codes;
 pub mod contacts;
 pub mod names;
+pub mod operations;
 pub mod options;
 pub mod phone;
 mod routes;
@@ -21,7 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 
 pub(crate) use routes::routes;
 
-use crate::access::{Access, Action, RecordScope, ScopeColumns};
+use crate::access::{Access, Action, RecordScope, RecordShare, ScopeColumns, ShareLevel, ShareTable};
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::org::ensure_exists;
@@ -173,7 +174,7 @@ pub struct CustomerPatch {
 }
 
 /// The columns every customer query reads, in [`customer_from_row`]'s order.
-const COLUMNS: &str = "c.id, c.code, c.name, c.kind, c.category, c.level, c.status, c.industry, c.region, c.source, \
+pub(crate) const COLUMNS: &str = "c.id, c.code, c.name, c.kind, c.category, c.level, c.status, c.industry, c.region, c.source, \
     c.address, c.website, c.bank_name, c.bank_account, c.tax_id, c.credit_limit, c.tags, c.notes, c.owner_id, \
     c.department_id, c.parent_id, c.last_followed_up_at, c.next_follow_up_at, c.created_at, c.updated_at, c.version, c.org_id";
 
@@ -181,7 +182,36 @@ const COLUMNS: &str = "c.id, c.code, c.name, c.kind, c.category, c.level, c.stat
 pub const SCOPE: ScopeColumns<'static> =
     ScopeColumns { org: "c.org_id", owner: "c.owner_id", department: "c.department_id" };
 
-fn customer_from_row(r: &sqlx::any::AnyRow) -> Result<Customer> {
+/// Customers shared one by one with colleagues or departments.
+pub const SHARES: ShareTable<'static> = ShareTable { table: "customer_shares", record_column: "customer_id" };
+
+/// Appends the condition on `customers c` for what the user may do in `module`: their scope
+/// of the module, plus the customers shared with them at a level that allows `action`.
+pub(crate) fn push_access(access: &Access, module: &str, action: Action, sql: &mut SqlBuf) {
+    access.push_filter_with_shares(module, action, &SCOPE, "c.id", &SHARES, sql);
+}
+
+/// The shares of one customer.
+pub(crate) async fn shares_of(store: &Store, org_id: Id, customer_id: Id) -> Result<Vec<RecordShare>> {
+    let rows =
+        sqlx::query("SELECT user_id, department_id, level FROM customer_shares WHERE org_id = $1 AND customer_id = $2")
+            .bind(org_id)
+            .bind(customer_id)
+            .fetch_all(store.pool())
+            .await?;
+    rows.iter()
+        .map(|r| {
+            let level: String = r.try_get(2)?;
+            Ok(RecordShare {
+                user_id: r.try_get(0)?,
+                department_id: r.try_get(1)?,
+                level: if level == "edit" { ShareLevel::Edit } else { ShareLevel::Read },
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn customer_from_row(r: &sqlx::any::AnyRow) -> Result<Customer> {
     let tags: String = r.try_get(16)?;
     Ok(Customer {
         id: r.try_get(0)?,
@@ -221,7 +251,7 @@ impl Customer {
 }
 
 /// Loads the phones of these customers (their own, not their contacts').
-async fn attach_phones(store: &Store, org_id: Id, customers: &mut [Customer]) -> Result<()> {
+pub(crate) async fn attach_phones(store: &Store, org_id: Id, customers: &mut [Customer]) -> Result<()> {
     if customers.is_empty() {
         return Ok(());
     }
@@ -263,8 +293,9 @@ async fn load(store: &Store, org_id: Id, id: Id) -> Result<Customer> {
 pub async fn get(store: &Store, access: &Access, id: Id, action: Action) -> Result<Customer> {
     let org_id = access.principal().org_id;
     let customer = load(store, org_id, id).await?;
-    if !access.allows("customers", action, &customer.scope(org_id)) {
-        if access.allows("customers", Action::Read, &customer.scope(org_id)) {
+    let shares = shares_of(store, org_id, id).await?;
+    if !access.allows_with_shares("customers", action, &customer.scope(org_id), &shares) {
+        if access.allows_with_shares("customers", Action::Read, &customer.scope(org_id), &shares) {
             return Err(Error::Forbidden(format!("you may read this customer but not {action} it")));
         }
         return Err(Error::NotFound("customer"));
@@ -281,7 +312,7 @@ pub(crate) fn clean(field: &'static str, value: Option<&str>, max: usize) -> Res
     }
 }
 
-fn clean_tags(tags: &[String]) -> Result<String> {
+pub(crate) fn clean_tags(tags: &[String]) -> Result<String> {
     let mut out: Vec<String> = Vec::new();
     for t in tags {
         let t = t.trim();
@@ -499,7 +530,7 @@ pub async fn create(store: &Store, access: &Access, input: &NewCustomer) -> Resu
 }
 
 /// Reads a customer inside a transaction (for event payloads that match what was committed).
-async fn load_in(tx: &mut sqlx::Transaction<'static, sqlx::Any>, org_id: Id, id: Id) -> Result<Customer> {
+pub(crate) async fn load_in(tx: &mut sqlx::Transaction<'static, sqlx::Any>, org_id: Id, id: Id) -> Result<Customer> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM customers c WHERE c.id = $1 AND c.org_id = $2"
     )))
@@ -820,7 +851,7 @@ pub async fn list(store: &Store, access: &Access, q: &CustomerQuery) -> Result<C
     let descending = q.desc.unwrap_or(matches!(sort, SortField::Created | SortField::Updated));
     let (expr, is_text) = sort.expr(descending);
     let mut sql = SqlBuf::new(format!("SELECT {COLUMNS}, {expr} FROM customers c WHERE "));
-    access.filter("customers", Action::Read).push_sql(&SCOPE, &mut sql);
+    push_access(access, "customers", Action::Read, &mut sql);
     for (column, value) in [
         ("c.category", &q.category),
         ("c.level", &q.level),
@@ -928,7 +959,7 @@ pub async fn by_phone(store: &Store, access: &Access, number: &str) -> Result<Ph
          WHERE ph.contact_id IS NULL AND ph.canonical = "
     ));
     sql.bind(canonical.as_str()).push(" AND ");
-    access.filter("customers", Action::Read).push_sql(&SCOPE, &mut sql);
+    push_access(access, "customers", Action::Read, &mut sql);
     sql.push(" ORDER BY c.id LIMIT 50");
     let rows = sql.query().fetch_all(store.pool()).await?;
     let mut customers = rows.iter().map(customer_from_row).collect::<Result<Vec<_>>>()?;

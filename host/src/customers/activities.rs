@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{SCOPE, parse_time};
+use super::parse_time;
 use crate::access::{Access, Action};
 use crate::error::{Error, Result};
 use crate::events::Event;
@@ -170,7 +170,7 @@ pub async fn timeline(store: &Store, access: &Access, customer_id: Id, q: &Timel
                 a.owner_id, a.created_at \
          FROM activities a JOIN customers c ON c.org_id = a.org_id AND c.id = a.customer_id WHERE ",
     );
-    access.filter("activities", Action::Read).push_sql(&SCOPE, &mut sql);
+    super::push_access(access, "activities", Action::Read, &mut sql);
     sql.push(" AND a.customer_id = ").bind(customer_id);
     if let Some(before) = q.before_id {
         sql.push(" AND a.id < ").bind(before);

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use utoipa::ToSchema;
 
-use super::{PhoneEntry, PhoneInput, SCOPE, clean, normalise_phones, write_phones};
+use super::{PhoneEntry, PhoneInput, clean, normalise_phones, write_phones};
 use crate::access::{Access, Action};
 use crate::error::{Error, Result};
 use crate::events::Event;
@@ -139,7 +139,7 @@ fn base_query(access: &Access, action: Action) -> SqlBuf {
     let mut sql = SqlBuf::new(format!(
         "SELECT {COLUMNS} FROM contacts k JOIN customers c ON c.org_id = k.org_id AND c.id = k.customer_id WHERE "
     ));
-    access.filter("contacts", action).push_sql(&SCOPE, &mut sql);
+    super::push_access(access, "contacts", action, &mut sql);
     sql
 }
 

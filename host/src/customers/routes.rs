@@ -8,6 +8,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::activities::{self, Activity, NewActivity, TimelineQuery};
 use super::contacts::{self, Contact, ContactPatch, NewContact};
+use super::operations::{
+    self, BatchEdit, DuplicateCandidate, DuplicateProbe, NewShare, Share, TransferRecord, TransferRequest,
+    TransferResult,
+};
 use super::options::{self, OptionInput, OptionItem};
 use super::{Customer, CustomerPage, CustomerPatch, CustomerQuery, NewCustomer, PhoneMatches};
 use crate::access::Action;
@@ -28,6 +32,14 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(add_option))
         .routes(routes!(update_option))
         .routes(routes!(get_code_pattern, set_code_pattern))
+        .routes(routes!(list_shares, add_share))
+        .routes(routes!(remove_share))
+        .routes(routes!(transfer_customers))
+        .routes(routes!(customer_transfers))
+        .routes(routes!(batch_edit_customers))
+        .routes(routes!(check_duplicates))
+        .routes(routes!(customer_duplicates))
+        .routes(routes!(merge_customers))
 }
 
 /// Customers the caller may read: filters, quick search (name, pinyin, initials, code, phone,
@@ -277,4 +289,136 @@ async fn set_code_pattern(
         .record(state.store.pool())
         .await?;
     Ok(Json(setting))
+}
+
+/// Who a customer is shared with.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/shares", tag = "customers", params(("id" = i64, Path)),
+    responses((status = 200, body = [Share]), (status = 404, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn list_shares(State(state): State<AppState>, auth: Auth, Path(id): Path<Id>) -> ApiResult<Json<Vec<Share>>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(operations::list_shares(&state.store, &access, id).await?))
+}
+
+/// Shares a customer with a colleague or a department, to read or to edit.
+#[utoipa::path(post, path = "/api/v1/customers/{id}/shares", tag = "customers", params(("id" = i64, Path)), request_body = NewShare,
+    responses((status = 201, body = Share), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn add_share(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Id>,
+    Json(new): Json<NewShare>,
+) -> ApiResult<(StatusCode, Json<Share>)> {
+    let access = auth.access(&state).await?;
+    Ok((StatusCode::CREATED, Json(operations::share(&state.store, &access, id, &new).await?)))
+}
+
+/// Withdraws a share.
+#[utoipa::path(delete, path = "/api/v1/customers/{id}/shares/{share_id}", tag = "customers", params(("id" = i64, Path), ("share_id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn remove_share(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((id, share_id)): Path<(Id, Id)>,
+) -> ApiResult<StatusCode> {
+    let access = auth.access(&state).await?;
+    operations::unshare(&state.store, &access, id, share_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Transfers customers to a new owner: a list of them, or everything one user owns (someone
+/// who left). All or nothing; each is logged with the reason.
+#[utoipa::path(post, path = "/api/v1/customers/transfer", tag = "customers", request_body = TransferRequest,
+    responses((status = 200, body = TransferResult), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = []), ("session" = [])))]
+async fn transfer_customers(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(req): Json<TransferRequest>,
+) -> ApiResult<Json<TransferResult>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(operations::transfer(&state.store, &access, &req).await?))
+}
+
+/// A customer's transfer log, newest first.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/transfers", tag = "customers", params(("id" = i64, Path)),
+    responses((status = 200, body = [TransferRecord]), (status = 404, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn customer_transfers(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Id>,
+) -> ApiResult<Json<Vec<TransferRecord>>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(operations::transfer_log(&state.store, &access, id).await?))
+}
+
+/// How many customers a batch edit changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BatchResult {
+    pub updated: usize,
+}
+
+/// Sets option fields and adds or removes tags on many customers, all or nothing.
+#[utoipa::path(post, path = "/api/v1/customers/batch-edit", tag = "customers", request_body = BatchEdit,
+    responses((status = 200, body = BatchResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn batch_edit_customers(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(edit): Json<BatchEdit>,
+) -> ApiResult<Json<BatchResult>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(BatchResult { updated: operations::batch_edit(&state.store, &access, &edit).await? }))
+}
+
+/// Customers that may be the same as the one described (same name ignoring legal-form
+/// suffixes, a shared phone number, or the same tax id) — to ask before creating one.
+#[utoipa::path(post, path = "/api/v1/customers/duplicates", tag = "customers", request_body = DuplicateProbe,
+    responses((status = 200, body = [DuplicateCandidate])), security(("token" = []), ("session" = [])))]
+async fn check_duplicates(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(probe): Json<DuplicateProbe>,
+) -> ApiResult<Json<Vec<DuplicateCandidate>>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(operations::find_duplicates(&state.store, &access, &probe).await?))
+}
+
+/// Customers that may be duplicates of this one.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/duplicates", tag = "customers", params(("id" = i64, Path)),
+    responses((status = 200, body = [DuplicateCandidate]), (status = 404, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn customer_duplicates(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Id>,
+) -> ApiResult<Json<Vec<DuplicateCandidate>>> {
+    let access = auth.access(&state).await?;
+    let c = super::get(&state.store, &access, id, Action::Read).await?;
+    let probe = DuplicateProbe {
+        name: Some(c.name.clone()),
+        phones: c.phones.iter().map(|p| p.canonical.clone()).collect(),
+        tax_id: c.tax_id.clone(),
+        exclude_id: Some(id),
+    };
+    Ok(Json(operations::find_duplicates(&state.store, &access, &probe).await?))
+}
+
+/// The customers to merge into this one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    pub from_ids: Vec<Id>,
+}
+
+/// Merges other customers into this one: their contacts, phones, timeline, shares and child
+/// companies move here, empty fields are filled, and they are deleted (audited).
+#[utoipa::path(post, path = "/api/v1/customers/{id}/merge", tag = "customers", params(("id" = i64, Path)), request_body = MergeRequest,
+    responses((status = 200, body = Customer), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = []), ("session" = [])))]
+async fn merge_customers(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Id>,
+    Json(req): Json<MergeRequest>,
+) -> ApiResult<Json<Customer>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(operations::merge(&state.store, &access, id, &req.from_ids).await?))
 }
