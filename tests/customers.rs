@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use anyhow::Context;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tessera_host::jiff as jiff_ts;
 use tessera_tests::{Client, TestServer, USER_PASSWORD, both_backends};
 
 async fn create(client: &Client, body: Value) -> anyhow::Result<Value> {
@@ -441,6 +442,92 @@ both_backends! {
         assert_eq!(audit[0]["detail"]["merged"].as_array().map(Vec::len), Some(2), "the audit keeps the merged customers");
         assert_eq!(admin.post(&format!("/api/v1/customers/{a_id}/merge"), &json!({ "from_ids": [a_id] })).await?.0, StatusCode::UNPROCESSABLE_ENTITY);
         let _ = d;
+        Ok(())
+    }
+
+    async fn analysis_counts_only_what_the_user_may_read(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        let s = sales(&server, &admin).await?;
+        let (_, me) = s.north.get("/api/v1/me").await?;
+        let north_id = me["id"].as_i64().context("north")?;
+        let mut made = Vec::new();
+        for (who, level) in [(&s.east, Some("a")), (&s.east, Some("a")), (&s.east, None), (&s.north, Some("b"))] {
+            let mut body = json!({ "name": "分析客户" });
+            if let Some(l) = level {
+                body["level"] = json!(l);
+            }
+            made.push(create(who, body).await?["id"].as_i64().context("id")?);
+        }
+        // Creation times in Asia/Shanghai: Jan 15, Jan 31 23:30 (still January there), Feb 1 04:00, Mar 3.
+        for (id, at) in made.iter().zip(["2026-01-15T02:00:00Z", "2026-01-31T15:30:00Z", "2026-01-31T20:00:00Z", "2026-03-03T01:00:00Z"]) {
+            let ms = at.parse::<jiff_ts::Timestamp>().map(|t| t.as_millisecond())?;
+            sqlx::query("UPDATE customers SET created_at = $1 WHERE id = $2").bind(ms).bind(id).execute(server.store().pool()).await?;
+        }
+        let slices = |client: &Client| {
+            let client = client.clone();
+            async move {
+                let (status, body) = client.get("/api/v1/analysis/customers/composition?by=level").await?;
+                anyhow::ensure!(status == StatusCode::OK, "{body}");
+                Ok::<_, anyhow::Error>(body.as_array().into_iter().flatten().map(|x| (x["key"].as_str().map(str::to_owned), x["count"].as_i64().unwrap_or(0))).collect::<Vec<_>>())
+            }
+        };
+        assert_eq!(slices(&s.manager).await?, vec![(Some("a".to_owned()), 2), (None, 1), (Some("b".to_owned()), 1)]);
+        assert_eq!(slices(&s.east).await?, vec![(Some("a".to_owned()), 2), (None, 1)], "a salesperson sees their own");
+        let (_, labelled) = s.manager.get("/api/v1/analysis/customers/composition?by=level").await?;
+        assert_eq!(labelled[0]["label_zh"], "A 重点客户");
+        let (_, by_owner) = s.manager.get("/api/v1/analysis/customers/composition?by=owner").await?;
+        assert_eq!(by_owner[0]["label_en"], "east");
+        let (status, series) = s.manager.get("/api/v1/analysis/customers/new?from=2026-01-01&to=2026-03-31&period=month").await?;
+        assert_eq!(status, StatusCode::OK, "{series}");
+        assert_eq!(series, json!([{ "period": "2026-01-01", "count": 2 }, { "period": "2026-02-01", "count": 1 }, { "period": "2026-03-01", "count": 1 }]));
+        let (_, weeks) = s.manager.get("/api/v1/analysis/customers/new?from=2026-01-26&to=2026-02-08&period=week").await?;
+        assert_eq!(weeks, json!([{ "period": "2026-01-26", "count": 2 }, { "period": "2026-02-02", "count": 0 }]));
+        let (_, days) = s.east.get("/api/v1/analysis/customers/new?from=2026-01-31&to=2026-02-01&period=day").await?;
+        assert_eq!(days, json!([{ "period": "2026-01-31", "count": 1 }, { "period": "2026-02-01", "count": 1 }]));
+        // Call volume.
+        for (who, id, kind, at) in [(&s.east, made[0], "call", "2026-02-02T01:00:00Z"), (&s.east, made[0], "visit", "2026-02-03T01:00:00Z"),
+                                    (&s.east, made[1], "call", "2026-02-10T01:00:00Z"), (&s.north, made[3], "call", "2026-02-04T01:00:00Z")] {
+            let (status, body) = who.post(&format!("/api/v1/customers/{id}/activities"), &json!({ "kind": kind, "occurred_at": at })).await?;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        let (_, volume) = s.manager.get("/api/v1/analysis/follow-ups?from=2026-02-01&to=2026-02-28&period=week").await?;
+        assert_eq!(volume[0]["user_id"], s.east_id);
+        assert_eq!(volume[0]["total"], 3);
+        assert_eq!(volume[0]["by_kind"], json!({ "call": 2, "visit": 1 }));
+        assert_eq!(volume[0]["points"][0], json!({ "period": "2026-01-26", "count": 0 }));
+        assert_eq!(volume[0]["points"][1], json!({ "period": "2026-02-02", "count": 2 }));
+        assert_eq!(volume[1]["user_id"], north_id);
+        let (_, own) = s.north.get("/api/v1/analysis/follow-ups?from=2026-02-01&to=2026-02-28").await?;
+        assert_eq!(own.as_array().map(Vec::len), Some(1), "north sees only follow-ups on what they may read");
+        for bad in ["from=2026-02-30&to=2026-03-01", "from=2026-03-01&to=2026-02-01", "from=2020-01-01&to=2026-01-01", "from=2026-01-01&to=2026-02-01&period=year"] {
+            let (status, _) = s.manager.get(&format!("/api/v1/analysis/customers/new?{bad}")).await?;
+            assert!(status.is_client_error(), "{bad}: {status}");
+        }
+        assert_eq!(s.manager.get("/api/v1/analysis/customers/composition?by=shoe_size").await?.0, StatusCode::BAD_REQUEST);
+        Ok(())
+    }
+
+    async fn saved_views_keep_filters_per_user(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        let s = sales(&server, &admin).await?;
+        let (status, view) = s.east.post("/api/v1/customer-views", &json!({ "name": "A 级客户", "query": "?level=a&sort=name" })).await?;
+        assert_eq!(status, StatusCode::CREATED, "{view}");
+        assert_eq!(view["query"], "level=a&sort=name");
+        assert_eq!(s.east.post("/api/v1/customer-views", &json!({ "name": "A 级客户", "query": "level=b" })).await?.0, StatusCode::CONFLICT);
+        for bad in ["sort=shoe_size", "colour=red", "limit=abc", "cursor=xyz"] {
+            let (status, body) = s.east.post("/api/v1/customer-views", &json!({ "name": bad, "query": bad })).await?;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+        }
+        s.manager.post("/api/v1/customer-views", &json!({ "name": "团队待跟进", "query": "sort=next_follow_up", "shared": true })).await?;
+        let (_, mine) = s.east.get("/api/v1/customer-views").await?;
+        let names: Vec<&str> = mine.as_array().into_iter().flatten().filter_map(|v| v["name"].as_str()).collect();
+        assert_eq!(names, ["A 级客户", "团队待跟进"]);
+        let (_, theirs) = s.north.get("/api/v1/customer-views").await?;
+        assert_eq!(theirs.as_array().map(Vec::len), Some(1), "private views stay private");
+        assert_eq!(s.north.delete(&format!("/api/v1/customer-views/{}", view["id"])).await?.0, StatusCode::NOT_FOUND);
+        assert_eq!(s.east.delete(&format!("/api/v1/customer-views/{}", view["id"])).await?.0, StatusCode::NO_CONTENT);
         Ok(())
     }
 }

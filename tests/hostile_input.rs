@@ -64,6 +64,8 @@ const ENDPOINTS: &[(&str, &str, bool)] = &[
     ("POST", "/api/v1/customers/duplicates", true),
     ("GET", "/api/v1/customers/{id}/duplicates", false),
     ("POST", "/api/v1/customers/{id}/merge", true),
+    ("POST", "/api/v1/customer-views", true),
+    ("DELETE", "/api/v1/customer-views/{id}", false),
 ];
 
 /// The fields each body endpoint knows, to aim wrong types at.
@@ -91,6 +93,7 @@ fn fields(path: &str) -> &'static [&'static str] {
         "/api/v1/customers/batch-edit" => &["customer_ids", "level", "add_tags"],
         "/api/v1/customers/duplicates" => &["phones", "exclude_id"],
         "/api/v1/customers/{id}/merge" => &["from_ids"],
+        "/api/v1/customer-views" => &["name", "query", "shared"],
         _ => &[],
     }
 }
@@ -319,7 +322,9 @@ both_backends! {
             }
             tally.expect_4xx(format!("PATCH /api/v1/me locale {inj:?}"), admin_api.request(Method::PATCH, "/api/v1/me").json(&json!({ "locale": inj }))).await;
             let enc: String = inj.bytes().map(|b| format!("%{b:02X}")).collect();
-            for q in [format!("/api/v1/users?limit={enc}"), format!("/api/v1/users?after_id={enc}"), format!("/api/v1/audit-log?before_id={enc}"),
+            for q in [format!("/api/v1/analysis/customers/new?from={enc}&to=2026-01-01"), format!("/api/v1/analysis/customers/composition?by={enc}"),
+                  format!("/api/v1/customers?sort={enc}"), format!("/api/v1/customers?follow_up_before={enc}"), format!("/api/v1/customers?cursor={enc}"),
+                  format!("/api/v1/users?limit={enc}"), format!("/api/v1/users?after_id={enc}"), format!("/api/v1/audit-log?before_id={enc}"),
                       format!("/api/v1/tokens?user_id={enc}"), format!("/api/v1/users?{enc}=1"), format!("/api/v1/users?active={enc}")] {
                 tally.expect_4xx(format!("GET {q}"), admin_api.request(Method::GET, &q)).await;
             }

@@ -5,6 +5,7 @@
 //! transaction.
 
 pub mod activities;
+pub mod analysis;
 pub mod codes;
 pub mod contacts;
 pub mod names;
@@ -12,6 +13,7 @@ pub mod operations;
 pub mod options;
 pub mod phone;
 mod routes;
+pub mod views;
 
 use std::collections::BTreeMap;
 

@@ -18,3 +18,5 @@ pub mod timefmt;
 pub mod web;
 
 pub use error::{Error, Result};
+/// Re-exported so that tests and tools use the same time library.
+pub use jiff;

@@ -14,6 +14,7 @@ use super::operations::{
 };
 use super::options::{self, OptionInput, OptionItem};
 use super::{Customer, CustomerPage, CustomerPatch, CustomerQuery, NewCustomer, PhoneMatches};
+use super::{analysis, views};
 use crate::access::Action;
 use crate::audit::AuditEntry;
 use crate::error::Error;
@@ -40,6 +41,11 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(check_duplicates))
         .routes(routes!(customer_duplicates))
         .routes(routes!(merge_customers))
+        .routes(routes!(composition))
+        .routes(routes!(new_customers))
+        .routes(routes!(follow_up_volume))
+        .routes(routes!(list_views, save_view))
+        .routes(routes!(delete_view))
 }
 
 /// Customers the caller may read: filters, quick search (name, pinyin, initials, code, phone,
@@ -421,4 +427,79 @@ async fn merge_customers(
 ) -> ApiResult<Json<Customer>> {
     let access = auth.access(&state).await?;
     Ok(Json(operations::merge(&state.store, &access, id, &req.from_ids).await?))
+}
+
+/// What to break the composition down by.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CompositionQuery {
+    /// category, level, status, industry, region, source, owner or department.
+    #[param(value_type = String)]
+    pub by: analysis::CompositionBy,
+}
+
+/// Customers (that the caller may read) counted by one field.
+#[utoipa::path(get, path = "/api/v1/analysis/customers/composition", tag = "analysis", params(CompositionQuery),
+    responses((status = 200, body = [analysis::Slice]), (status = 400, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn composition(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<CompositionQuery>,
+) -> ApiResult<Json<Vec<analysis::Slice>>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(analysis::composition(&state.store, &access, q.by).await?))
+}
+
+/// New customers per day, week or month.
+#[utoipa::path(get, path = "/api/v1/analysis/customers/new", tag = "analysis", params(analysis::SeriesQuery),
+    responses((status = 200, body = [analysis::Point]), (status = 422, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn new_customers(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<analysis::SeriesQuery>,
+) -> ApiResult<Json<Vec<analysis::Point>>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(analysis::new_customers(&state.store, &access, &q).await?))
+}
+
+/// Follow-ups per salesperson per day, week or month ("call volume").
+#[utoipa::path(get, path = "/api/v1/analysis/follow-ups", tag = "analysis", params(analysis::SeriesQuery),
+    responses((status = 200, body = [analysis::PersonSeries]), (status = 422, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn follow_up_volume(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<analysis::SeriesQuery>,
+) -> ApiResult<Json<Vec<analysis::PersonSeries>>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(analysis::follow_ups(&state.store, &access, &q).await?))
+}
+
+/// The caller's saved customer views and those shared with everyone.
+#[utoipa::path(get, path = "/api/v1/customer-views", tag = "customers",
+    responses((status = 200, body = [views::SavedView])), security(("token" = []), ("session" = [])))]
+async fn list_views(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<views::SavedView>>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(views::list(&state.store, &access).await?))
+}
+
+/// Saves a customer view: a name and a list query string.
+#[utoipa::path(post, path = "/api/v1/customer-views", tag = "customers", request_body = views::NewView,
+    responses((status = 201, body = views::SavedView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn save_view(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(new): Json<views::NewView>,
+) -> ApiResult<(StatusCode, Json<views::SavedView>)> {
+    let access = auth.access(&state).await?;
+    Ok((StatusCode::CREATED, Json(views::create(&state.store, &access, &new).await?)))
+}
+
+/// Deletes a saved view.
+#[utoipa::path(delete, path = "/api/v1/customer-views/{id}", tag = "customers", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn delete_view(State(state): State<AppState>, auth: Auth, Path(id): Path<Id>) -> ApiResult<StatusCode> {
+    let access = auth.access(&state).await?;
+    views::delete(&state.store, &access, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
