@@ -530,6 +530,38 @@ both_backends! {
         assert_eq!(s.east.delete(&format!("/api/v1/customer-views/{}", view["id"])).await?.0, StatusCode::NO_CONTENT);
         Ok(())
     }
+
+    async fn lists_and_labels_print_as_pdf_within_the_export_scope(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        let s = sales(&server, &admin).await?;
+        create(&s.east, json!({ "name": "东区客户", "address": "上海市浦东新区世纪大道100号", "phones": [{ "number": "021-5555 6666" }] })).await?;
+        create(&admin, json!({ "name": "总部客户" })).await?;
+        let hex = |text: &str| text.encode_utf16().map(|u| format!("{u:04X}")).collect::<String>();
+        let fetch = |client: &Client, path: &'static str| {
+            let client = client.clone();
+            async move {
+                let resp = client.request(reqwest::Method::GET, path).send().await?;
+                let status = resp.status();
+                let kind = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                Ok::<_, anyhow::Error>((status, kind, resp.bytes().await?.to_vec()))
+            }
+        };
+        let (status, kind, pdf) = fetch(&s.manager, "/api/v1/customers/print/list?sort=name").await?;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(kind, "application/pdf");
+        assert!(pdf.starts_with(b"%PDF-"));
+        let text = String::from_utf8_lossy(&pdf).to_uppercase();
+        assert!(text.contains(&hex("东区客户")), "the manager's department's customer is printed");
+        assert!(!text.contains(&hex("总部客户")), "customers outside the export scope are not");
+        assert!(text.contains(&hex("客户列表")), "headers in the user's language");
+        let (status, _, labels) = fetch(&s.manager, "/api/v1/customers/print/labels").await?;
+        assert_eq!(status, StatusCode::OK);
+        assert!(String::from_utf8_lossy(&labels).to_uppercase().contains(&hex("世纪大道")));
+        let (status, _, _) = fetch(&s.east, "/api/v1/customers/print/list").await?;
+        assert_eq!(status, StatusCode::FORBIDDEN, "salespeople have no export permission");
+        Ok(())
+    }
 }
 
 fn urlencode(s: &str) -> String {

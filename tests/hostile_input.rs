@@ -66,6 +66,9 @@ const ENDPOINTS: &[(&str, &str, bool)] = &[
     ("POST", "/api/v1/customers/{id}/merge", true),
     ("POST", "/api/v1/customer-views", true),
     ("DELETE", "/api/v1/customer-views/{id}", false),
+    ("GET", "/api/v1/customer-imports/{id}", false),
+    ("POST", "/api/v1/customer-imports/{id}/dry-run", true),
+    ("POST", "/api/v1/customer-imports/{id}/run", true),
 ];
 
 /// The fields each body endpoint knows, to aim wrong types at.
@@ -94,6 +97,7 @@ fn fields(path: &str) -> &'static [&'static str] {
         "/api/v1/customers/duplicates" => &["phones", "exclude_id"],
         "/api/v1/customers/{id}/merge" => &["from_ids"],
         "/api/v1/customer-views" => &["name", "query", "shared"],
+        "/api/v1/customer-imports/{id}/dry-run" | "/api/v1/customer-imports/{id}/run" => &["mapping", "dedupe"],
         _ => &[],
     }
 }

@@ -8,10 +8,14 @@ pub mod activities;
 pub mod analysis;
 pub mod codes;
 pub mod contacts;
+pub mod import;
+pub mod import_file;
 pub mod names;
 pub mod operations;
 pub mod options;
+pub mod pdf;
 pub mod phone;
+pub mod print;
 mod routes;
 pub mod views;
 
@@ -418,7 +422,7 @@ async fn check_options(
     Ok(())
 }
 
-fn search_text_for(name: &str, code: &str) -> String {
+pub(crate) fn search_text_for(name: &str, code: &str) -> String {
     format!("{} {}", names::search_text(name), code.to_lowercase())
 }
 
@@ -844,16 +848,53 @@ fn push_quick_search(sql: &mut SqlBuf, org_id: Id, q: &str) {
 
 /// The customers the user may read, filtered, searched, sorted and paged.
 pub async fn list(store: &Store, access: &Access, q: &CustomerQuery) -> Result<CustomerPage> {
-    let org_id = access.principal().org_id;
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(Error::invalid("limit", "limit is 1 to 500"));
     }
+    page(store, access, q, Action::Read, limit).await
+}
+
+/// Every customer of a filtered view the user may do `action` on, page by page (for printing
+/// and exporting), stopping after `max_rows`.
+pub async fn each_page<F, Fut>(
+    store: &Store,
+    access: &Access,
+    q: &CustomerQuery,
+    action: Action,
+    max_rows: usize,
+    mut f: F,
+) -> Result<usize>
+where
+    F: FnMut(Vec<Customer>) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let mut q = q.clone();
+    q.cursor = None;
+    let mut seen = 0;
+    loop {
+        let chunk = (max_rows - seen).min(1000) as i64;
+        if chunk == 0 {
+            break;
+        }
+        let page = page(store, access, &q, action, chunk).await?;
+        seen += page.items.len();
+        f(page.items).await?;
+        match page.next_cursor {
+            Some(c) => q.cursor = Some(c),
+            None => break,
+        }
+    }
+    Ok(seen)
+}
+
+async fn page(store: &Store, access: &Access, q: &CustomerQuery, action: Action, limit: i64) -> Result<CustomerPage> {
+    let org_id = access.principal().org_id;
     let sort = q.sort.unwrap_or_default();
     let descending = q.desc.unwrap_or(matches!(sort, SortField::Created | SortField::Updated));
     let (expr, is_text) = sort.expr(descending);
     let mut sql = SqlBuf::new(format!("SELECT {COLUMNS}, {expr} FROM customers c WHERE "));
-    push_access(access, "customers", Action::Read, &mut sql);
+    push_access(access, "customers", action, &mut sql);
     for (column, value) in [
         ("c.category", &q.category),
         ("c.level", &q.level),

@@ -53,11 +53,13 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<WebConfig>,
     pub hasher: PasswordHasher,
+    /// Progress of customer imports running on this node.
+    pub imports: Arc<crate::customers::import::ImportProgress>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: WebConfig) -> Self {
-        AppState { store, config: Arc::new(config), hasher: PasswordHasher::new() }
+        AppState { store, config: Arc::new(config), hasher: PasswordHasher::new(), imports: Arc::default() }
     }
 }
 

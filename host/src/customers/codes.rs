@@ -135,6 +135,31 @@ pub async fn next_code(
     Ok(pattern.code(&today, seq))
 }
 
+/// Takes `count` consecutive numbers at once (for imports) and returns their codes.
+pub async fn take_codes(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    org_id: Id,
+    pattern: &CodePattern,
+    time_zone: &str,
+    count: i64,
+) -> Result<Vec<String>> {
+    if count <= 0 {
+        return Ok(Vec::new());
+    }
+    let tz = jiff::tz::TimeZone::get(time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let today = jiff::Timestamp::now().to_zoned(tz);
+    let scope = pattern.scope(&today);
+    let last: i64 = sqlx::query_scalar(
+        "INSERT INTO code_counters (org_id, scope, last_value) VALUES ($1, $2, $3)          ON CONFLICT (org_id, scope) DO UPDATE SET last_value = code_counters.last_value + $3          RETURNING last_value",
+    )
+    .bind(org_id)
+    .bind(&scope)
+    .bind(count)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((last - count + 1..=last).map(|n| pattern.code(&today, n)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,16 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(follow_up_volume))
         .routes(routes!(list_views, save_view))
         .routes(routes!(delete_view))
+        .routes(routes!(print_list))
+        .routes(routes!(print_labels))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(upload_import))
+                .layer(axum::extract::DefaultBodyLimit::max(super::import::MAX_UPLOAD_BYTES)),
+        )
+        .routes(routes!(get_import))
+        .routes(routes!(dry_run_import))
+        .routes(routes!(run_import))
 }
 
 /// Customers the caller may read: filters, quick search (name, pinyin, initials, code, phone,
@@ -502,4 +512,112 @@ async fn delete_view(State(state): State<AppState>, auth: Auth, Path(id): Path<I
     let access = auth.access(&state).await?;
     views::delete(&state.store, &access, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn pdf_response(bytes: Vec<u8>, file_name: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("inline; filename=\"{file_name}\"")),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// The filtered customer list (same query as the list) as a printable PDF, up to 5,000
+/// customers, in the caller's language. Needs the export permission.
+#[utoipa::path(get, path = "/api/v1/customers/print/list", tag = "customers", params(CustomerQuery),
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = 403, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn print_list(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<CustomerQuery>,
+) -> ApiResult<axum::response::Response> {
+    let access = auth.access(&state).await?;
+    let bytes = super::print::list_pdf(&state.store, &access, &q, auth.0.locale.starts_with("zh")).await?;
+    Ok(pdf_response(bytes, "customers.pdf"))
+}
+
+/// Address labels (3 × 8 per A4 sheet) for the filtered customer list. Needs the export permission.
+#[utoipa::path(get, path = "/api/v1/customers/print/labels", tag = "customers", params(CustomerQuery),
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = 403, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn print_labels(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<CustomerQuery>,
+) -> ApiResult<axum::response::Response> {
+    let access = auth.access(&state).await?;
+    let bytes = super::print::labels_pdf(&state.store, &access, &q, auth.0.locale.starts_with("zh")).await?;
+    Ok(pdf_response(bytes, "labels.pdf"))
+}
+
+/// The name of an uploaded file.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UploadQuery {
+    /// e.g. `客户.xlsx` or `customers.csv`; the ending decides how the file is read.
+    pub file_name: String,
+}
+
+/// Uploads a CSV (UTF-8 or GBK) or XLSX file of customers, sent as the request body (up to
+/// 100 MiB). Answers with its columns, a sample and a suggested mapping.
+#[utoipa::path(post, path = "/api/v1/customer-imports", tag = "customers", params(UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = super::import::ImportInfo), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = []), ("session" = [])))]
+async fn upload_import(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<UploadQuery>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<(StatusCode, Json<super::import::ImportInfo>)> {
+    let body = body.map_err(|e| crate::web::ApiError::new(e.status(), "body_too_large", e.body_text()))?;
+    let access = auth.access(&state).await?;
+    let info = super::import::upload(&state.store, &access, &q.file_name, &body, &state.imports).await?;
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+/// An upload: columns, suggested mapping, and while running the rows done; when finished, the report.
+#[utoipa::path(get, path = "/api/v1/customer-imports/{id}", tag = "customers", params(("id" = i64, Path)),
+    responses((status = 200, body = super::import::ImportInfo), (status = 404, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn get_import(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Id>,
+) -> ApiResult<Json<super::import::ImportInfo>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(super::import::get(&state.store, &access, id, &state.imports).await?))
+}
+
+/// Checks every row against a mapping without importing: new customers, matches with
+/// existing ones, and every problem with its row and column.
+#[utoipa::path(post, path = "/api/v1/customer-imports/{id}/dry-run", tag = "customers", params(("id" = i64, Path)), request_body = super::import::ImportPlan,
+    responses((status = 200, body = super::import::ImportReport), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = []), ("session" = [])))]
+async fn dry_run_import(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Id>,
+    Json(plan): Json<super::import::ImportPlan>,
+) -> ApiResult<Json<super::import::ImportReport>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(super::import::dry_run(&state.store, &access, id, &plan).await?))
+}
+
+/// Runs the import in the background, all or nothing; poll the upload for progress.
+#[utoipa::path(post, path = "/api/v1/customer-imports/{id}/run", tag = "customers", params(("id" = i64, Path)), request_body = super::import::ImportPlan,
+    responses((status = 202, body = super::import::ImportInfo), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = []), ("session" = [])))]
+async fn run_import(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Id>,
+    Json(plan): Json<super::import::ImportPlan>,
+) -> ApiResult<(StatusCode, Json<super::import::ImportInfo>)> {
+    let access = auth.access(&state).await?;
+    super::import::start(&state.store, &access, id, plan, state.imports.clone()).await?;
+    Ok((StatusCode::ACCEPTED, Json(super::import::get(&state.store, &access, id, &state.imports).await?)))
 }

@@ -1,0 +1,949 @@
+//! Importing customers from CSV (UTF-8 or GBK) and XLSX files.
+//!
+//! An upload is kept with its content; the user maps columns to fields (a mapping is suggested
+//! from the header names, in Chinese or English), runs a dry run that reports every bad row
+//! with its column and problem, then runs the import as a background job whose progress can be
+//! polled. A run is all or nothing: one bad row and nothing is imported. Rows that match an
+//! existing customer (same tax id, same name ignoring legal-form suffixes, or a shared phone)
+//! are skipped, update that customer, or are merged into it, as chosen; so running the same
+//! file again imports nothing twice.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use utoipa::ToSchema;
+
+use super::import_file::{self, Limits, Table};
+use super::{PhoneInput, names, options, phone};
+use crate::access::{Access, Action, RecordScope};
+use crate::audit::AuditEntry;
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::store::{Id, Store, now_ms};
+use crate::timefmt::rfc3339_opt;
+
+/// A field a column can fill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    Name,
+    Kind,
+    Category,
+    Level,
+    Status,
+    Industry,
+    Region,
+    Source,
+    Address,
+    Website,
+    BankName,
+    BankAccount,
+    TaxId,
+    /// In yuan, e.g. `12,500.50`.
+    CreditLimit,
+    /// Separated by commas or 、.
+    Tags,
+    Notes,
+    /// Several columns may map to phone.
+    Phone,
+    /// The owner's user name.
+    Owner,
+    ContactName,
+    ContactTitle,
+    ContactPhone,
+    ContactEmail,
+    /// Leave the column out.
+    Ignore,
+}
+
+/// Header names recognised for each field (lower case, width folded).
+const HEADER_NAMES: &[(Target, &[&str])] = &[
+    (
+        Target::Name,
+        &[
+            "name",
+            "customer",
+            "customer name",
+            "company",
+            "company name",
+            "客户名称",
+            "客户",
+            "名称",
+            "公司名称",
+            "公司",
+            "单位名称",
+        ],
+    ),
+    (Target::Kind, &["kind", "type", "客户类型", "类型"]),
+    (Target::Category, &["category", "客户类别", "类别", "分类"]),
+    (Target::Level, &["level", "grade", "客户级别", "级别", "等级"]),
+    (Target::Status, &["status", "客户状态", "状态"]),
+    (Target::Industry, &["industry", "行业", "所属行业"]),
+    (Target::Region, &["region", "area", "区域", "地区"]),
+    (Target::Source, &["source", "lead source", "客户来源", "来源"]),
+    (Target::Address, &["address", "地址", "详细地址", "公司地址"]),
+    (Target::Website, &["website", "web", "url", "网址", "网站"]),
+    (Target::BankName, &["bank", "bank name", "开户行", "开户银行"]),
+    (Target::BankAccount, &["bank account", "account", "银行账号", "账号"]),
+    (Target::TaxId, &["tax id", "tax number", "vat", "税号", "纳税人识别号", "统一社会信用代码"]),
+    (Target::CreditLimit, &["credit limit", "credit", "信用额度"]),
+    (Target::Tags, &["tags", "tag", "标签"]),
+    (Target::Notes, &["notes", "note", "remarks", "备注"]),
+    (Target::Phone, &["phone", "telephone", "tel", "mobile", "电话", "联系电话", "固话", "手机", "公司电话"]),
+    (Target::Owner, &["owner", "salesperson", "负责人", "业务员", "销售"]),
+    (Target::ContactName, &["contact", "contact name", "联系人", "联系人姓名"]),
+    (Target::ContactTitle, &["contact title", "position", "title", "职务", "职位"]),
+    (Target::ContactPhone, &["contact phone", "contact mobile", "联系人电话", "联系人手机"]),
+    (Target::ContactEmail, &["email", "e-mail", "contact email", "邮箱", "电子邮件"]),
+];
+
+/// Suggests a field for each header.
+pub fn suggest_mapping(headers: &[String]) -> BTreeMap<String, Target> {
+    headers
+        .iter()
+        .map(|h| {
+            let folded = names::fold_width(h);
+            let target = HEADER_NAMES
+                .iter()
+                .find(|(_, names)| names.contains(&folded.as_str()))
+                .map(|(t, _)| *t)
+                .unwrap_or(Target::Ignore);
+            (h.clone(), target)
+        })
+        .collect()
+}
+
+/// What to do with a row that matches an existing customer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Dedupe {
+    /// Leave the existing customer as it is.
+    #[default]
+    Skip,
+    /// Overwrite its fields with the file's non-empty values; add phones, tags and contacts.
+    Update,
+    /// Fill only its empty fields; add phones, tags and contacts.
+    Merge,
+}
+
+/// The mapping and dedupe choice of a dry run or a run.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportPlan {
+    /// Header → field. Headers left out are ignored.
+    pub mapping: BTreeMap<String, Target>,
+    #[serde(default)]
+    pub dedupe: Dedupe,
+}
+
+/// A problem with one row (or the header, row 1).
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct RowProblem {
+    pub row: usize,
+    pub column: Option<String>,
+    pub message: String,
+}
+
+/// The outcome of a dry run or a run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ImportReport {
+    /// True when the file can be (or was) imported: no problems.
+    pub ok: bool,
+    pub total_rows: usize,
+    pub new_customers: usize,
+    /// Rows matching an existing customer (skipped, updated or merged by the dedupe choice).
+    pub matched_existing: usize,
+    /// Rows repeating an earlier row of the same file (skipped).
+    pub repeated_in_file: usize,
+    pub updated: usize,
+    pub contacts_added: usize,
+    /// Every problem, row by row (the first 1,000; `problem_count` has them all).
+    pub problems: Vec<(usize, Option<String>, String)>,
+    pub problem_count: usize,
+}
+
+/// An upload as shown.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportInfo {
+    pub id: Id,
+    pub file_name: String,
+    /// `uploaded`, `running`, `done` or `failed`.
+    pub status: String,
+    pub total_rows: i64,
+    pub headers: Vec<String>,
+    /// The first rows, to check the mapping against.
+    pub sample: Vec<Vec<String>>,
+    pub encoding: String,
+    pub suggested_mapping: BTreeMap<String, Target>,
+    /// A run of this very file that already finished, if any.
+    pub previously_imported_as: Option<Id>,
+    /// While running: rows done so far.
+    pub processed: Option<usize>,
+    pub report: Option<ImportReport>,
+    pub finished_at: Option<String>,
+}
+
+/// Progress of running imports on this node.
+#[derive(Debug, Default)]
+pub struct ImportProgress {
+    running: Mutex<HashMap<Id, usize>>,
+}
+
+impl ImportProgress {
+    fn set(&self, id: Id, processed: usize) {
+        if let Ok(mut m) = self.running.lock() {
+            m.insert(id, processed);
+        }
+    }
+    fn clear(&self, id: Id) {
+        if let Ok(mut m) = self.running.lock() {
+            m.remove(&id);
+        }
+    }
+    fn get(&self, id: Id) -> Option<usize> {
+        self.running.lock().ok().and_then(|m| m.get(&id).copied())
+    }
+}
+
+/// Largest upload accepted.
+pub const MAX_UPLOAD_BYTES: usize = 100 * 1024 * 1024;
+
+fn read(file_name: &str, bytes: &[u8]) -> Result<Table> {
+    import_file::read_table(file_name, bytes, &Limits { max_bytes: MAX_UPLOAD_BYTES, ..Limits::default() })
+        .map_err(|e| Error::invalid("file", e.to_string()))
+}
+
+/// Keeps an uploaded file and describes it.
+pub async fn upload(
+    store: &Store,
+    access: &Access,
+    file_name: &str,
+    bytes: &[u8],
+    progress: &ImportProgress,
+) -> Result<ImportInfo> {
+    let p = access.principal();
+    if access.scope("customers", Action::Create).is_none() {
+        return Err(Error::Forbidden("importing needs the create permission on customers".into()));
+    }
+    let file_name = file_name.trim();
+    if file_name.is_empty() || file_name.chars().count() > 200 {
+        return Err(Error::invalid("file_name", "give the file's name (1–200 characters), e.g. customers.xlsx"));
+    }
+    let table = read(file_name, bytes)?;
+    let hash: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let id: Id = sqlx::query_scalar(
+        "INSERT INTO customer_imports (org_id, user_id, file_name, content_hash, content, status, total_rows, created_at) \
+         VALUES ($1, $2, $3, $4, $5, 'uploaded', $6, $7) RETURNING id",
+    )
+    .bind(p.org_id)
+    .bind(p.user_id)
+    .bind(file_name)
+    .bind(&hash)
+    .bind(bytes.to_vec())
+    .bind(table.rows.len() as i64)
+    .bind(now_ms())
+    .fetch_one(store.pool())
+    .await?;
+    get(store, access, id, progress).await
+}
+
+/// An upload of the user's, with its progress or outcome.
+pub async fn get(store: &Store, access: &Access, id: Id, progress: &ImportProgress) -> Result<ImportInfo> {
+    let p = access.principal();
+    let row = sqlx::query(
+        "SELECT file_name, status, total_rows, result, content, content_hash, finished_at FROM customer_imports \
+         WHERE id = $1 AND org_id = $2 AND user_id = $3",
+    )
+    .bind(id)
+    .bind(p.org_id)
+    .bind(p.user_id)
+    .fetch_optional(store.pool())
+    .await?
+    .ok_or(Error::NotFound("import"))?;
+    let file_name: String = row.try_get(0)?;
+    let content: Vec<u8> = row.try_get(4)?;
+    let hash: String = row.try_get(5)?;
+    let table = read(&file_name, &content)?;
+    let result: String = row.try_get(3)?;
+    let report: Option<ImportReport> =
+        serde_json::from_str(&result).ok().filter(|r: &ImportReport| r.total_rows > 0 || r.problem_count > 0);
+    let previously: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM customer_imports WHERE org_id = $1 AND content_hash = $2 AND status = 'done' AND id <> $3 ORDER BY id LIMIT 1",
+    )
+    .bind(p.org_id)
+    .bind(&hash)
+    .bind(id)
+    .fetch_optional(store.pool())
+    .await?;
+    Ok(ImportInfo {
+        id,
+        suggested_mapping: suggest_mapping(&table.headers),
+        sample: table.rows.iter().take(5).map(|(_, cells)| cells.clone()).collect(),
+        headers: table.headers,
+        encoding: table.encoding.to_owned(),
+        file_name,
+        status: row.try_get(1)?,
+        total_rows: row.try_get(2)?,
+        previously_imported_as: previously,
+        processed: progress.get(id),
+        report,
+        finished_at: rfc3339_opt(row.try_get(6)?),
+    })
+}
+
+/// A row ready to write.
+#[derive(Debug, Clone, Default)]
+struct Prepared {
+    row: usize,
+    name: String,
+    kind: Option<String>,
+    fields: BTreeMap<&'static str, String>,
+    credit_limit: Option<i64>,
+    tags: Vec<String>,
+    notes: Option<String>,
+    phones: Vec<(PhoneInput, phone::Phone)>,
+    owner_id: Option<Id>,
+    contact: Option<RowContact>,
+    name_key: String,
+    tax_id: Option<String>,
+}
+
+/// The contact a row brings along.
+#[derive(Debug, Clone, Default)]
+struct RowContact {
+    name: String,
+    title: Option<String>,
+    phones: Vec<(PhoneInput, phone::Phone)>,
+    email: Option<String>,
+}
+
+/// What the organisation already has, to match rows against.
+struct Existing {
+    by_name: HashMap<String, Id>,
+    by_tax: HashMap<String, Id>,
+    by_phone: HashMap<String, Id>,
+}
+
+async fn existing(store: &Store, org_id: Id) -> Result<Existing> {
+    let mut e = Existing { by_name: HashMap::new(), by_tax: HashMap::new(), by_phone: HashMap::new() };
+    let rows = sqlx::query("SELECT id, name_key, tax_id FROM customers WHERE org_id = $1")
+        .bind(org_id)
+        .fetch_all(store.pool())
+        .await?;
+    for r in rows {
+        let id: Id = r.try_get(0)?;
+        e.by_name.entry(r.try_get(1)?).or_insert(id);
+        if let Some(t) = r.try_get::<Option<String>, _>(2)? {
+            e.by_tax.entry(t.to_uppercase()).or_insert(id);
+        }
+    }
+    for r in sqlx::query("SELECT canonical, customer_id FROM phones WHERE org_id = $1")
+        .bind(org_id)
+        .fetch_all(store.pool())
+        .await?
+    {
+        e.by_phone.entry(r.try_get(0)?).or_insert(r.try_get(1)?);
+    }
+    Ok(e)
+}
+
+impl Existing {
+    fn find(&self, p: &Prepared) -> Option<Id> {
+        p.tax_id
+            .as_ref()
+            .and_then(|t| self.by_tax.get(t))
+            .or_else(|| self.by_name.get(&p.name_key))
+            .or_else(|| p.phones.iter().find_map(|(_, ph)| self.by_phone.get(&ph.canonical)))
+            .copied()
+    }
+}
+
+/// Parses a yuan amount into fen.
+fn parse_yuan(s: &str) -> Option<i64> {
+    let s: String = names::fold_width(s).chars().filter(|c| !matches!(c, ',' | ' ' | '¥' | '￥')).collect();
+    let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+    if int.is_empty()
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > 2
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let yuan: i64 = int.parse().ok()?;
+    let fen: i64 = format!("{frac:0<2}").parse().ok()?;
+    yuan.checked_mul(100)?.checked_add(fen)
+}
+
+/// Validates every row against the plan; returns the prepared rows and the problems.
+async fn prepare(
+    store: &Store,
+    access: &Access,
+    table: &Table,
+    plan: &ImportPlan,
+) -> Result<(Vec<Prepared>, Vec<RowProblem>)> {
+    let org_id = access.principal().org_id;
+    let mut problems: Vec<RowProblem> = table
+        .problems
+        .iter()
+        .map(|p| RowProblem { row: p.row, column: p.column.clone(), message: p.message.clone() })
+        .collect();
+    for header in plan.mapping.keys() {
+        if !table.headers.contains(header) {
+            return Err(Error::invalid("mapping", format!("the file has no column {header:?}")));
+        }
+    }
+    let columns: Vec<(usize, &String, Target)> = table
+        .headers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| plan.mapping.get(h).filter(|t| **t != Target::Ignore).map(|t| (i, h, *t)))
+        .collect();
+    if !columns.iter().any(|(_, _, t)| *t == Target::Name) {
+        return Err(Error::invalid("mapping", "map one column to name; every customer needs one"));
+    }
+    for single in [Target::Name, Target::Kind, Target::Owner, Target::ContactName] {
+        if columns.iter().filter(|(_, _, t)| *t == single).count() > 1 {
+            return Err(Error::invalid("mapping", format!("only one column can be {single:?}")));
+        }
+    }
+    // Option lists accept the stored value or either label.
+    let mut option_values: HashMap<(&'static str, String), String> = HashMap::new();
+    for item in options::list(store, org_id, None).await?.into_iter().filter(|o| o.active) {
+        let list: &'static str = options::LISTS.iter().copied().find(|l| *l == item.list).unwrap_or("category");
+        for key in [&item.value, &item.label_zh, &item.label_en] {
+            option_values.insert((list, names::fold_width(key)), item.value.clone());
+        }
+    }
+    let users: HashMap<String, (Id, Option<Id>)> =
+        sqlx::query("SELECT username, id, department_id FROM users WHERE org_id = $1 AND active = 1")
+            .bind(org_id)
+            .fetch_all(store.pool())
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get::<String, _>(0)?, (r.try_get(1)?, r.try_get(2)?))))
+            .collect::<Result<_>>()?;
+    let mut prepared = Vec::with_capacity(table.rows.len());
+    for (row, cells) in &table.rows {
+        let mut p = Prepared { row: *row, ..Prepared::default() };
+        let mut contact_name = None;
+        let mut contact_title = None;
+        let mut contact_phones = Vec::new();
+        let mut contact_email = None;
+        let mut bad = |column: &String, message: String| {
+            problems.push(RowProblem { row: *row, column: Some(column.clone()), message })
+        };
+        for (i, header, target) in &columns {
+            let value = cells.get(*i).map(|v| v.trim()).unwrap_or_default();
+            if value.is_empty() {
+                continue;
+            }
+            let too_long = |max: usize| value.chars().count() > max;
+            match target {
+                Target::Name if too_long(200) => bad(header, "the name is over 200 characters".into()),
+                Target::Name => p.name = value.to_owned(),
+                Target::Kind => match names::fold_width(value).as_str() {
+                    "company" | "公司" | "企业" | "单位" => p.kind = Some("company".into()),
+                    "person" | "个人" | "个体" => p.kind = Some("person".into()),
+                    _ => bad(header, format!("{value:?} is neither company (公司) nor person (个人)")),
+                },
+                Target::Category
+                | Target::Level
+                | Target::Status
+                | Target::Industry
+                | Target::Region
+                | Target::Source => {
+                    let list = match target {
+                        Target::Category => "category",
+                        Target::Level => "level",
+                        Target::Status => "status",
+                        Target::Industry => "industry",
+                        Target::Region => "region",
+                        _ => "source",
+                    };
+                    match option_values.get(&(list, names::fold_width(value))) {
+                        Some(v) => {
+                            p.fields.insert(list, v.clone());
+                        }
+                        None => bad(
+                            header,
+                            format!("{value:?} is not in the {list} list; add it under option lists or fix the cell"),
+                        ),
+                    }
+                }
+                Target::Address | Target::Website | Target::BankName | Target::BankAccount => {
+                    let (field, max) = match target {
+                        Target::Address => ("address", 500),
+                        Target::Website => ("website", 300),
+                        Target::BankName => ("bank_name", 200),
+                        _ => ("bank_account", 64),
+                    };
+                    if too_long(max) {
+                        bad(header, format!("over {max} characters"));
+                    } else {
+                        p.fields.insert(field, value.to_owned());
+                    }
+                }
+                Target::TaxId if too_long(64) => bad(header, "the tax id is over 64 characters".into()),
+                Target::TaxId => p.tax_id = Some(names::fold_width(value).to_uppercase()),
+                Target::CreditLimit => match parse_yuan(value) {
+                    Some(fen) => p.credit_limit = Some(fen),
+                    None => bad(header, format!("{value:?} is not an amount in yuan such as 12500.50")),
+                },
+                Target::Tags => {
+                    let tags: Vec<String> = value
+                        .split([',', '，', '、', ';', '；'])
+                        .map(|t| t.trim().to_owned())
+                        .filter(|t| !t.is_empty())
+                        .collect();
+                    match super::clean_tags(&tags) {
+                        Ok(_) => p.tags.extend(tags),
+                        Err(e) => bad(header, e.to_string()),
+                    }
+                }
+                Target::Notes if too_long(10_000) => bad(header, "notes are over 10,000 characters".into()),
+                Target::Notes => p.notes = Some(value.to_owned()),
+                Target::Phone | Target::ContactPhone => {
+                    for number in value.split(['/', '、', ';', '；', '\n']).map(str::trim).filter(|n| !n.is_empty()) {
+                        match phone::normalize(number, None) {
+                            Ok(ph) => {
+                                let input = PhoneInput { label: String::new(), number: number.to_owned() };
+                                if *target == Target::Phone {
+                                    p.phones.push((input, ph));
+                                } else {
+                                    contact_phones.push((input, ph));
+                                }
+                            }
+                            Err(e) => bad(header, format!("{number:?}: {e}")),
+                        }
+                    }
+                }
+                Target::Owner => match users.get(&value.to_lowercase()) {
+                    Some((id, dept)) => {
+                        let scope = RecordScope { org_id, owner_id: Some(*id), department_id: *dept };
+                        if access.allows("customers", Action::Create, &scope) {
+                            p.owner_id = Some(*id);
+                        } else {
+                            bad(header, format!("you may not create customers for {value:?}"));
+                        }
+                    }
+                    None => bad(header, format!("there is no active user {value:?}")),
+                },
+                Target::ContactName if too_long(100) => bad(header, "the contact name is over 100 characters".into()),
+                Target::ContactName => contact_name = Some(value.to_owned()),
+                Target::ContactTitle => contact_title = Some(value.chars().take(100).collect()),
+                Target::ContactEmail if !crate::org::users::looks_like_email(value) => {
+                    bad(header, format!("{value:?} is not an email address"))
+                }
+                Target::ContactEmail => contact_email = Some(value.to_owned()),
+                Target::Ignore => {}
+            }
+        }
+        if p.name.is_empty() {
+            let name_header = columns.iter().find(|(_, _, t)| *t == Target::Name).map(|(_, h, _)| (*h).clone());
+            problems.push(RowProblem {
+                row: *row,
+                column: name_header,
+                message: "the name is empty; every customer needs one".into(),
+            });
+        }
+        if p.phones.len() + contact_phones.len() > 20 {
+            problems.push(RowProblem { row: *row, column: None, message: "more than 20 phone numbers".into() });
+        }
+        if let Some(name) = contact_name {
+            p.contact = Some(RowContact { name, title: contact_title, phones: contact_phones, email: contact_email });
+        }
+        p.name_key = names::company_key(&p.name);
+        prepared.push(p);
+    }
+    problems.sort_by_key(|p| p.row);
+    Ok((prepared, problems))
+}
+
+/// Checks the file against a plan without changing anything.
+pub async fn dry_run(store: &Store, access: &Access, id: Id, plan: &ImportPlan) -> Result<ImportReport> {
+    let (table, _) = load_table(store, access, id).await?;
+    let (prepared, problems) = prepare(store, access, &table, plan).await?;
+    let existing = existing(store, access.principal().org_id).await?;
+    Ok(plan_outcome(&prepared, problems, &existing, plan.dedupe).0)
+}
+
+async fn load_table(store: &Store, access: &Access, id: Id) -> Result<(Table, String)> {
+    let p = access.principal();
+    let row = sqlx::query(
+        "SELECT file_name, content, status FROM customer_imports WHERE id = $1 AND org_id = $2 AND user_id = $3",
+    )
+    .bind(id)
+    .bind(p.org_id)
+    .bind(p.user_id)
+    .fetch_optional(store.pool())
+    .await?
+    .ok_or(Error::NotFound("import"))?;
+    let file_name: String = row.try_get(0)?;
+    let content: Vec<u8> = row.try_get(1)?;
+    Ok((read(&file_name, &content)?, row.try_get(2)?))
+}
+
+/// What each row will do.
+enum RowAction {
+    Create,
+    Existing(Id),
+    Repeat,
+}
+
+fn plan_outcome(
+    prepared: &[Prepared],
+    problems: Vec<RowProblem>,
+    existing: &Existing,
+    dedupe: Dedupe,
+) -> (ImportReport, Vec<RowAction>) {
+    let mut report = ImportReport { total_rows: prepared.len(), ..ImportReport::default() };
+    let mut seen_name: HashMap<&str, usize> = HashMap::new();
+    let mut seen_tax: HashMap<&str, usize> = HashMap::new();
+    let mut seen_phone: HashMap<&str, usize> = HashMap::new();
+    let mut actions = Vec::with_capacity(prepared.len());
+    for p in prepared {
+        let repeat = seen_name.contains_key(p.name_key.as_str())
+            || p.tax_id.as_deref().is_some_and(|t| seen_tax.contains_key(t))
+            || p.phones.iter().any(|(_, ph)| seen_phone.contains_key(ph.canonical.as_str()));
+        seen_name.entry(&p.name_key).or_insert(p.row);
+        if let Some(t) = &p.tax_id {
+            seen_tax.entry(t).or_insert(p.row);
+        }
+        for (_, ph) in &p.phones {
+            seen_phone.entry(&ph.canonical).or_insert(p.row);
+        }
+        let action = if repeat {
+            report.repeated_in_file += 1;
+            RowAction::Repeat
+        } else if let Some(id) = existing.find(p) {
+            report.matched_existing += 1;
+            if dedupe != Dedupe::Skip {
+                report.updated += 1;
+                if p.contact.is_some() {
+                    report.contacts_added += 1;
+                }
+            }
+            RowAction::Existing(id)
+        } else {
+            report.new_customers += 1;
+            if p.contact.is_some() {
+                report.contacts_added += 1;
+            }
+            RowAction::Create
+        };
+        actions.push(action);
+    }
+    report.problem_count = problems.len();
+    report.ok = problems.is_empty();
+    report.problems = problems.into_iter().take(1000).map(|p| (p.row, p.column, p.message)).collect();
+    (report, actions)
+}
+
+/// Starts the import in the background; poll [`get`] for progress and the outcome.
+pub async fn start(
+    store: &Store,
+    access: &Access,
+    id: Id,
+    plan: ImportPlan,
+    progress: Arc<ImportProgress>,
+) -> Result<()> {
+    let p = *access.principal();
+    // Fail fast on a plan that cannot work at all.
+    let (table, _) = load_table(store, access, id).await?;
+    prepare(store, access, &table, &plan).await?;
+    let claimed = sqlx::query("UPDATE customer_imports SET status = 'running' WHERE id = $1 AND org_id = $2 AND status IN ('uploaded', 'failed')")
+        .bind(id)
+        .bind(p.org_id)
+        .execute(store.pool())
+        .await?;
+    if claimed.rows_affected() == 0 {
+        return Err(Error::Conflict(
+            "this file is being imported or was imported already; upload it again to import it anew".into(),
+        ));
+    }
+    progress.set(id, 0);
+    let store = store.clone();
+    let access = access.clone();
+    tokio::spawn(async move {
+        let outcome = run(&store, &access, id, &table, &plan, &progress).await;
+        let (status, report) = match outcome {
+            Ok(report) if report.ok => ("done", report),
+            Ok(report) => ("failed", report),
+            Err(e) => {
+                tracing::error!(import = id, error = %e, "import failed");
+                let message = match &e {
+                    Error::Database(_) | Error::Internal(_) => {
+                        "the import failed on the server; nothing was imported".to_owned()
+                    }
+                    other => other.to_string(),
+                };
+                (
+                    "failed",
+                    ImportReport { problems: vec![(0, None, message)], problem_count: 1, ..ImportReport::default() },
+                )
+            }
+        };
+        let result = serde_json::to_string(&report).unwrap_or_else(|_| "{}".into());
+        let saved = sqlx::query("UPDATE customer_imports SET status = $2, result = $3, finished_at = $4 WHERE id = $1")
+            .bind(id)
+            .bind(status)
+            .bind(result)
+            .bind(now_ms())
+            .execute(store.pool())
+            .await;
+        if let Err(e) = saved {
+            tracing::error!(import = id, error = %e, "cannot record the outcome of an import");
+        }
+        progress.clear(id);
+    });
+    Ok(())
+}
+
+async fn run(
+    store: &Store,
+    access: &Access,
+    id: Id,
+    table: &Table,
+    plan: &ImportPlan,
+    progress: &ImportProgress,
+) -> Result<ImportReport> {
+    let p = *access.principal();
+    let (prepared, problems) = prepare(store, access, table, plan).await?;
+    let existing = existing(store, p.org_id).await?;
+    let (report, actions) = plan_outcome(&prepared, problems, &existing, plan.dedupe);
+    if !report.ok {
+        return Ok(report);
+    }
+    let creating = actions.iter().filter(|a| matches!(a, RowAction::Create)).count() as i64;
+    let mut tx = store.begin_write().await?;
+    let (pattern, time_zone): (String, String) =
+        sqlx::query_as("SELECT customer_code_pattern, time_zone FROM orgs WHERE id = $1")
+            .bind(p.org_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let pattern = super::codes::CodePattern::parse(&pattern)?;
+    let mut codes = super::codes::take_codes(&mut tx, p.org_id, &pattern, &time_zone, creating).await?.into_iter();
+    let owner_department: Option<Id> = p.department_id;
+    let now = now_ms();
+    for (i, (row, action)) in prepared.iter().zip(&actions).enumerate() {
+        let customer_id = match action {
+            RowAction::Repeat => continue,
+            RowAction::Existing(_) if plan.dedupe == Dedupe::Skip => continue,
+            RowAction::Existing(existing_id) => {
+                apply_to_existing(&mut tx, access, *existing_id, row, plan.dedupe, now).await?;
+                *existing_id
+            }
+            RowAction::Create => {
+                let code = codes.next().ok_or_else(|| Error::Internal("ran out of customer codes".into()))?;
+                let owner_id = row.owner_id.unwrap_or(p.user_id);
+                let department_id = if row.owner_id.is_some() {
+                    sqlx::query_scalar("SELECT department_id FROM users WHERE id = $1 AND org_id = $2")
+                        .bind(owner_id)
+                        .bind(p.org_id)
+                        .fetch_one(&mut *tx)
+                        .await?
+                } else {
+                    owner_department
+                };
+                let f = |k: &str| row.fields.get(k).cloned();
+                let new_id: Id = sqlx::query_scalar(
+                    "INSERT INTO customers (org_id, code, name, kind, category, level, status, industry, region, source, address, website, \
+                        bank_name, bank_account, tax_id, credit_limit, tags, notes, owner_id, department_id, name_key, search_text, \
+                        created_by, created_at, updated_at, version) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24, 1) \
+                     RETURNING id",
+                )
+                .bind(p.org_id)
+                .bind(&code)
+                .bind(&row.name)
+                .bind(row.kind.as_deref().unwrap_or("company"))
+                .bind(f("category"))
+                .bind(f("level"))
+                .bind(f("status"))
+                .bind(f("industry"))
+                .bind(f("region"))
+                .bind(f("source"))
+                .bind(f("address"))
+                .bind(f("website"))
+                .bind(f("bank_name"))
+                .bind(f("bank_account"))
+                .bind(&row.tax_id)
+                .bind(row.credit_limit)
+                .bind(super::clean_tags(&row.tags)?)
+                .bind(row.notes.as_deref().unwrap_or_default())
+                .bind(owner_id)
+                .bind(department_id)
+                .bind(&row.name_key)
+                .bind(super::search_text_for(&row.name, &code))
+                .bind(p.user_id)
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await?;
+                super::write_phones(&mut tx, p.org_id, new_id, None, &dedup_phones(&row.phones)).await?;
+                let payload = serde_json::json!({ "id": new_id, "code": code, "name": row.name, "import_id": id });
+                Event {
+                    org_id: p.org_id,
+                    topic: "customer.created",
+                    aggregate: ("customer", new_id),
+                    actor_user_id: Some(p.user_id),
+                    payload: &payload,
+                }
+                .record(&mut tx)
+                .await?;
+                new_id
+            }
+        };
+        if let Some(RowContact { name, title, phones, email }) = &row.contact {
+            let contact_id: Id = sqlx::query_scalar(
+                "INSERT INTO contacts (org_id, customer_id, name, title, email, notes, search_text, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, '', $6, $7, $7) RETURNING id",
+            )
+            .bind(p.org_id)
+            .bind(customer_id)
+            .bind(name)
+            .bind(title)
+            .bind(email)
+            .bind(names::search_text(name))
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            super::write_phones(&mut tx, p.org_id, customer_id, Some(contact_id), &dedup_phones(phones)).await?;
+        }
+        if i % 500 == 0 {
+            progress.set(id, i);
+        }
+    }
+    AuditEntry::new(p.org_id, Some(p.user_id), "customer.imported")
+        .target("import", id)
+        .detail(serde_json::json!({ "new": report.new_customers, "matched": report.matched_existing, "updated": report.updated, "dedupe": plan.dedupe }))
+        .record(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    progress.set(id, prepared.len());
+    Ok(report)
+}
+
+fn dedup_phones(phones: &[(PhoneInput, phone::Phone)]) -> Vec<(PhoneInput, phone::Phone)> {
+    let mut out: Vec<(PhoneInput, phone::Phone)> = Vec::new();
+    for (input, ph) in phones {
+        if !out.iter().any(|(_, o)| o.canonical == ph.canonical) {
+            out.push((input.clone(), ph.clone()));
+        }
+    }
+    out
+}
+
+/// Updates or merges a matching customer with a row's values.
+async fn apply_to_existing(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    access: &Access,
+    customer_id: Id,
+    row: &Prepared,
+    dedupe: Dedupe,
+    now: i64,
+) -> Result<()> {
+    let p = *access.principal();
+    let current = super::load_in(tx, p.org_id, customer_id).await?;
+    if !access.allows("customers", Action::Edit, &current.scope(p.org_id)) {
+        return Err(Error::Forbidden(format!(
+            "row {} matches customer {} ({}), which you may not edit; choose skip for duplicates",
+            row.row, current.code, current.name
+        )));
+    }
+    let overwrite = dedupe == Dedupe::Update;
+    let pick = |new: Option<String>, old: &Option<String>| -> Option<String> {
+        match (new, old) {
+            (Some(n), _) if overwrite => Some(n),
+            (Some(n), None) => Some(n),
+            (_, old) => old.clone(),
+        }
+    };
+    let f = |k: &str| row.fields.get(k).cloned();
+    let mut tags = current.tags.clone();
+    for t in &row.tags {
+        if !tags.contains(t) {
+            tags.push(t.clone());
+        }
+    }
+    sqlx::query(
+        "UPDATE customers SET category = $3, level = $4, status = $5, industry = $6, region = $7, source = $8, address = $9, \
+            website = $10, bank_name = $11, bank_account = $12, tax_id = $13, credit_limit = $14, tags = $15, updated_at = $16, \
+            version = version + 1 WHERE id = $1 AND org_id = $2",
+    )
+    .bind(customer_id)
+    .bind(p.org_id)
+    .bind(pick(f("category"), &current.category))
+    .bind(pick(f("level"), &current.level))
+    .bind(pick(f("status"), &current.status))
+    .bind(pick(f("industry"), &current.industry))
+    .bind(pick(f("region"), &current.region))
+    .bind(pick(f("source"), &current.source))
+    .bind(pick(f("address"), &current.address))
+    .bind(pick(f("website"), &current.website))
+    .bind(pick(f("bank_name"), &current.bank_name))
+    .bind(pick(f("bank_account"), &current.bank_account))
+    .bind(pick(row.tax_id.clone(), &current.tax_id))
+    .bind(if overwrite { row.credit_limit.or(current.credit_limit) } else { current.credit_limit.or(row.credit_limit) })
+    .bind(super::clean_tags(&tags)?)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    for (input, ph) in &row.phones {
+        if !current.phones.iter().any(|c| c.canonical == ph.canonical) {
+            sqlx::query(
+                "INSERT INTO phones (org_id, customer_id, contact_id, label, raw, canonical, suffix, extension) VALUES ($1, $2, NULL, $3, $4, $5, $6, $7)",
+            )
+            .bind(p.org_id)
+            .bind(customer_id)
+            .bind(&input.label)
+            .bind(&input.number)
+            .bind(&ph.canonical)
+            .bind(phone::suffix_key(ph))
+            .bind(&ph.extension)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    let after = super::load_in(tx, p.org_id, customer_id).await?;
+    Event {
+        org_id: p.org_id,
+        topic: "customer.updated",
+        aggregate: ("customer", customer_id),
+        actor_user_id: Some(p.user_id),
+        payload: &after,
+    }
+    .record(tx)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_map_in_chinese_and_english() {
+        let headers: Vec<String> =
+            ["客户名称", "Phone", "级别", "联系人", "联系人手机", "whatever"].iter().map(|s| (*s).to_owned()).collect();
+        let m = suggest_mapping(&headers);
+        assert_eq!(m["客户名称"], Target::Name);
+        assert_eq!(m["Phone"], Target::Phone);
+        assert_eq!(m["级别"], Target::Level);
+        assert_eq!(m["联系人"], Target::ContactName);
+        assert_eq!(m["联系人手机"], Target::ContactPhone);
+        assert_eq!(m["whatever"], Target::Ignore);
+    }
+
+    #[test]
+    fn yuan_amounts_become_fen() {
+        assert_eq!(parse_yuan("12,500.50"), Some(1_250_050));
+        assert_eq!(parse_yuan("￥３００"), Some(30_000));
+        assert_eq!(parse_yuan("0.5"), Some(50));
+        assert_eq!(parse_yuan("-1"), None);
+        assert_eq!(parse_yuan("1.234"), None);
+        assert_eq!(parse_yuan("abc"), None);
+    }
+}

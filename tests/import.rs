@@ -1,0 +1,168 @@
+//! Customer imports over HTTP on both backends: messy files (GBK and UTF-8, full-width digits,
+//! repeated rows, missing names, a 10 MB cell, broken quoting), all-or-nothing runs, re-runs
+//! that import nothing twice, XLSX, and the dedupe choices.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tessera_tests::{Client, TestServer, both_backends};
+
+async fn upload(client: &Client, file_name: &str, bytes: Vec<u8>) -> anyhow::Result<(StatusCode, Value)> {
+    let path = format!(
+        "/api/v1/customer-imports?file_name={}",
+        file_name.bytes().map(|b| format!("%{b:02X}")).collect::<String>()
+    );
+    client
+        .send(client.request(Method::POST, &path).header("content-type", "application/octet-stream").body(bytes))
+        .await
+}
+
+async fn finish(client: &Client, id: i64) -> anyhow::Result<Value> {
+    for _ in 0..200 {
+        let (_, info) = client.get(&format!("/api/v1/customer-imports/{id}")).await?;
+        if info["status"] == "done" || info["status"] == "failed" {
+            return Ok(info);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("import {id} did not finish")
+}
+
+async fn count(server: &TestServer) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM customers").fetch_one(server.store().pool()).await?)
+}
+
+const CLEAN: &str = "客户名称,电话,级别,联系人,联系人手机,信用额度,标签\n\
+北京科技有限公司,０１０－１２３４５６７８,A 重点客户,王经理,１３８ １２３４ ５６７８,\"12,500.50\",vip、华北\n\
+上海贸易有限公司,021-5555 6666,b,李总,13900001111,300,\n\
+北京科技,010 1234 5678,a,,,,\n\
+\"Acme Co., Ltd.\",+1 (415) 555-0100,C 一般客户,\"Smith, John\",,0,export\n";
+
+both_backends! {
+    async fn a_clean_file_imports_once_and_only_once(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        let (status, info) = upload(&admin, "客户.csv", CLEAN.as_bytes().to_vec()).await?;
+        assert_eq!(status, StatusCode::CREATED, "{info}");
+        assert_eq!(info["encoding"], "utf-8");
+        assert_eq!(info["total_rows"], 4);
+        let mapping = info["suggested_mapping"].clone();
+        assert_eq!(mapping["客户名称"], "name");
+        assert_eq!(mapping["联系人手机"], "contact_phone");
+        assert_eq!(mapping["信用额度"], "credit_limit");
+        let id = info["id"].as_i64().context("id")?;
+        let plan = json!({ "mapping": mapping, "dedupe": "skip" });
+        let (status, report) = admin.post(&format!("/api/v1/customer-imports/{id}/dry-run"), &plan).await?;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        assert_eq!(report["ok"], true, "{report}");
+        assert_eq!(report["new_customers"], 3);
+        assert_eq!(report["repeated_in_file"], 1, "北京科技 repeats row 2 (same name without 有限公司, same phone)");
+        assert_eq!(count(&server).await?, 0, "a dry run changes nothing");
+        let (status, started) = admin.post(&format!("/api/v1/customer-imports/{id}/run"), &plan).await?;
+        assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+        let done = finish(&admin, id).await?;
+        assert_eq!(done["status"], "done", "{done}");
+        assert_eq!(count(&server).await?, 3);
+        let (_, found) = admin.get("/api/v1/customers/by-phone/01012345678").await?;
+        let bj = &found["customers"][0];
+        assert_eq!(bj["name"], "北京科技有限公司");
+        assert_eq!(bj["level"], "a", "labels map to option values");
+        assert_eq!(bj["credit_limit"], 1_250_050);
+        assert_eq!(bj["tags"], json!(["vip", "华北"]));
+        let (_, contact) = admin.get("/api/v1/customers/by-phone/13812345678").await?;
+        assert_eq!(contact["contacts"][0]["name"], "王经理", "full-width digits are normalised");
+        let (_, acme) = admin.get("/api/v1/customers?q=acme").await?;
+        assert_eq!(acme["items"][0]["phones"][0]["canonical"], "+14155550100");
+        // The same run twice: refused. The same file again: nothing imported twice.
+        assert_eq!(admin.post(&format!("/api/v1/customer-imports/{id}/run"), &plan).await?.0, StatusCode::CONFLICT);
+        let (_, again) = upload(&admin, "客户.csv", CLEAN.as_bytes().to_vec()).await?;
+        assert_eq!(again["previously_imported_as"], id);
+        let again_id = again["id"].as_i64().context("again")?;
+        let (_, report) = admin.post(&format!("/api/v1/customer-imports/{again_id}/dry-run"), &plan).await?;
+        assert_eq!(report["new_customers"], 0);
+        assert_eq!(report["matched_existing"], 3);
+        admin.post(&format!("/api/v1/customer-imports/{again_id}/run"), &plan).await?;
+        assert_eq!(finish(&admin, again_id).await?["status"], "done");
+        assert_eq!(count(&server).await?, 3, "running it twice imports nothing twice");
+        let codes: Vec<String> = sqlx::query_scalar("SELECT code FROM customers ORDER BY code").fetch_all(server.store().pool()).await?;
+        assert!(codes.iter().all(|c| c.starts_with("KH-")) && codes.len() == 3);
+        Ok(())
+    }
+
+    async fn a_messy_file_is_reported_row_by_row_and_imports_nothing(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        let huge = "x".repeat(10 * 1024 * 1024);
+        let text = format!(
+            "客户名称,电话,级别,备注\n\
+             广州制造有限公司,020-8888 9999,a,good\n\
+             ,020-1111 2222,a,no name\n\
+             深圳电子,not a phone,a,bad phone\n\
+             杭州商贸,0571-8888 7777,金牌,unknown level\n\
+             成都软件,028-8888 1111,b,{huge}\n\
+             武汉物流,027-8888 2222,c,\"never closed\n"
+        );
+        let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+        let (status, info) = upload(&admin, "messy.csv", gbk.into_owned()).await?;
+        assert_eq!(status, StatusCode::CREATED, "{info}");
+        assert_eq!(info["encoding"], "gb18030");
+        let id = info["id"].as_i64().context("id")?;
+        let plan = json!({ "mapping": { "客户名称": "name", "电话": "phone", "级别": "level", "备注": "notes" } });
+        let (_, report) = admin.post(&format!("/api/v1/customer-imports/{id}/dry-run"), &plan).await?;
+        assert_eq!(report["ok"], false);
+        let rows: Vec<i64> = report["problems"].as_array().into_iter().flatten().filter_map(|p| p[0].as_i64()).collect();
+        for bad_row in [3, 4, 5, 6, 7] {
+            assert!(rows.contains(&bad_row), "row {bad_row} is reported: {report}");
+        }
+        assert!(!rows.contains(&2), "the good row is not");
+        let messages = report["problems"].to_string();
+        assert!(messages.contains("name is empty") && messages.contains("not a phone") && messages.contains("金牌") && messages.contains("10,000"), "{messages}");
+        admin.post(&format!("/api/v1/customer-imports/{id}/run"), &plan).await?;
+        let done = finish(&admin, id).await?;
+        assert_eq!(done["status"], "failed");
+        assert_eq!(count(&server).await?, 0, "nothing is half-imported");
+        // Mapping mistakes are refused up front.
+        let (status, body) = admin.post(&format!("/api/v1/customer-imports/{id}/dry-run"), &json!({ "mapping": { "电话": "phone" } })).await?;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let (status, _) = admin.post(&format!("/api/v1/customer-imports/{id}/dry-run"), &json!({ "mapping": { "nope": "name" } })).await?;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(upload(&admin, "empty.csv", Vec::new()).await?.0, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(upload(&admin, "fake.xlsx", b"not a zip".to_vec()).await?.0, StatusCode::UNPROCESSABLE_ENTITY);
+        Ok(())
+    }
+
+    async fn xlsx_files_and_dedupe_by_update(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        let (_, existing) = admin.post("/api/v1/customers", &json!({ "name": "南京化工有限公司", "level": "c", "tax_id": "9132ABC" })).await?;
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (col, h) in ["名称", "手机", "级别", "税号"].iter().enumerate() {
+            sheet.write_string(0, col as u16, *h)?;
+        }
+        sheet.write_string(1, 0, "南京化工")?;
+        sheet.write_number(1, 1, 13812340000.0)?;
+        sheet.write_string(1, 2, "a")?;
+        sheet.write_string(1, 3, "9132abc")?;
+        sheet.write_string(2, 0, "苏州纺织")?;
+        sheet.write_number(2, 1, 13812341111.0)?;
+        let bytes = book.save_to_buffer()?;
+        let (status, info) = upload(&admin, "book.xlsx", bytes).await?;
+        assert_eq!(status, StatusCode::CREATED, "{info}");
+        assert_eq!(info["sample"][0][1], "13812340000", "whole numbers read without .0");
+        let id = info["id"].as_i64().context("id")?;
+        let plan = json!({ "mapping": { "名称": "name", "手机": "phone", "级别": "level", "税号": "tax_id" }, "dedupe": "update" });
+        let (_, report) = admin.post(&format!("/api/v1/customer-imports/{id}/dry-run"), &plan).await?;
+        assert_eq!(report["matched_existing"], 1, "{report}");
+        assert_eq!(report["new_customers"], 1);
+        admin.post(&format!("/api/v1/customer-imports/{id}/run"), &plan).await?;
+        assert_eq!(finish(&admin, id).await?["status"], "done");
+        let (_, updated) = admin.get(&format!("/api/v1/customers/{}", existing["id"])).await?;
+        assert_eq!(updated["level"], "a", "update overwrites");
+        assert_eq!(updated["phones"][0]["canonical"], "+8613812340000", "and adds phones");
+        assert_eq!(count(&server).await?, 2);
+        Ok(())
+    }
+}
