@@ -165,4 +165,61 @@ both_backends! {
         assert_eq!(count(&server).await?, 2);
         Ok(())
     }
+
+    async fn exports_stay_in_scope_and_import_back(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        admin.post("/api/v1/customers", &json!({ "name": "出口客户一", "level": "a", "status": "signed", "credit_limit": 123_456,
+            "tags": ["vip", "华东"], "phones": [{ "number": "021-5555 6666" }, { "number": "13800001111" }] })).await?;
+        admin.post("/api/v1/customers", &json!({ "name": "出口客户二", "kind": "person" })).await?;
+        let resp = admin.request(Method::GET, "/api/v1/customers/export/csv?sort=name").send().await?;
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert!(resp.headers()["content-type"].to_str()?.starts_with("text/csv"));
+        let csv = resp.bytes().await?.to_vec();
+        assert!(csv.starts_with("\u{feff}".as_bytes()), "a BOM for Excel");
+        let text = String::from_utf8(csv.clone())?;
+        assert!(text.contains("客户编码,客户名称,客户类型") && text.contains("A 重点客户") && text.contains("1234.56") && text.contains("vip、华东"), "{text}");
+        assert_eq!(text.lines().count(), 3);
+        // XLSX reads back with the import reader.
+        let resp = admin.request(Method::GET, "/api/v1/customers/export/xlsx").send().await?;
+        assert_eq!(resp.status(), StatusCode::OK);
+        let xlsx = resp.bytes().await?.to_vec();
+        let table = tessera_tests::tessera_host::customers::import_file::read_table("x.xlsx", &xlsx, &Default::default())?;
+        assert_eq!(table.rows.len(), 2);
+        assert_eq!(table.headers[1], "客户名称");
+        assert_eq!(admin.get("/api/v1/customers/export/pdf").await?.0, StatusCode::UNPROCESSABLE_ENTITY);
+        // A salesperson has no export permission.
+        let role = server.role_id(&admin, "Salesperson").await?;
+        server.add_user(&admin, "sally", None, &[role]).await?;
+        let sally = server.sign_in("sally", tessera_tests::USER_PASSWORD).await?;
+        assert_eq!(sally.get("/api/v1/customers/export/csv").await?.0, StatusCode::FORBIDDEN);
+        let (_, audit) = admin.get("/api/v1/audit-log?action=customer.exported").await?;
+        assert_eq!(audit.as_array().map(Vec::len), Some(2));
+        assert_eq!(audit[1]["detail"]["rows"], 2);
+        // The export imports into another organisation as it was.
+        tessera_tests::tessera_host::org::create(server.store(), &server.state.hasher, &tessera_tests::tessera_host::org::NewOrg {
+            slug: "copy".into(), name: "Copy".into(), time_zone: "Asia/Shanghai".into(), admin_password: "copy admin passphrase".into(),
+        }).await?;
+        let other = server.anonymous();
+        let (_, signed) = other.post("/api/v1/auth/sign-in", &json!({ "org": "copy", "username": "admin", "password": "copy admin passphrase" })).await?;
+        let other = other.with_csrf(signed["csrf_token"].as_str().context("csrf")?.to_owned());
+        let (_, info) = upload(&other, "export.csv", csv).await?;
+        let mut mapping = info["suggested_mapping"].clone();
+        mapping["负责人"] = json!("ignore");
+        let id = info["id"].as_i64().context("id")?;
+        let plan = json!({ "mapping": mapping });
+        let (_, report) = other.post(&format!("/api/v1/customer-imports/{id}/dry-run"), &plan).await?;
+        assert_eq!(report["ok"], true, "{report}");
+        other.post(&format!("/api/v1/customer-imports/{id}/run"), &plan).await?;
+        assert_eq!(finish(&other, id).await?["status"], "done");
+        let (_, copied) = other.get("/api/v1/customers?q=13800001111").await?;
+        let c = &copied["items"][0];
+        assert_eq!(c["name"], "出口客户一");
+        assert_eq!(c["level"], "a");
+        assert_eq!(c["status"], "signed");
+        assert_eq!(c["credit_limit"], 123_456);
+        assert_eq!(c["tags"], json!(["vip", "华东"]));
+        assert_eq!(c["phones"].as_array().map(Vec::len), Some(2));
+        Ok(())
+    }
 }

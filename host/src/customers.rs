@@ -8,6 +8,7 @@ pub mod activities;
 pub mod analysis;
 pub mod codes;
 pub mod contacts;
+pub mod export;
 pub mod import;
 pub mod import_file;
 pub mod names;

@@ -53,6 +53,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
                 .routes(routes!(upload_import))
                 .layer(axum::extract::DefaultBodyLimit::max(super::import::MAX_UPLOAD_BYTES)),
         )
+        .routes(routes!(export_customers))
         .routes(routes!(get_import))
         .routes(routes!(dry_run_import))
         .routes(routes!(run_import))
@@ -620,4 +621,48 @@ async fn run_import(
     let access = auth.access(&state).await?;
     super::import::start(&state.store, &access, id, plan, state.imports.clone()).await?;
     Ok((StatusCode::ACCEPTED, Json(super::import::get(&state.store, &access, id, &state.imports).await?)))
+}
+
+/// The filtered customer list as CSV or XLSX (headers in the caller's language; the Chinese
+/// ones import back). Needs the export permission; covers only customers within its scope.
+#[utoipa::path(get, path = "/api/v1/customers/export/{format}", tag = "customers", params(("format" = String, Path, description = "csv or xlsx"), CustomerQuery),
+    responses((status = 200, content_type = "text/csv", body = String), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = []), ("session" = [])))]
+async fn export_customers(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(format): Path<String>,
+    Query(q): Query<CustomerQuery>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let access = auth.access(&state).await?;
+    let chinese = auth.0.locale.starts_with("zh");
+    match format.as_str() {
+        "csv" => {
+            let body = super::export::csv(&state.store, &access, &q, chinese).await?;
+            Ok((
+                [
+                    (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                    (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"customers.csv\""),
+                ],
+                body,
+            )
+                .into_response())
+        }
+        "xlsx" => {
+            let bytes = super::export::xlsx(&state.store, &access, &q, chinese).await?;
+            Ok((
+                [
+                    (
+                        axum::http::header::CONTENT_TYPE,
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    ),
+                    (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"customers.xlsx\""),
+                ],
+                bytes,
+            )
+                .into_response())
+        }
+        other => Err(Error::invalid("format", format!("{other:?} is not an export format; use csv or xlsx")).into()),
+    }
 }
