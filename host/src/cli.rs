@@ -72,6 +72,47 @@ enum Command {
     /// Manage organisations.
     #[command(subcommand)]
     Org(OrgCommand),
+    /// Add demo customers (with contacts and follow-ups) to an organisation.
+    Demo {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        org: Option<String>,
+        /// How many customers.
+        #[arg(long, default_value_t = 1000)]
+        customers: usize,
+        /// The same seed gives the same customers.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+    /// Import customers from a CSV (UTF-8 or GBK) or XLSX file, as a user, with a progress bar.
+    Import {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        org: Option<String>,
+        /// The user the import runs as (their permissions apply; they own new customers).
+        #[arg(long, default_value = "admin")]
+        user: String,
+        /// The file to import.
+        file: PathBuf,
+        /// Map a column to a field, e.g. --map 客户名称=name; repeatable. Other columns follow the
+        /// suggested mapping.
+        #[arg(long = "map", value_parser = parse_mapping)]
+        mappings: Vec<(String, String)>,
+        /// What to do with rows matching existing customers: skip, update or merge.
+        #[arg(long, default_value = "skip")]
+        dedupe: String,
+        /// Check every row and print the report without importing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+fn parse_mapping(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(h, f)| (h.to_owned(), f.to_owned()))
+        .ok_or_else(|| format!("{s:?}: write COLUMN=FIELD, e.g. 客户名称=name"))
 }
 
 #[derive(Debug, Args)]
@@ -199,6 +240,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::User(cmd) => user_command(cmd).await,
         Command::Org(cmd) => org_command(cmd).await,
+        Command::Demo { db, org, customers, seed } => {
+            let store = db.open().await?;
+            let org = find_org(&store, org.as_deref()).await?;
+            let state = AppState::new(store, WebConfig::default());
+            let started = std::time::Instant::now();
+            let made = crate::demo::seed_customers(&state, org.id, customers, seed).await?;
+            println!("added {made} demo customers to {} in {:.1} s", org.slug, started.elapsed().as_secs_f64());
+            Ok(())
+        }
+        Command::Import { db, org, user, file, mappings, dedupe, dry_run } => {
+            import_command(db, org, user, file, mappings, dedupe, dry_run).await
+        }
     }
 }
 
@@ -377,5 +430,88 @@ async fn org_command(cmd: OrgCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn import_command(
+    db: DbArgs,
+    org: Option<String>,
+    user: String,
+    file: PathBuf,
+    mappings: Vec<(String, String)>,
+    dedupe: String,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    use crate::customers::import;
+    let store = db.open().await?;
+    let org = find_org(&store, org.as_deref()).await?;
+    let creds = users::credentials(&store, org.id, &user)
+        .await?
+        .with_context(|| format!("there is no user {user:?} in {}", org.slug))?;
+    let me = users::get(&store, org.id, creds.id).await?;
+    let principal = crate::access::Principal { org_id: org.id, user_id: me.id, department_id: me.department_id };
+    let access = crate::access::Access::load(&store, principal).await?;
+    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let file_name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "import.csv".into());
+    let state = AppState::new(store.clone(), WebConfig::default());
+    let info = import::upload(&store, &access, &file_name, &bytes, &state.imports).await?;
+    println!("{}: {} rows, {}", info.file_name, info.total_rows, info.encoding);
+    if let Some(prev) = info.previously_imported_as {
+        println!(
+            "this file was imported before (import {prev}); rows matching existing customers follow --dedupe {dedupe}"
+        );
+    }
+    let mut mapping = info.suggested_mapping.clone();
+    for (header, field) in mappings {
+        let target: import::Target = serde_json::from_value(serde_json::Value::String(field.clone()))
+            .map_err(|_| anyhow::anyhow!("{field:?} is not a field; fields: name, phone, level, status, category, industry, region, source, address, tax_id, credit_limit, tags, notes, owner, contact_name, contact_phone, contact_title, contact_email, ignore"))?;
+        mapping.insert(header, target);
+    }
+    for (header, target) in &mapping {
+        println!(
+            "  {header} → {}",
+            serde_json::to_value(target).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+        );
+    }
+    let dedupe: import::Dedupe = serde_json::from_value(serde_json::Value::String(dedupe.clone()))
+        .map_err(|_| anyhow::anyhow!("--dedupe is skip, update or merge, not {dedupe:?}"))?;
+    let plan = import::ImportPlan { mapping, dedupe };
+    let print_report = |r: &import::ImportReport| {
+        println!(
+            "{} new, {} matching existing customers, {} repeated in the file, {} problems",
+            r.new_customers, r.matched_existing, r.repeated_in_file, r.problem_count
+        );
+        for (row, column, message) in &r.problems {
+            println!("  row {row}{}: {message}", column.as_deref().map(|c| format!(" ({c})")).unwrap_or_default());
+        }
+    };
+    if dry_run {
+        let report = import::dry_run(&store, &access, info.id, &plan).await?;
+        print_report(&report);
+        if !report.ok {
+            bail!("the file has problems; nothing would be imported");
+        }
+        return Ok(());
+    }
+    import::start(&store, &access, info.id, plan, state.imports.clone()).await?;
+    let total = info.total_rows.max(1) as usize;
+    loop {
+        let now = import::get(&store, &access, info.id, &state.imports).await?;
+        let finished = now.status == "done" || now.status == "failed";
+        let done = if finished { total } else { now.processed.unwrap_or(0).min(total) };
+        let filled = done * 30 / total;
+        eprint!("\r[{}{}] {done}/{total} rows", "#".repeat(filled), " ".repeat(30 - filled));
+        if finished {
+            eprintln!();
+            let report = now.report.unwrap_or_default();
+            print_report(&report);
+            if now.status == "failed" {
+                bail!("nothing was imported");
+            }
+            println!("imported");
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }

@@ -1,5 +1,6 @@
-//! Demo data for a first look at the CRM: a small sales organisation with departments,
-//! a manager and salespeople. (`cargo xtask run` starts with it.)
+//! Demo data for a first look at the CRM and for the benchmarks: a small sales organisation
+//! with departments, a manager and salespeople, and any number of realistic Chinese and English
+//! customers with contacts and follow-ups. (`cargo xtask run` starts with it.)
 
 use crate::error::Result;
 use crate::org::{departments, roles, users};
@@ -45,3 +46,229 @@ pub async fn seed_people(state: &AppState, org_id: Id, password: &str) -> Result
     }
     Ok(())
 }
+
+/// Adds `count` demo customers, each with contacts and a year of follow-ups, owned by the
+/// organisation's active users. The same `seed` gives the same data. Rows are written in
+/// batches inside transactions, with codes taken from the organisation's pattern.
+pub async fn seed_customers(state: &AppState, org_id: Id, count: usize, seed: u64) -> Result<usize> {
+    use rand::{Rng, SeedableRng};
+    let store = &state.store;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let owners: Vec<(Id, Option<Id>)> =
+        sqlx::query_as("SELECT id, department_id FROM users WHERE org_id = $1 AND active = 1 ORDER BY id")
+            .bind(org_id)
+            .fetch_all(store.pool())
+            .await?;
+    let lists = crate::customers::options::list(store, org_id, None).await?;
+    let values = |list: &str| -> Vec<String> {
+        lists.iter().filter(|o| o.list == list && o.active).map(|o| o.value.clone()).collect()
+    };
+    let (levels, statuses, industries, regions, sources, categories) =
+        (values("level"), values("status"), values("industry"), values("region"), values("source"), values("category"));
+    let pick = |rng: &mut rand::rngs::StdRng, v: &[String]| -> Option<String> {
+        if v.is_empty() { None } else { v.get(rng.random_range(0..v.len())).cloned() }
+    };
+    let (pattern, time_zone): (String, String) =
+        sqlx::query_as("SELECT customer_code_pattern, time_zone FROM orgs WHERE id = $1")
+            .bind(org_id)
+            .fetch_one(store.pool())
+            .await?;
+    let pattern = crate::customers::codes::CodePattern::parse(&pattern)?;
+    let now = crate::store::now_ms();
+    let year_ms: i64 = 365 * 86_400_000;
+    let mut made = 0;
+    while made < count {
+        let batch = (count - made).min(2_000);
+        let mut tx = store.begin_write().await?;
+        let codes = crate::customers::codes::take_codes(&mut tx, org_id, &pattern, &time_zone, batch as i64).await?;
+        for code in codes {
+            let (city, area) = CITIES[rng.random_range(0..CITIES.len())];
+            let english = rng.random_range(0..10) == 0;
+            let name = if english {
+                format!(
+                    "{} {} {}",
+                    EN_WORDS[rng.random_range(0..EN_WORDS.len())],
+                    EN_TRADES[rng.random_range(0..EN_TRADES.len())],
+                    EN_SUFFIXES[rng.random_range(0..EN_SUFFIXES.len())]
+                )
+            } else {
+                format!(
+                    "{city}{}{}{}",
+                    BRANDS[rng.random_range(0..BRANDS.len())],
+                    TRADES[rng.random_range(0..TRADES.len())],
+                    SUFFIXES[rng.random_range(0..SUFFIXES.len())]
+                )
+            };
+            let (owner, department) =
+                owners.get(rng.random_range(0..owners.len().max(1))).copied().unwrap_or((0, None));
+            let created = now - rng.random_range(0..year_ms);
+            let customer_id: Id = sqlx::query_scalar(
+                "INSERT INTO customers (org_id, code, name, kind, category, level, status, industry, region, source, address, tags, \
+                    owner_id, department_id, name_key, search_text, credit_limit, created_at, updated_at, version) \
+                 VALUES ($1, $2, $3, 'company', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, 1) RETURNING id",
+            )
+            .bind(org_id)
+            .bind(&code)
+            .bind(&name)
+            .bind(pick(&mut rng, &categories))
+            .bind(pick(&mut rng, &levels))
+            .bind(pick(&mut rng, &statuses))
+            .bind(pick(&mut rng, &industries))
+            .bind(pick(&mut rng, &regions))
+            .bind(pick(&mut rng, &sources))
+            .bind(format!("{city}市{}路{}号", ROADS[rng.random_range(0..ROADS.len())], rng.random_range(1..999)))
+            .bind(if rng.random_range(0..4) == 0 { "重点" } else { "" })
+            .bind((owner > 0).then_some(owner))
+            .bind(department)
+            .bind(crate::customers::names::company_key(&name))
+            .bind(format!("{} {}", crate::customers::names::search_text(&name), code.to_lowercase()))
+            .bind(rng.random_range(0..100i64) * 100_000)
+            .bind(created)
+            .fetch_one(&mut *tx)
+            .await?;
+            let office = format!("0{area}-{}", rng.random_range(20_000_000..89_999_999));
+            let office_phone =
+                crate::customers::phone::normalize(&office, None).map_err(|e| crate::Error::Internal(e.to_string()))?;
+            let phones = [(crate::customers::PhoneInput { label: "总机".into(), number: office }, office_phone)];
+            crate::customers::write_phones(&mut tx, org_id, customer_id, None, &phones).await?;
+            for c in 0..rng.random_range(1..=3) {
+                let person = format!(
+                    "{}{}",
+                    SURNAMES[rng.random_range(0..SURNAMES.len())],
+                    GIVEN[rng.random_range(0..GIVEN.len())]
+                );
+                let contact_id: Id = sqlx::query_scalar(
+                    "INSERT INTO contacts (org_id, customer_id, name, title, birthday, decision_role, notes, search_text, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, '', $7, $8, $8) RETURNING id",
+                )
+                .bind(org_id)
+                .bind(customer_id)
+                .bind(&person)
+                .bind(TITLES[rng.random_range(0..TITLES.len())])
+                .bind(format!("{}-{:02}-{:02}", rng.random_range(1965..2000), rng.random_range(1..=12), rng.random_range(1..=28)))
+                .bind(if c == 0 { "decision_maker" } else { "influencer" })
+                .bind(crate::customers::names::search_text(&person))
+                .bind(created)
+                .fetch_one(&mut *tx)
+                .await?;
+                let mobile =
+                    format!("1{}{:09}", [3, 5, 7, 8, 9][rng.random_range(0..5)], rng.random_range(0..1_000_000_000u64));
+                let phone = crate::customers::phone::normalize(&mobile, None)
+                    .map_err(|e| crate::Error::Internal(e.to_string()))?;
+                crate::customers::write_phones(
+                    &mut tx,
+                    org_id,
+                    customer_id,
+                    Some(contact_id),
+                    &[(crate::customers::PhoneInput { label: "手机".into(), number: mobile }, phone)],
+                )
+                .await?;
+            }
+            let mut last = None;
+            let mut next = None;
+            for _ in 0..rng.random_range(0..=5) {
+                let at = created + rng.random_range(0..(now - created).max(1));
+                let kind = ["call", "visit", "email", "meeting", "note"][rng.random_range(0..5)];
+                let follow = (rng.random_range(0..3) == 0).then(|| at + rng.random_range(1..30) * 86_400_000);
+                sqlx::query(
+                    "INSERT INTO activities (org_id, customer_id, kind, subject, result, occurred_at, next_follow_up_at, owner_id, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6)",
+                )
+                .bind(org_id)
+                .bind(customer_id)
+                .bind(kind)
+                .bind(SUBJECTS[rng.random_range(0..SUBJECTS.len())])
+                .bind(RESULTS[rng.random_range(0..RESULTS.len())])
+                .bind(at)
+                .bind(follow)
+                .bind((owner > 0).then_some(owner))
+                .execute(&mut *tx)
+                .await?;
+                if last.is_none_or(|l| at > l) {
+                    last = Some(at);
+                    next = follow;
+                }
+            }
+            sqlx::query("UPDATE customers SET last_followed_up_at = $2, next_follow_up_at = $3 WHERE id = $1")
+                .bind(customer_id)
+                .bind(last)
+                .bind(next)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        made += batch;
+    }
+    Ok(made)
+}
+
+const CITIES: &[(&str, &str)] = &[
+    ("北京", "10"),
+    ("上海", "21"),
+    ("广州", "20"),
+    ("深圳", "755"),
+    ("杭州", "571"),
+    ("南京", "25"),
+    ("成都", "28"),
+    ("武汉", "27"),
+    ("重庆", "23"),
+    ("西安", "29"),
+    ("苏州", "512"),
+    ("天津", "22"),
+    ("长沙", "731"),
+    ("郑州", "371"),
+    ("青岛", "532"),
+    ("厦门", "592"),
+];
+const BRANDS: &[&str] = &[
+    "华信",
+    "中科",
+    "恒达",
+    "金源",
+    "宏图",
+    "东方",
+    "新世纪",
+    "长城",
+    "天润",
+    "瑞丰",
+    "博远",
+    "安泰",
+    "鼎盛",
+    "银河",
+    "海纳",
+    "永盛",
+];
+const TRADES: &[&str] = &[
+    "科技",
+    "贸易",
+    "电子",
+    "机械",
+    "化工",
+    "物流",
+    "建材",
+    "食品",
+    "医疗器械",
+    "软件",
+    "纺织",
+    "汽车配件",
+    "环保",
+    "印刷",
+];
+const SUFFIXES: &[&str] = &["有限公司", "股份有限公司", "有限责任公司", "集团有限公司", "实业有限公司"];
+const EN_WORDS: &[&str] =
+    &["Acme", "Pacific", "Golden", "Northstar", "Bluewave", "Summit", "Evergreen", "Orient", "Harbor", "Silverline"];
+const EN_TRADES: &[&str] = &["Trading", "Electronics", "Logistics", "Machinery", "Foods", "Software", "Textiles"];
+const EN_SUFFIXES: &[&str] = &["Co., Ltd.", "Limited", "Inc.", "Group"];
+const ROADS: &[&str] = &["人民", "解放", "中山", "建设", "长江", "和平", "友谊", "滨江", "科技", "世纪"];
+const SURNAMES: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "林", "高",
+    "罗",
+];
+const GIVEN: &[&str] = &[
+    "伟", "芳", "娜", "敏", "静", "强", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明", "超", "秀英", "建国",
+    "海燕", "志强",
+];
+const TITLES: &[&str] = &["总经理", "采购经理", "财务总监", "技术总监", "行政主管", "销售经理", "董事长", "项目经理"];
+const SUBJECTS: &[&str] =
+    &["首次拜访", "电话沟通需求", "发送报价", "技术交流", "合同洽谈", "回访", "节日问候", "产品演示"];
+const RESULTS: &[&str] = &["有意向", "需进一步沟通", "已报价", "暂无需求", "约定下次拜访", "已签约", ""];

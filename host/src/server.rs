@@ -49,6 +49,7 @@ pub async fn prepare(opts: &ServeOptions) -> Result<Running> {
     .await?;
     if let (Some(first), true) = (&first_start, opts.demo) {
         crate::demo::seed_people(&state, first.org.id, &first.admin_password).await?;
+        crate::demo::seed_customers(&state, first.org.id, 300, 2026).await?;
     }
     let listener = TcpListener::bind(opts.listen)
         .await

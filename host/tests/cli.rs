@@ -123,10 +123,44 @@ fn admin_commands_work_on_postgres() {
 }
 
 #[test]
+fn demo_data_and_imports_from_the_command_line() {
+    let dir = std::env::temp_dir().join(format!("tessera-cli-import-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let data = dir.join("data").display().to_string();
+    let out = tessera(
+        &["org", "add", "--data-dir", &data, "--slug", "acme", "--name", "Acme"],
+        &[("TESSERA_ADMIN_PASSWORD", "long enough password")],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = tessera(&["demo", "--data-dir", &data, "--customers", "120"], &[], None);
+    assert!(text(&out).contains("added 120 demo customers"), "{}", text(&out));
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "客户名称,电话\n好公司,010-88889999\n,021-5555 7777\n").expect("write");
+    let out = tessera(&["import", "--data-dir", &data, bad.to_str().expect("path"), "--dry-run"], &[], None);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("row 3 (客户名称): the name is empty"), "{}", text(&out));
+    assert!(text(&out).contains("1 new"), "{}", text(&out));
+    let good = dir.join("good.csv");
+    std::fs::write(&good, "名称,手机\n命令行导入公司,13912345678\n").expect("write");
+    let out = tessera(&["import", "--data-dir", &data, good.to_str().expect("path"), "--map", "名称=name"], &[], None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("1 new") && text(&out).contains("1/1 rows"), "{}", text(&out));
+    let out = tessera(&["import", "--data-dir", &data, good.to_str().expect("path")], &[], None);
+    assert!(text(&out).contains("0 new, 1 matching"), "a second import adds nothing: {}", text(&out));
+    let out =
+        tessera(&["import", "--data-dir", &data, good.to_str().expect("path"), "--map", "名称=shoe_size"], &[], None);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("is not a field"), "{}", text(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn help_names_every_command() {
     let out = tessera(&["--help"], &[], None);
     let help = text(&out);
-    for cmd in ["serve", "migrate", "user", "org"] {
+    for cmd in ["serve", "migrate", "user", "org", "demo", "import"] {
         assert!(help.contains(cmd), "{help}");
     }
     let serve = text(&tessera(&["serve", "--help"], &[], None));

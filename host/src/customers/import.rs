@@ -600,6 +600,7 @@ fn plan_outcome(
     dedupe: Dedupe,
 ) -> (ImportReport, Vec<RowAction>) {
     let mut report = ImportReport { total_rows: prepared.len(), ..ImportReport::default() };
+    let bad_rows: std::collections::HashSet<usize> = problems.iter().map(|p| p.row).collect();
     let mut seen_name: HashMap<&str, usize> = HashMap::new();
     let mut seen_tax: HashMap<&str, usize> = HashMap::new();
     let mut seen_phone: HashMap<&str, usize> = HashMap::new();
@@ -615,7 +616,10 @@ fn plan_outcome(
         for (_, ph) in &p.phones {
             seen_phone.entry(&ph.canonical).or_insert(p.row);
         }
-        let action = if repeat {
+        let action = if bad_rows.contains(&p.row) {
+            // Counted among the problems, not as new or matching.
+            RowAction::Repeat
+        } else if repeat {
             report.repeated_in_file += 1;
             RowAction::Repeat
         } else if let Some(id) = existing.find(p) {
