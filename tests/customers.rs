@@ -562,6 +562,78 @@ both_backends! {
         assert_eq!(status, StatusCode::FORBIDDEN, "salespeople have no export permission");
         Ok(())
     }
+
+    async fn custom_fields_are_typed_required_and_unique(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        for field in [
+            json!({ "key": "contract_no", "label_zh": "合同编号", "label_en": "Contract no.", "kind": "text", "unique": true }),
+            json!({ "key": "employees", "label_zh": "员工人数", "label_en": "Employees", "kind": "number" }),
+            json!({ "key": "founded", "label_zh": "成立日期", "label_en": "Founded", "kind": "date" }),
+            json!({ "key": "size", "label_zh": "规模", "label_en": "Size", "kind": "option", "required": true,
+                    "options": [{ "value": "small", "label_zh": "小", "label_en": "Small" }, { "value": "large", "label_zh": "大", "label_en": "Large" }] }),
+            json!({ "key": "channels", "label_zh": "渠道", "label_en": "Channels", "kind": "multi_option",
+                    "options": [{ "value": "online", "label_zh": "线上", "label_en": "Online" }, { "value": "shop", "label_zh": "门店", "label_en": "Shop" }] }),
+            json!({ "key": "account_manager", "label_zh": "客户经理", "label_en": "Account manager", "kind": "user" }),
+        ] {
+            let (status, body) = admin.post("/api/v1/custom-fields", &field).await?;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        for (bad, field) in [
+            (json!({ "key": "Bad Key", "label_zh": "x", "label_en": "x", "kind": "text" }), "key"),
+            (json!({ "key": "opt", "label_zh": "x", "label_en": "x", "kind": "option" }), "options"),
+            (json!({ "key": "multi", "label_zh": "x", "label_en": "x", "kind": "multi_option", "unique": true, "options": [{ "value": "a", "label_zh": "a", "label_en": "a" }] }), "unique"),
+        ] {
+            let (status, body) = admin.post("/api/v1/custom-fields", &bad).await?;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+            assert_eq!(body["error"]["field"], field);
+        }
+        assert_eq!(admin.post("/api/v1/custom-fields", &json!({ "key": "size", "label_zh": "x", "label_en": "x", "kind": "text" })).await?.0, StatusCode::CONFLICT);
+        let (_, me) = admin.get("/api/v1/me").await?;
+        let (status, body) = admin.post("/api/v1/customers", &json!({ "name": "无规模" })).await?;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a required field is required: {body}");
+        assert!(body["error"]["message"].as_str().unwrap_or_default().contains("Size"));
+        let (status, c) = admin.post("/api/v1/customers", &json!({ "name": "有字段", "custom": {
+            "contract_no": " HT-2026-001 ", "employees": 120, "founded": "2008-08-08", "size": "large",
+            "channels": ["online", "shop", "online"], "account_manager": me["id"] } })).await?;
+        assert_eq!(status, StatusCode::CREATED, "{c}");
+        assert_eq!(c["custom"]["contract_no"], "HT-2026-001");
+        assert_eq!(c["custom"]["channels"], json!(["online", "shop"]));
+        let id = c["id"].as_i64().context("id")?;
+        for (custom, why) in [
+            (json!({ "employees": "many" }), "number"),
+            (json!({ "founded": "08/08/2008" }), "date"),
+            (json!({ "size": "huge" }), "one of"),
+            (json!({ "channels": ["tv"] }), "options"),
+            (json!({ "account_manager": 999_999 }), "no such user"),
+            (json!({ "nope": 1 }), "no custom field"),
+            (json!({ "size": null }), "required"),
+        ] {
+            let (status, body) = admin.patch(&format!("/api/v1/customers/{id}"), &json!({ "custom": custom })).await?;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{custom}: {body}");
+            assert!(body["error"]["message"].as_str().unwrap_or_default().contains(why), "{custom}: {body}");
+        }
+        // Unique, ignoring case and spaces; freed when changed.
+        let (status, body) = admin.post("/api/v1/customers", &json!({ "name": "重复合同", "custom": { "size": "small", "contract_no": "ht-2026-001" } })).await?;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        let (status, _) = admin.patch(&format!("/api/v1/customers/{id}"), &json!({ "custom": { "contract_no": "HT-2026-002", "employees": null } })).await?;
+        assert_eq!(status, StatusCode::OK);
+        let (_, after) = admin.get(&format!("/api/v1/customers/{id}")).await?;
+        assert!(after["custom"].get("employees").is_none(), "null removes a value");
+        assert_eq!(after["custom"]["founded"], "2008-08-08", "keys not named stay");
+        let (status, _) = admin.post("/api/v1/customers", &json!({ "name": "新合同", "custom": { "size": "small", "contract_no": "HT-2026-001" } })).await?;
+        assert_eq!(status, StatusCode::CREATED, "the old value is free again");
+        // Making a field unique over existing duplicates is refused.
+        let (_, fields) = admin.get("/api/v1/custom-fields").await?;
+        let founded = fields.as_array().and_then(|f| f.iter().find(|x| x["key"] == "founded")).and_then(|x| x["id"].as_i64()).context("founded")?;
+        admin.post("/api/v1/customers", &json!({ "name": "同日成立", "custom": { "size": "small", "founded": "2008-08-08" } })).await?;
+        assert_eq!(admin.patch(&format!("/api/v1/custom-fields/{founded}"), &json!({ "unique": true })).await?.0, StatusCode::CONFLICT);
+        // Retiring a required field lifts the requirement.
+        let size = fields.as_array().and_then(|f| f.iter().find(|x| x["key"] == "size")).and_then(|x| x["id"].as_i64()).context("size")?;
+        assert_eq!(admin.patch(&format!("/api/v1/custom-fields/{size}"), &json!({ "active": false })).await?.0, StatusCode::OK);
+        assert_eq!(admin.post("/api/v1/customers", &json!({ "name": "无规模也行" })).await?.0, StatusCode::CREATED);
+        Ok(())
+    }
 }
 
 fn urlencode(s: &str) -> String {

@@ -69,6 +69,8 @@ const ENDPOINTS: &[(&str, &str, bool)] = &[
     ("GET", "/api/v1/customer-imports/{id}", false),
     ("POST", "/api/v1/customer-imports/{id}/dry-run", true),
     ("POST", "/api/v1/customer-imports/{id}/run", true),
+    ("POST", "/api/v1/custom-fields", true),
+    ("PATCH", "/api/v1/custom-fields/{id}", true),
 ];
 
 /// The fields each body endpoint knows, to aim wrong types at.

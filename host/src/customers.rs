@@ -9,6 +9,7 @@ pub mod analysis;
 pub mod codes;
 pub mod contacts;
 pub mod export;
+pub mod fields;
 pub mod import;
 pub mod import_file;
 pub mod names;
@@ -82,6 +83,9 @@ pub struct Customer {
     pub credit_limit: Option<i64>,
     pub tags: Vec<String>,
     pub notes: String,
+    /// Values of the organisation's custom fields, by key.
+    #[schema(value_type = Object)]
+    pub custom: serde_json::Map<String, serde_json::Value>,
     pub owner_id: Option<Id>,
     pub department_id: Option<Id>,
     /// Parent company in a group.
@@ -125,6 +129,9 @@ pub struct NewCustomer {
     pub parent_id: Option<Id>,
     #[serde(default)]
     pub phones: Vec<PhoneInput>,
+    /// Values of custom fields, by key.
+    #[schema(value_type = Option<Object>)]
+    pub custom: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Changes to a customer: absent fields stay, `null` clears. Owners change by transfer.
@@ -176,6 +183,9 @@ pub struct CustomerPatch {
     pub parent_id: Option<Option<Id>>,
     /// Replaces every phone of the customer.
     pub phones: Option<Vec<PhoneInput>>,
+    /// Custom values to set; `null` removes one. Keys not named stay.
+    #[schema(value_type = Option<Object>)]
+    pub custom: Option<serde_json::Map<String, serde_json::Value>>,
     /// The version read; a mismatch is refused with 409 so a concurrent edit is not lost.
     pub version: Option<i64>,
 }
@@ -183,7 +193,7 @@ pub struct CustomerPatch {
 /// The columns every customer query reads, in [`customer_from_row`]'s order.
 pub(crate) const COLUMNS: &str = "c.id, c.code, c.name, c.kind, c.category, c.level, c.status, c.industry, c.region, c.source, \
     c.address, c.website, c.bank_name, c.bank_account, c.tax_id, c.credit_limit, c.tags, c.notes, c.owner_id, \
-    c.department_id, c.parent_id, c.last_followed_up_at, c.next_follow_up_at, c.created_at, c.updated_at, c.version, c.org_id";
+    c.department_id, c.parent_id, c.last_followed_up_at, c.next_follow_up_at, c.created_at, c.updated_at, c.version, c.org_id, c.custom";
 
 /// The columns of `customers c` that scope access.
 pub const SCOPE: ScopeColumns<'static> =
@@ -239,6 +249,7 @@ pub(crate) fn customer_from_row(r: &sqlx::any::AnyRow) -> Result<Customer> {
         credit_limit: r.try_get(15)?,
         tags: tags.split(',').filter(|t| !t.is_empty()).map(str::to_owned).collect(),
         notes: r.try_get(17)?,
+        custom: serde_json::from_str(&r.try_get::<String, _>(27)?).unwrap_or_default(),
         owner_id: r.try_get(18)?,
         department_id: r.try_get(19)?,
         parent_id: r.try_get(20)?,
@@ -478,6 +489,7 @@ pub async fn create(store: &Store, access: &Access, input: &NewCustomer) -> Resu
         ],
     )
     .await?;
+    let custom = fields::apply(&mut tx, p.org_id, &serde_json::Map::new(), input.custom.as_ref()).await?;
     let (pattern, time_zone): (String, String) =
         sqlx::query_as("SELECT customer_code_pattern, time_zone FROM orgs WHERE id = $1")
             .bind(p.org_id)
@@ -489,8 +501,8 @@ pub async fn create(store: &Store, access: &Access, input: &NewCustomer) -> Resu
     let id: Id = sqlx::query_scalar(
         "INSERT INTO customers (org_id, code, name, kind, category, level, status, industry, region, source, address, website, \
             bank_name, bank_account, tax_id, credit_limit, tags, notes, owner_id, department_id, parent_id, name_key, search_text, \
-            created_by, created_at, updated_at, version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $25, 1) \
+            created_by, created_at, updated_at, version, custom) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $25, 1, $26) \
          RETURNING id",
     )
     .bind(p.org_id)
@@ -518,9 +530,11 @@ pub async fn create(store: &Store, access: &Access, input: &NewCustomer) -> Resu
     .bind(search_text_for(&name, &code))
     .bind(p.user_id)
     .bind(now)
+    .bind(serde_json::Value::Object(custom.clone()).to_string())
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| Error::from_db(e, "customer code taken"))?;
+    fields::index_unique(&mut tx, p.org_id, id, &custom).await?;
     write_phones(&mut tx, p.org_id, id, None, &phones).await?;
     let created = load_in(&mut tx, p.org_id, id).await?;
     Event {
@@ -618,6 +632,7 @@ pub async fn update(store: &Store, access: &Access, id: Id, patch: &CustomerPatc
         ensure_exists(&mut *tx, "customers", "parent_id", p.org_id, parent).await?;
         ensure_no_parent_cycle(&mut tx, p.org_id, id, parent).await?;
     }
+    let custom = fields::apply(&mut tx, p.org_id, &before.custom, patch.custom.as_ref()).await?;
     check_options(
         &mut tx,
         p.org_id,
@@ -634,8 +649,8 @@ pub async fn update(store: &Store, access: &Access, id: Id, patch: &CustomerPatc
     let done = sqlx::query(
         "UPDATE customers SET name = $3, kind = $4, category = $5, level = $6, status = $7, industry = $8, region = $9, \
             source = $10, address = $11, website = $12, bank_name = $13, bank_account = $14, tax_id = $15, credit_limit = $16, \
-            tags = $17, notes = $18, parent_id = $19, name_key = $20, search_text = $21, updated_at = $22, version = version + 1 \
-         WHERE id = $1 AND org_id = $2 AND version = $23",
+            tags = $17, notes = $18, parent_id = $19, name_key = $20, search_text = $21, updated_at = $22, version = version + 1, \
+            custom = $24 WHERE id = $1 AND org_id = $2 AND version = $23",
     )
     .bind(id)
     .bind(p.org_id)
@@ -660,12 +675,16 @@ pub async fn update(store: &Store, access: &Access, id: Id, patch: &CustomerPatc
     .bind(search_text_for(&name, &before.code))
     .bind(now_ms())
     .bind(before.version)
+    .bind(serde_json::Value::Object(custom.clone()).to_string())
     .execute(&mut *tx)
     .await?;
     if done.rows_affected() == 0 {
         return Err(Error::Conflict(
             "this customer was changed by someone else at the same moment; reload it and try again".into(),
         ));
+    }
+    if patch.custom.is_some() {
+        fields::index_unique(&mut tx, p.org_id, id, &custom).await?;
     }
     if let Some(phones) = &phones {
         write_phones(&mut tx, p.org_id, id, None, phones).await?;
@@ -956,7 +975,7 @@ async fn page(store: &Store, access: &Access, q: &CustomerQuery, action: Action,
             break;
         }
         let c = customer_from_row(r)?;
-        last_key = Some((if is_text { SqlArg::Text(r.try_get(27)?) } else { SqlArg::Int(r.try_get(27)?) }, c.id));
+        last_key = Some((if is_text { SqlArg::Text(r.try_get(28)?) } else { SqlArg::Int(r.try_get(28)?) }, c.id));
         items.push(c);
     }
     let next_cursor = if rows.len() as i64 > limit { last_key.map(|(v, id)| encode_cursor(&v, id)) } else { None };

@@ -401,6 +401,21 @@ async fn prepare(
         .enumerate()
         .filter_map(|(i, h)| plan.mapping.get(h).filter(|t| **t != Target::Ignore).map(|t| (i, h, *t)))
         .collect();
+    let required: Vec<String> = super::fields::list(store, org_id)
+        .await?
+        .into_iter()
+        .filter(|f| f.active && f.required)
+        .map(|f| f.label_en)
+        .collect();
+    if !required.is_empty() {
+        return Err(Error::invalid(
+            "mapping",
+            format!(
+                "imports cannot fill custom fields yet, and these are required: {}; make them optional for the import",
+                required.join(", ")
+            ),
+        ));
+    }
     if !columns.iter().any(|(_, _, t)| *t == Target::Name) {
         return Err(Error::invalid("mapping", "map one column to name; every customer needs one"));
     }

@@ -464,7 +464,7 @@ pub async fn find_duplicates(
     let rows = sql.query().fetch_all(store.pool()).await?;
     let mut found = Vec::new();
     for r in &rows {
-        let key: String = r.try_get(27)?;
+        let key: String = r.try_get(28)?;
         found.push((super::customer_from_row(r)?, key));
     }
     let mut customers: Vec<Customer> = found.iter().map(|(c, _)| c.clone()).collect();
@@ -543,6 +543,9 @@ pub async fn merge(store: &Store, access: &Access, into_id: Id, from_ids: &[Id])
                 merged.tags.push(t.clone());
             }
         }
+        for (k, v) in &s.custom {
+            merged.custom.entry(k.clone()).or_insert_with(|| v.clone());
+        }
     }
     let tags = super::clean_tags(&merged.tags).unwrap_or_else(|_| target.tags.join(","));
     let now = now_ms();
@@ -612,7 +615,7 @@ pub async fn merge(store: &Store, access: &Access, into_id: Id, from_ids: &[Id])
         "UPDATE customers SET category = $3, level = $4, status = $5, industry = $6, region = $7, source = $8, address = $9, \
             website = $10, bank_name = $11, bank_account = $12, tax_id = $13, credit_limit = $14, tags = $15, parent_id = $16, \
             last_followed_up_at = (SELECT MAX(occurred_at) FROM activities WHERE org_id = $1 AND customer_id = $2), \
-            updated_at = $17, version = version + 1 WHERE id = $2 AND org_id = $1",
+            updated_at = $17, version = version + 1, custom = $18 WHERE id = $2 AND org_id = $1",
     )
     .bind(p.org_id)
     .bind(into_id)
@@ -631,8 +634,10 @@ pub async fn merge(store: &Store, access: &Access, into_id: Id, from_ids: &[Id])
     .bind(&tags)
     .bind(merged.parent_id)
     .bind(now)
+    .bind(serde_json::Value::Object(merged.custom.clone()).to_string())
     .execute(&mut *tx)
     .await?;
+    super::fields::index_unique(&mut tx, p.org_id, into_id, &merged.custom).await?;
     let after = super::load_in(&mut tx, p.org_id, into_id).await?;
     let payload = serde_json::json!({ "into": after, "merged": sources });
     Event {

@@ -54,6 +54,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
                 .layer(axum::extract::DefaultBodyLimit::max(super::import::MAX_UPLOAD_BYTES)),
         )
         .routes(routes!(export_customers))
+        .routes(routes!(list_fields, create_field))
+        .routes(routes!(update_field))
         .routes(routes!(get_import))
         .routes(routes!(dry_run_import))
         .routes(routes!(run_import))
@@ -665,4 +667,56 @@ async fn export_customers(
         }
         other => Err(Error::invalid("format", format!("{other:?} is not an export format; use csv or xlsx")).into()),
     }
+}
+
+/// The organisation's custom customer fields.
+#[utoipa::path(get, path = "/api/v1/custom-fields", tag = "customers",
+    responses((status = 200, body = [super::fields::CustomField])), security(("token" = []), ("session" = [])))]
+async fn list_fields(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<super::fields::CustomField>>> {
+    Ok(Json(super::fields::list(&state.store, auth.0.principal.org_id).await?))
+}
+
+/// Adds a custom customer field (administrators).
+#[utoipa::path(post, path = "/api/v1/custom-fields", tag = "customers", request_body = super::fields::NewField,
+    responses((status = 201, body = super::fields::CustomField), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = []), ("session" = [])))]
+async fn create_field(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    auth: Auth,
+    Json(new): Json<super::fields::NewField>,
+) -> ApiResult<(StatusCode, Json<super::fields::CustomField>)> {
+    auth.require_admin(&state).await?;
+    let p = auth.0.principal;
+    let field = super::fields::create(&state.store, p.org_id, &new).await?;
+    AuditEntry::new(p.org_id, Some(p.user_id), "custom_field.created")
+        .target("custom_field", field.id)
+        .ip(ip.0)
+        .detail(serde_json::to_value(&field).unwrap_or_default())
+        .record(state.store.pool())
+        .await?;
+    Ok((StatusCode::CREATED, Json(field)))
+}
+
+/// Changes labels, flags, options, order or whether a custom field is in use (administrators).
+#[utoipa::path(patch, path = "/api/v1/custom-fields/{id}", tag = "customers", params(("id" = i64, Path)), request_body = super::fields::FieldPatch,
+    responses((status = 200, body = super::fields::CustomField), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("token" = []), ("session" = [])))]
+async fn update_field(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    auth: Auth,
+    Path(id): Path<Id>,
+    Json(patch): Json<super::fields::FieldPatch>,
+) -> ApiResult<Json<super::fields::CustomField>> {
+    auth.require_admin(&state).await?;
+    let p = auth.0.principal;
+    let field = super::fields::update(&state.store, p.org_id, id, &patch).await?;
+    AuditEntry::new(p.org_id, Some(p.user_id), "custom_field.updated")
+        .target("custom_field", id)
+        .ip(ip.0)
+        .detail(serde_json::to_value(&field).unwrap_or_default())
+        .record(state.store.pool())
+        .await?;
+    Ok(Json(field))
 }
