@@ -634,6 +634,79 @@ both_backends! {
         assert_eq!(admin.post("/api/v1/customers", &json!({ "name": "无规模也行" })).await?.0, StatusCode::CREATED);
         Ok(())
     }
+
+    async fn no_customer_endpoint_reaches_past_scope_or_organisation(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        let s = sales(&server, &admin).await?;
+        let theirs = create(&s.north, json!({ "name": "北区独有客户", "tax_id": "NORTH-ONLY", "phones": [{ "number": "029-8888 7777" }] })).await?;
+        let id = theirs["id"].as_i64().context("id")?;
+        let (_, contact) = s.north.post(&format!("/api/v1/customers/{id}/contacts"), &json!({ "name": "北区联系人" })).await?;
+        let contact_id = contact["id"].as_i64().context("contact")?;
+        let mine = create(&s.east, json!({ "name": "东区客户" })).await?["id"].as_i64().context("mine")?;
+        tessera_host::org::create(server.store(), &server.state.hasher, &tessera_host::org::NewOrg {
+            slug: "rival".into(), name: "Rival".into(), time_zone: "Asia/Shanghai".into(), admin_password: "rival admin passphrase".into(),
+        }).await?;
+        let rival = server.anonymous();
+        let (_, signed) = rival.post("/api/v1/auth/sign-in", &json!({ "org": "rival", "username": "admin", "password": "rival admin passphrase" })).await?;
+        let rival = rival.with_csrf(signed["csrf_token"].as_str().context("csrf")?.to_owned());
+        let (_, rival_customer) = rival.post("/api/v1/customers", &json!({ "name": "Rival's own" })).await?;
+        let (_, me) = s.east.get("/api/v1/me").await?;
+        let east_user = me["id"].as_i64().context("east")?;
+        let requests: Vec<(&str, String, Value)> = vec![
+            ("GET", format!("/api/v1/customers/{id}"), json!(null)),
+            ("PATCH", format!("/api/v1/customers/{id}"), json!({ "name": "taken" })),
+            ("DELETE", format!("/api/v1/customers/{id}"), json!(null)),
+            ("GET", format!("/api/v1/customers/{id}/contacts"), json!(null)),
+            ("POST", format!("/api/v1/customers/{id}/contacts"), json!({ "name": "spy" })),
+            ("PATCH", format!("/api/v1/contacts/{contact_id}"), json!({ "name": "taken" })),
+            ("DELETE", format!("/api/v1/contacts/{contact_id}"), json!(null)),
+            ("GET", format!("/api/v1/customers/{id}/activities"), json!(null)),
+            ("POST", format!("/api/v1/customers/{id}/activities"), json!({ "kind": "note" })),
+            ("GET", format!("/api/v1/customers/{id}/shares"), json!(null)),
+            ("POST", format!("/api/v1/customers/{id}/shares"), json!({ "user_id": east_user, "level": "edit" })),
+            ("GET", format!("/api/v1/customers/{id}/transfers"), json!(null)),
+            ("GET", format!("/api/v1/customers/{id}/duplicates"), json!(null)),
+            ("POST", format!("/api/v1/customers/{id}/merge"), json!({ "from_ids": [mine] })),
+            ("POST", format!("/api/v1/customers/{mine}/merge"), json!({ "from_ids": [id] })),
+            ("POST", "/api/v1/customers/transfer".to_owned(), json!({ "customer_ids": [id], "to_user_id": east_user, "reason": "grab" })),
+            ("POST", "/api/v1/customers/batch-edit".to_owned(), json!({ "customer_ids": [id], "level": "a" })),
+        ];
+        for (who, client) in [("a colleague in a sibling department", &s.east), ("another organisation's administrator", &rival)] {
+            for (method, path, body) in &requests {
+                let mut req = client.request(reqwest::Method::from_bytes(method.as_bytes())?, path);
+                if !body.is_null() {
+                    req = req.json(body);
+                }
+                let (status, answer) = client.send(req).await?;
+                assert!(
+                    [StatusCode::NOT_FOUND, StatusCode::FORBIDDEN, StatusCode::UNPROCESSABLE_ENTITY].contains(&status),
+                    "{who}: {method} {path} gave {status} {answer}"
+                );
+                assert!(!answer.to_string().contains("北区独有客户"), "{who}: {method} {path} leaked the customer");
+            }
+            let (_, list) = client.get("/api/v1/customers?q=北区").await?;
+            assert_eq!(ids(&list), Vec::<i64>::new(), "{who}: search");
+            let (_, found) = client.get("/api/v1/customers/by-phone/02988887777").await?;
+            assert_eq!(found["customers"], json!([]), "{who}: by-phone");
+            let (_, dups) = client.post("/api/v1/customers/duplicates", &json!({ "tax_id": "NORTH-ONLY", "name": "北区独有客户" })).await?;
+            assert_eq!(dups, json!([]), "{who}: duplicate probe");
+            let (_, composition) = client.get("/api/v1/analysis/customers/composition?by=level").await?;
+            let counted: i64 = composition.as_array().into_iter().flatten().filter_map(|x| x["count"].as_i64()).sum();
+            assert!(counted <= 1, "{who}: analysis counts only their own ({composition})");
+        }
+        // The rival's export holds their own customer only; east may not export at all.
+        let csv = rival.request(reqwest::Method::GET, "/api/v1/customers/export/csv").send().await?.text().await?;
+        assert!(csv.contains("Rival's own") && !csv.contains("北区独有客户"));
+        assert_eq!(s.east.get("/api/v1/customers/export/csv").await?.0, StatusCode::FORBIDDEN);
+        assert_eq!(s.east.get("/api/v1/customers/print/list").await?.0, StatusCode::FORBIDDEN);
+        // And nothing changed.
+        let (_, still) = s.north.get(&format!("/api/v1/customers/{id}")).await?;
+        assert_eq!(still["name"], "北区独有客户");
+        assert_eq!(still["version"], 1);
+        assert_eq!(s.east.get(&format!("/api/v1/customers/{}", rival_customer["id"])).await?.0, StatusCode::NOT_FOUND);
+        Ok(())
+    }
 }
 
 fn urlencode(s: &str) -> String {
