@@ -707,6 +707,39 @@ both_backends! {
         assert_eq!(s.east.get(&format!("/api/v1/customers/{}", rival_customer["id"])).await?.0, StatusCode::NOT_FOUND);
         Ok(())
     }
+
+    async fn contacts_list_across_customers_and_groups_form_a_tree(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        let s = sales(&server, &admin).await?;
+        let hq = create(&s.east, json!({ "name": "华东集团" })).await?;
+        let sub = create(&s.east, json!({ "name": "华东集团上海分公司", "parent_id": hq["id"] })).await?;
+        let subsub = create(&s.east, json!({ "name": "华东集团浦东办事处", "parent_id": sub["id"] })).await?;
+        let hidden = create(&s.north, json!({ "name": "北区子公司", "parent_id": hq["id"] })).await?;
+        let (status, tree) = s.east.get(&format!("/api/v1/customers/{}/group", subsub["id"])).await?;
+        assert_eq!(status, StatusCode::OK, "{tree}");
+        assert_eq!(tree["id"], hq["id"], "the tree starts at the top company");
+        assert_eq!(tree["children"].as_array().map(Vec::len), Some(1), "a company out of reach hides its branch: {tree}");
+        assert_eq!(tree["children"][0]["children"][0]["id"], subsub["id"]);
+        let (_, managers) = s.manager.get(&format!("/api/v1/customers/{}/group", hq["id"])).await?;
+        assert_eq!(managers["children"].as_array().map(Vec::len), Some(2));
+        let _ = hidden;
+        for (customer, name, birthday, phone) in [(&hq, "王总", "1970-03-15", "13911112222"), (&sub, "李经理", "1985-07-01", "13933334444")] {
+            s.east.post(&format!("/api/v1/customers/{}/contacts", customer["id"]), &json!({ "name": name, "birthday": birthday, "title": "总经理", "phones": [{ "number": phone }] })).await?;
+        }
+        s.north.post(&format!("/api/v1/customers/{}/contacts", hidden["id"]), &json!({ "name": "王北区", "birthday": "1980-03-02" })).await?;
+        let names = |v: &Value| -> Vec<String> { v.as_array().into_iter().flatten().filter_map(|c| c["name"].as_str().map(str::to_owned)).collect() };
+        let (_, all) = s.east.get("/api/v1/contacts").await?;
+        assert_eq!(names(&all), ["王总", "李经理"], "only contacts of customers east may read");
+        let (_, wang) = s.east.get("/api/v1/contacts?q=wang").await?;
+        assert_eq!(names(&wang), ["王总"], "pinyin finds contacts");
+        let (_, by_phone) = s.east.get("/api/v1/contacts?q=33334444").await?;
+        assert_eq!(names(&by_phone), ["李经理"]);
+        let (_, march) = s.manager.get("/api/v1/contacts?birthday_month=3").await?;
+        assert_eq!(names(&march), ["王总", "王北区"], "birthdays this month, for greetings");
+        assert_eq!(s.east.get("/api/v1/contacts?birthday_month=13").await?.0, StatusCode::UNPROCESSABLE_ENTITY);
+        Ok(())
+    }
 }
 
 fn urlencode(s: &str) -> String {

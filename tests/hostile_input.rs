@@ -70,6 +70,7 @@ const ENDPOINTS: &[(&str, &str, bool)] = &[
     ("POST", "/api/v1/customer-imports/{id}/dry-run", true),
     ("POST", "/api/v1/customer-imports/{id}/run", true),
     ("POST", "/api/v1/custom-fields", true),
+    ("GET", "/api/v1/customers/{id}/group", false),
     ("PATCH", "/api/v1/custom-fields/{id}", true),
 ];
 
@@ -329,7 +330,7 @@ both_backends! {
             tally.expect_4xx(format!("PATCH /api/v1/me locale {inj:?}"), admin_api.request(Method::PATCH, "/api/v1/me").json(&json!({ "locale": inj }))).await;
             let enc: String = inj.bytes().map(|b| format!("%{b:02X}")).collect();
             for q in [format!("/api/v1/analysis/customers/new?from={enc}&to=2026-01-01"), format!("/api/v1/analysis/customers/composition?by={enc}"),
-                  format!("/api/v1/customers?sort={enc}"), format!("/api/v1/customers?follow_up_before={enc}"), format!("/api/v1/customers?cursor={enc}"),
+                  format!("/api/v1/customers?sort={enc}"), format!("/api/v1/customers?follow_up_before={enc}"), format!("/api/v1/customers?cursor={enc}"), format!("/api/v1/contacts?birthday_month={enc}"), format!("/api/v1/contacts?limit={enc}"),
                   format!("/api/v1/users?limit={enc}"), format!("/api/v1/users?after_id={enc}"), format!("/api/v1/audit-log?before_id={enc}"),
                       format!("/api/v1/tokens?user_id={enc}"), format!("/api/v1/users?{enc}=1"), format!("/api/v1/users?active={enc}")] {
                 tally.expect_4xx(format!("GET {q}"), admin_api.request(Method::GET, &q)).await;

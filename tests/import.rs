@@ -222,4 +222,49 @@ both_backends! {
         assert_eq!(c["phones"].as_array().map(Vec::len), Some(2));
         Ok(())
     }
+
+    async fn custom_fields_export_and_import_back(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        for field in [
+            json!({ "key": "contract_no", "label_zh": "合同编号", "label_en": "Contract no.", "kind": "text", "unique": true }),
+            json!({ "key": "employees", "label_zh": "员工人数", "label_en": "Employees", "kind": "number" }),
+            json!({ "key": "size", "label_zh": "规模", "label_en": "Size", "kind": "option", "required": true,
+                    "options": [{ "value": "small", "label_zh": "小型", "label_en": "Small" }, { "value": "large", "label_zh": "大型", "label_en": "Large" }] }),
+            json!({ "key": "manager", "label_zh": "客户经理", "label_en": "Account manager", "kind": "user" }),
+        ] {
+            let (status, body) = admin.post("/api/v1/custom-fields", &field).await?;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        let (_, me) = admin.get("/api/v1/me").await?;
+        let (status, c) = admin.post("/api/v1/customers", &json!({ "name": "自定义字段客户", "custom": {
+            "contract_no": "HT-9", "employees": 250, "size": "large", "manager": me["id"] } })).await?;
+        assert_eq!(status, StatusCode::CREATED, "{c}");
+        let csv = admin.request(Method::GET, "/api/v1/customers/export/csv").send().await?.text().await?;
+        assert!(csv.contains("合同编号") && csv.contains("HT-9") && csv.contains("大型") && csv.contains(",250,") && csv.contains(",admin"), "{csv}");
+        assert_eq!(admin.delete(&format!("/api/v1/customers/{}", c["id"])).await?.0, StatusCode::NO_CONTENT);
+        let (_, info) = upload(&admin, "back.csv", csv.into_bytes()).await?;
+        assert_eq!(info["suggested_mapping"]["合同编号"], json!({ "custom": "contract_no" }));
+        assert_eq!(info["suggested_mapping"]["规模"], json!({ "custom": "size" }));
+        let mut mapping = info["suggested_mapping"].clone();
+        mapping["负责人"] = json!("ignore");
+        let id = info["id"].as_i64().context("id")?;
+        let plan = json!({ "mapping": mapping });
+        let (_, report) = admin.post(&format!("/api/v1/customer-imports/{id}/dry-run"), &plan).await?;
+        assert_eq!(report["ok"], true, "{report}");
+        admin.post(&format!("/api/v1/customer-imports/{id}/run"), &plan).await?;
+        assert_eq!(finish(&admin, id).await?["status"], "done");
+        let (_, back) = admin.get("/api/v1/customers?q=自定义").await?;
+        assert_eq!(back["items"][0]["custom"], json!({ "contract_no": "HT-9", "employees": 250, "size": "large", "manager": me["id"] }));
+        // A new customer without the required field is a problem on its row; a bad option too.
+        let (_, info) = upload(&admin, "req.csv", "客户名称,规模,员工人数\n缺规模公司,,10\n坏规模公司,巨型,10\n好公司,小型,\"1,000\"\n".as_bytes().to_vec()).await?;
+        let id = info["id"].as_i64().context("id")?;
+        let (_, report) = admin.post(&format!("/api/v1/customer-imports/{id}/dry-run"), &json!({ "mapping": info["suggested_mapping"] })).await?;
+        let problems = report["problems"].to_string();
+        assert!(problems.contains("Size (size) is required") && problems.contains("巨型"), "{report}");
+        let rows: Vec<i64> = report["problems"].as_array().into_iter().flatten().filter_map(|p| p[0].as_i64()).collect();
+        assert_eq!(rows, vec![2, 3]);
+        assert_eq!(report["new_customers"], 1);
+        Ok(())
+    }
 }

@@ -96,8 +96,8 @@ enum Command {
         user: String,
         /// The file to import.
         file: PathBuf,
-        /// Map a column to a field, e.g. --map 客户名称=name; repeatable. Other columns follow the
-        /// suggested mapping.
+        /// Map a column to a field, e.g. --map 客户名称=name or --map 合同编号=custom:contract_no;
+        /// repeatable. Other columns follow the suggested mapping.
         #[arg(long = "map", value_parser = parse_mapping)]
         mappings: Vec<(String, String)>,
         /// What to do with rows matching existing customers: skip, update or merge.
@@ -464,15 +464,22 @@ async fn import_command(
     }
     let mut mapping = info.suggested_mapping.clone();
     for (header, field) in mappings {
+        if let Some(key) = field.strip_prefix("custom:") {
+            mapping.insert(header, import::Mapped::Custom { custom: key.to_owned() });
+            continue;
+        }
         let target: import::Target = serde_json::from_value(serde_json::Value::String(field.clone()))
             .map_err(|_| anyhow::anyhow!("{field:?} is not a field; fields: name, phone, level, status, category, industry, region, source, address, tax_id, credit_limit, tags, notes, owner, contact_name, contact_phone, contact_title, contact_email, ignore"))?;
-        mapping.insert(header, target);
+        mapping.insert(header, import::Mapped::Field(target));
     }
     for (header, target) in &mapping {
-        println!(
-            "  {header} → {}",
-            serde_json::to_value(target).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-        );
+        let shown = match target {
+            import::Mapped::Field(t) => {
+                serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+            }
+            import::Mapped::Custom { custom } => format!("custom:{custom}"),
+        };
+        println!("  {header} → {shown}");
     }
     let dedupe: import::Dedupe = serde_json::from_value(serde_json::Value::String(dedupe.clone()))
         .map_err(|_| anyhow::anyhow!("--dedupe is skip, update or merge, not {dedupe:?}"))?;

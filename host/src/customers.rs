@@ -1003,6 +1003,62 @@ fn decode_cursor(cursor: &str) -> Result<(SqlArg, Id)> {
     }
 }
 
+/// A company in its group: the customer with its subsidiaries, recursively.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct GroupNode {
+    pub id: Id,
+    pub code: String,
+    pub name: String,
+    #[schema(no_recursion)]
+    pub children: Vec<GroupNode>,
+}
+
+/// The group a customer belongs to: from its top parent down, showing the companies the user
+/// may read (a company out of reach hides its branch).
+pub async fn group(store: &Store, access: &Access, id: Id) -> Result<GroupNode> {
+    let org_id = access.principal().org_id;
+    get(store, access, id, Action::Read).await?;
+    // Climb to the top company the user may read.
+    let mut top = id;
+    for _ in 0..100 {
+        let parent: Option<Id> = sqlx::query_scalar("SELECT parent_id FROM customers WHERE id = $1 AND org_id = $2")
+            .bind(top)
+            .bind(org_id)
+            .fetch_optional(store.pool())
+            .await?
+            .flatten();
+        match parent {
+            Some(p) if get(store, access, p, Action::Read).await.is_ok() => top = p,
+            _ => break,
+        }
+    }
+    let mut sql =
+        SqlBuf::new("SELECT c.id, c.code, c.name, c.parent_id FROM customers c WHERE c.parent_id IS NOT NULL AND ");
+    push_access(access, "customers", Action::Read, &mut sql);
+    let rows = sql.query().fetch_all(store.pool()).await?;
+    let mut children: BTreeMap<Id, Vec<(Id, String, String)>> = BTreeMap::new();
+    for r in &rows {
+        children.entry(r.try_get(3)?).or_default().push((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?));
+    }
+    let root = load(store, org_id, top).await?;
+    fn build(
+        id: Id,
+        code: String,
+        name: String,
+        children: &BTreeMap<Id, Vec<(Id, String, String)>>,
+        depth: usize,
+    ) -> GroupNode {
+        let kids = if depth > 50 { Vec::new() } else { children.get(&id).cloned().unwrap_or_default() };
+        GroupNode {
+            id,
+            code,
+            name,
+            children: kids.into_iter().map(|(i, c, n)| build(i, c, n, children, depth + 1)).collect(),
+        }
+    }
+    Ok(build(root.id, root.code, root.name, &children, 0))
+}
+
 /// Who a phone number belongs to.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PhoneMatches {

@@ -151,6 +151,56 @@ pub async fn list_for_customer(store: &Store, access: &Access, customer_id: Id) 
     fetch(store, access.principal().org_id, &sql).await
 }
 
+/// Filters of the contact list.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ContactQuery {
+    /// Name (also pinyin or initials), title, or phone digits.
+    pub q: Option<String>,
+    /// Only contacts whose birthday falls in this month (1–12), for greetings.
+    pub birthday_month: Option<u32>,
+    /// Contacts with a larger id than this (next page).
+    pub after_id: Option<Id>,
+    /// 1–500, default 50.
+    pub limit: Option<i64>,
+}
+
+/// Contacts across every customer the user may read.
+pub async fn list(store: &Store, access: &Access, q: &ContactQuery) -> Result<Vec<Contact>> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(Error::invalid("limit", "limit is 1 to 500"));
+    }
+    let mut sql = base_query(access, Action::Read);
+    if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        if text.chars().count() > 100 {
+            return Err(Error::invalid("q", "a search is at most 100 characters"));
+        }
+        sql.push(" AND (1 = 0");
+        if let Some(t) = super::names::search_query(text) {
+            sql.push(" OR k.search_text LIKE ").bind(format!("%{}%", t.replace(['%', '_'], "")));
+        }
+        if let Some(d) = super::phone::search_digits(text) {
+            sql.push(" OR k.id IN (SELECT contact_id FROM phones WHERE org_id = ").bind(access.principal().org_id);
+            sql.push(" AND contact_id IS NOT NULL AND (suffix LIKE ").bind(format!("%{d}")).push(" OR canonical LIKE ");
+            sql.bind(format!("%{d}%")).push("))");
+        }
+        sql.push(")");
+    }
+    if let Some(m) = q.birthday_month {
+        if !(1..=12).contains(&m) {
+            return Err(Error::invalid("birthday_month", "a month is 1 to 12"));
+        }
+        sql.push(" AND substr(k.birthday, 6, 2) = ").bind(format!("{m:02}"));
+    }
+    if let Some(after) = q.after_id {
+        sql.push(" AND k.id > ").bind(after);
+    }
+    sql.push(" ORDER BY k.id LIMIT ").bind(limit);
+    fetch(store, access.principal().org_id, &sql).await
+}
+
 /// One contact, if the user may do `action` on it.
 pub async fn get(store: &Store, access: &Access, id: Id, action: Action) -> Result<Contact> {
     let mut sql = base_query(access, action);

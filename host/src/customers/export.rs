@@ -17,11 +17,13 @@ use crate::store::{Id, Store};
 /// The most customers one export holds.
 pub const MAX_EXPORT_ROWS: usize = 2_000_000;
 
-/// Names for the ids and option values a customer carries.
+/// Names for the ids and option values a customer carries, and the custom fields to add.
 struct Labels {
     options: HashMap<(String, String), String>,
     users: HashMap<Id, String>,
     departments: HashMap<Id, String>,
+    custom: Vec<super::fields::CustomField>,
+    chinese: bool,
 }
 
 impl Labels {
@@ -45,7 +47,39 @@ impl Labels {
             .iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect::<Result<_>>()?;
-        Ok(Labels { options, users, departments })
+        let custom = super::fields::list(store, org_id).await?.into_iter().filter(|f| f.active).collect();
+        Ok(Labels { options, users, departments, custom, chinese })
+    }
+
+    fn headers(&self) -> Vec<String> {
+        headers(self.chinese)
+            .into_iter()
+            .map(str::to_owned)
+            .chain(self.custom.iter().map(|f| if self.chinese { f.label_zh.clone() } else { f.label_en.clone() }))
+            .collect()
+    }
+
+    /// A custom value as a person reads it: option labels, user names, plain numbers.
+    fn custom_value(&self, field: &super::fields::CustomField, value: Option<&serde_json::Value>) -> String {
+        use super::fields::FieldKind;
+        let label = |v: &str| {
+            field
+                .options
+                .iter()
+                .find(|o| o.value == v)
+                .map(|o| if self.chinese { o.label_zh.clone() } else { o.label_en.clone() })
+                .unwrap_or_else(|| v.to_owned())
+        };
+        match (field.kind, value) {
+            (_, None | Some(serde_json::Value::Null)) => String::new(),
+            (FieldKind::Option, Some(v)) => v.as_str().map(label).unwrap_or_default(),
+            (FieldKind::MultiOption, Some(v)) => {
+                v.as_array().into_iter().flatten().filter_map(|x| x.as_str()).map(label).collect::<Vec<_>>().join("、")
+            }
+            (FieldKind::User, Some(v)) => v.as_i64().and_then(|u| self.users.get(&u).cloned()).unwrap_or_default(),
+            (_, Some(serde_json::Value::String(s))) => s.clone(),
+            (_, Some(other)) => other.to_string(),
+        }
     }
 
     fn option(&self, list: &str, value: &Option<String>) -> String {
@@ -149,6 +183,9 @@ fn row(c: &Customer, l: &Labels, chinese: bool) -> Vec<String> {
         c.next_follow_up_at.clone().unwrap_or_default(),
         c.created_at.clone(),
     ]
+    .into_iter()
+    .chain(l.custom.iter().map(|f| l.custom_value(f, c.custom.get(&f.key))))
+    .collect()
 }
 
 fn ensure_allowed(access: &Access) -> Result<()> {
@@ -181,7 +218,7 @@ pub async fn csv(store: &Store, access: &Access, q: &CustomerQuery, chinese: boo
             *buf = w.into_inner().unwrap_or_default();
             ok
         };
-        write(&mut header, &headers(chinese).iter().map(|h| (*h).to_owned()).collect::<Vec<_>>());
+        write(&mut header, &labels.headers());
         if tx.send(Ok(Bytes::from(header))).await.is_err() {
             return;
         }
@@ -219,13 +256,14 @@ pub async fn xlsx(store: &Store, access: &Access, q: &CustomerQuery, chinese: bo
     ensure_allowed(access)?;
     let labels = Labels::load(store, access.principal().org_id, chinese).await?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Vec<String>>>(4);
+    let header_row = labels.headers();
     let writer = tokio::task::spawn_blocking(move || -> Result<Vec<u8>> {
         let fail = |e: rust_xlsxwriter::XlsxError| Error::Internal(format!("cannot write the workbook: {e}"));
         let mut book = rust_xlsxwriter::Workbook::new();
         let sheet = book.add_worksheet_with_constant_memory().map_err(fail)?;
         let bold = rust_xlsxwriter::Format::new().set_bold();
-        for (col, h) in headers(chinese).iter().enumerate() {
-            sheet.write_string_with_format(0, col as u16, *h, &bold).map_err(fail)?;
+        for (col, h) in header_row.iter().enumerate() {
+            sheet.write_string_with_format(0, col as u16, h, &bold).map_err(fail)?;
         }
         let mut r: u32 = 1;
         while let Some(rows) = rx.blocking_recv() {

@@ -268,6 +268,127 @@ fn unique_text(v: &Value) -> Option<String> {
     }
 }
 
+/// The organisation's active fields, ready to check values.
+pub struct FieldSet {
+    fields: BTreeMap<String, CustomField>,
+    user_ids: std::collections::HashSet<Id>,
+}
+
+impl FieldSet {
+    pub async fn load(conn: &mut sqlx::AnyConnection, org_id: Id) -> Result<FieldSet> {
+        let rows = sqlx::query(
+            "SELECT id, key, label_zh, label_en, kind, required, is_unique, options, position FROM custom_fields \
+             WHERE org_id = $1 AND active = 1",
+        )
+        .bind(org_id)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut fields = BTreeMap::new();
+        for r in rows {
+            let kind: String = r.try_get(4)?;
+            let options: String = r.try_get(7)?;
+            let field = CustomField {
+                id: r.try_get(0)?,
+                key: r.try_get(1)?,
+                label_zh: r.try_get(2)?,
+                label_en: r.try_get(3)?,
+                kind: serde_json::from_value(Value::String(kind)).unwrap_or(FieldKind::Text),
+                required: r.try_get::<i64, _>(5)? != 0,
+                unique: r.try_get::<i64, _>(6)? != 0,
+                options: serde_json::from_str(&options).unwrap_or_default(),
+                position: r.try_get(8)?,
+                active: true,
+            };
+            fields.insert(field.key.clone(), field);
+        }
+        let needs_users = fields.values().any(|f| f.kind == FieldKind::User);
+        let user_ids = if needs_users {
+            sqlx::query_scalar::<_, i64>("SELECT id FROM users WHERE org_id = $1")
+                .bind(org_id)
+                .fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .collect()
+        } else {
+            Default::default()
+        };
+        Ok(FieldSet { fields, user_ids })
+    }
+
+    pub fn get(&self, key: &str) -> Option<&CustomField> {
+        self.fields.get(key)
+    }
+
+    /// Checks one value against its field and returns it in stored form.
+    pub fn normalize(&self, key: &str, value: &Value) -> Result<Value> {
+        let Some(field) = self.fields.get(key) else {
+            return Err(Error::invalid("custom", format!("there is no custom field {key:?}")));
+        };
+        let bad = |why: &str| Error::invalid("custom", format!("{} ({key}): {why}", field.label_en));
+        let options = &field.options;
+        Ok(match field.kind {
+            FieldKind::Text => match value.as_str().map(str::trim) {
+                Some(s) if s.chars().count() <= 2000 => Value::String(s.to_owned()),
+                Some(_) => return Err(bad("at most 2,000 characters")),
+                None => return Err(bad("must be text")),
+            },
+            FieldKind::Number => match value.as_f64() {
+                Some(n) if n.is_finite() => value.clone(),
+                _ => return Err(bad("must be a number")),
+            },
+            FieldKind::Date => match value.as_str().map(|s| s.parse::<jiff::civil::Date>()) {
+                Some(Ok(d)) => Value::String(d.to_string()),
+                _ => return Err(bad("must be a date written YYYY-MM-DD")),
+            },
+            FieldKind::Option => match value.as_str() {
+                Some(s) if options.iter().any(|o| o.value == s) => value.clone(),
+                _ => {
+                    return Err(bad(&format!(
+                        "must be one of {}",
+                        options.iter().map(|o| o.value.as_str()).collect::<Vec<_>>().join(", ")
+                    )));
+                }
+            },
+            FieldKind::MultiOption => {
+                let Some(items) = value.as_array() else { return Err(bad("must be a list of options")) };
+                let mut chosen: Vec<Value> = Vec::new();
+                for item in items {
+                    match item.as_str() {
+                        Some(s) if options.iter().any(|o| o.value == s) => {
+                            if !chosen.iter().any(|c| c.as_str() == Some(s)) {
+                                chosen.push(item.clone());
+                            }
+                        }
+                        _ => return Err(bad(&format!("{item} is not one of its options"))),
+                    }
+                }
+                Value::Array(chosen)
+            }
+            FieldKind::User => match value.as_i64() {
+                Some(user) if self.user_ids.contains(&user) => value.clone(),
+                Some(_) => return Err(bad("no such user in this organisation")),
+                None => return Err(bad("must be a user id")),
+            },
+        })
+    }
+
+    /// Fails unless every required field has a value in `values`.
+    pub fn check_required(&self, values: &Map<String, Value>) -> Result<()> {
+        for (key, field) in &self.fields {
+            let empty = match values.get(key) {
+                None | Some(Value::Null) => true,
+                Some(Value::String(s)) => s.is_empty(),
+                Some(Value::Array(a)) => a.is_empty(),
+                _ => false,
+            };
+            if field.required && empty {
+                return Err(Error::invalid("custom", format!("{} ({key}) is required", field.label_en)));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Applies `changes` (null removes a value) to `current`, validates the result against the
 /// organisation's active fields, and returns the new `custom` object.
 pub async fn apply(
@@ -276,105 +397,24 @@ pub async fn apply(
     current: &Map<String, Value>,
     changes: Option<&Map<String, Value>>,
 ) -> Result<Map<String, Value>> {
-    let rows = sqlx::query(
-        "SELECT key, label_en, kind, required, options FROM custom_fields WHERE org_id = $1 AND active = 1",
-    )
-    .bind(org_id)
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut fields: BTreeMap<String, (String, FieldKind, bool, Vec<FieldOption>)> = BTreeMap::new();
-    for r in rows {
-        let kind: String = r.try_get(2)?;
-        let options: String = r.try_get(4)?;
-        fields.insert(
-            r.try_get(0)?,
-            (
-                r.try_get(1)?,
-                serde_json::from_value(Value::String(kind)).unwrap_or(FieldKind::Text),
-                r.try_get::<i64, _>(3)? != 0,
-                serde_json::from_str(&options).unwrap_or_default(),
-            ),
-        );
-    }
+    let set = FieldSet::load(tx, org_id).await?;
     let mut out = current.clone();
     if let Some(changes) = changes {
         if changes.len() > 200 {
             return Err(Error::invalid("custom", "at most 200 custom values"));
         }
         for (key, value) in changes {
-            let Some((label, kind, _, options)) = fields.get(key) else {
-                return Err(Error::invalid("custom", format!("there is no custom field {key:?}")));
-            };
             if value.is_null() {
+                if set.get(key).is_none() {
+                    return Err(Error::invalid("custom", format!("there is no custom field {key:?}")));
+                }
                 out.remove(key);
-                continue;
+            } else {
+                out.insert(key.clone(), set.normalize(key, value)?);
             }
-            let bad = |why: &str| Error::invalid("custom", format!("{label} ({key}): {why}"));
-            let normalised = match kind {
-                FieldKind::Text => match value.as_str().map(str::trim) {
-                    Some(s) if s.chars().count() <= 2000 => Value::String(s.to_owned()),
-                    Some(_) => return Err(bad("at most 2,000 characters")),
-                    None => return Err(bad("must be text")),
-                },
-                FieldKind::Number => match value.as_f64() {
-                    Some(n) if n.is_finite() => value.clone(),
-                    _ => return Err(bad("must be a number")),
-                },
-                FieldKind::Date => match value.as_str().map(|s| s.parse::<jiff::civil::Date>()) {
-                    Some(Ok(d)) => Value::String(d.to_string()),
-                    _ => return Err(bad("must be a date written YYYY-MM-DD")),
-                },
-                FieldKind::Option => match value.as_str() {
-                    Some(s) if options.iter().any(|o| o.value == s) => value.clone(),
-                    _ => {
-                        return Err(bad(&format!(
-                            "must be one of {}",
-                            options.iter().map(|o| o.value.as_str()).collect::<Vec<_>>().join(", ")
-                        )));
-                    }
-                },
-                FieldKind::MultiOption => {
-                    let Some(items) = value.as_array() else { return Err(bad("must be a list of options")) };
-                    let mut chosen: Vec<Value> = Vec::new();
-                    for item in items {
-                        match item.as_str() {
-                            Some(s) if options.iter().any(|o| o.value == s) => {
-                                if !chosen.iter().any(|c| c.as_str() == Some(s)) {
-                                    chosen.push(item.clone());
-                                }
-                            }
-                            _ => return Err(bad(&format!("{item} is not one of its options"))),
-                        }
-                    }
-                    Value::Array(chosen)
-                }
-                FieldKind::User => {
-                    let Some(user) = value.as_i64() else { return Err(bad("must be a user id")) };
-                    let found: Option<i64> = sqlx::query_scalar("SELECT id FROM users WHERE id = $1 AND org_id = $2")
-                        .bind(user)
-                        .bind(org_id)
-                        .fetch_optional(&mut **tx)
-                        .await?;
-                    if found.is_none() {
-                        return Err(bad("no such user in this organisation"));
-                    }
-                    value.clone()
-                }
-            };
-            out.insert(key.clone(), normalised);
         }
     }
-    for (key, (label, _, required, _)) in &fields {
-        let empty = match out.get(key) {
-            None | Some(Value::Null) => true,
-            Some(Value::String(s)) => s.is_empty(),
-            Some(Value::Array(a)) => a.is_empty(),
-            _ => false,
-        };
-        if *required && empty {
-            return Err(Error::invalid("custom", format!("{label} ({key}) is required")));
-        }
-    }
+    set.check_required(&out)?;
     Ok(out)
 }
 

@@ -59,6 +59,14 @@ pub enum Target {
     Ignore,
 }
 
+/// What a column fills: a standard field (`"name"`), or a custom field (`{"custom": "key"}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum Mapped {
+    Field(Target),
+    Custom { custom: String },
+}
+
 /// Header names recognised for each field (lower case, width folded).
 const HEADER_NAMES: &[(Target, &[&str])] = &[
     (
@@ -100,18 +108,25 @@ const HEADER_NAMES: &[(Target, &[&str])] = &[
     (Target::ContactEmail, &["email", "e-mail", "contact email", "邮箱", "电子邮件"]),
 ];
 
-/// Suggests a field for each header.
-pub fn suggest_mapping(headers: &[String]) -> BTreeMap<String, Target> {
+/// Suggests a field for each header: a standard field by its Chinese or English names, or a
+/// custom field by its key or labels.
+pub fn suggest_mapping(headers: &[String], custom: &[super::fields::CustomField]) -> BTreeMap<String, Mapped> {
     headers
         .iter()
         .map(|h| {
             let folded = names::fold_width(h);
-            let target = HEADER_NAMES
-                .iter()
-                .find(|(_, names)| names.contains(&folded.as_str()))
-                .map(|(t, _)| *t)
-                .unwrap_or(Target::Ignore);
-            (h.clone(), target)
+            let standard =
+                HEADER_NAMES.iter().find(|(_, names)| names.contains(&folded.as_str())).map(|(t, _)| Mapped::Field(*t));
+            let mapped = standard
+                .or_else(|| {
+                    custom
+                        .iter()
+                        .filter(|f| f.active)
+                        .find(|f| [&f.key, &f.label_zh, &f.label_en].iter().any(|n| names::fold_width(n) == folded))
+                        .map(|f| Mapped::Custom { custom: f.key.clone() })
+                })
+                .unwrap_or(Mapped::Field(Target::Ignore));
+            (h.clone(), mapped)
         })
         .collect()
 }
@@ -134,7 +149,7 @@ pub enum Dedupe {
 #[serde(deny_unknown_fields)]
 pub struct ImportPlan {
     /// Header → field. Headers left out are ignored.
-    pub mapping: BTreeMap<String, Target>,
+    pub mapping: BTreeMap<String, Mapped>,
     #[serde(default)]
     pub dedupe: Dedupe,
 }
@@ -177,7 +192,7 @@ pub struct ImportInfo {
     /// The first rows, to check the mapping against.
     pub sample: Vec<Vec<String>>,
     pub encoding: String,
-    pub suggested_mapping: BTreeMap<String, Target>,
+    pub suggested_mapping: BTreeMap<String, Mapped>,
     /// A run of this very file that already finished, if any.
     pub previously_imported_as: Option<Id>,
     /// While running: rows done so far.
@@ -278,9 +293,10 @@ pub async fn get(store: &Store, access: &Access, id: Id, progress: &ImportProgre
     .bind(id)
     .fetch_optional(store.pool())
     .await?;
+    let custom_fields = super::fields::list(store, p.org_id).await?;
     Ok(ImportInfo {
         id,
-        suggested_mapping: suggest_mapping(&table.headers),
+        suggested_mapping: suggest_mapping(&table.headers, &custom_fields),
         sample: table.rows.iter().take(5).map(|(_, cells)| cells.clone()).collect(),
         headers: table.headers,
         encoding: table.encoding.to_owned(),
@@ -307,6 +323,9 @@ struct Prepared {
     phones: Vec<(PhoneInput, phone::Phone)>,
     owner_id: Option<Id>,
     contact: Option<RowContact>,
+    custom: serde_json::Map<String, serde_json::Value>,
+    /// Why the row could not create a customer (a required custom field left empty).
+    missing_required: Option<String>,
     name_key: String,
     tax_id: Option<String>,
 }
@@ -377,6 +396,55 @@ fn parse_yuan(s: &str) -> Option<i64> {
     yuan.checked_mul(100)?.checked_add(fen)
 }
 
+/// Reads a custom field's cell as the JSON value the field stores: numbers with thousands
+/// separators, dates as YYYY-MM-DD or YYYY/MM/DD, options by value or label, users by user name.
+fn custom_cell(
+    field: &super::fields::CustomField,
+    text: &str,
+    users: &HashMap<String, (Id, Option<Id>)>,
+) -> std::result::Result<serde_json::Value, String> {
+    use super::fields::FieldKind;
+    use serde_json::Value;
+    let folded = names::fold_width(text);
+    let option = |t: &str| {
+        field
+            .options
+            .iter()
+            .find(|o| [&o.value, &o.label_zh, &o.label_en].iter().any(|n| names::fold_width(n) == names::fold_width(t)))
+            .map(|o| Value::String(o.value.clone()))
+            .ok_or_else(|| format!("{t:?} is not one of the options of {}", field.label_en))
+    };
+    match field.kind {
+        FieldKind::Text => Ok(Value::String(text.to_owned())),
+        FieldKind::Number => folded
+            .replace(',', "")
+            .parse::<f64>()
+            .ok()
+            .and_then(|n| {
+                // Whole numbers stay integers, as the API stores them.
+                if n.fract() == 0.0 && n.abs() < 9.0e15 {
+                    Some(Value::from(n as i64))
+                } else {
+                    serde_json::Number::from_f64(n).map(Value::Number)
+                }
+            })
+            .ok_or_else(|| format!("{text:?} is not a number")),
+        FieldKind::Date => Ok(Value::String(folded.replace(['/', '.'], "-").chars().take(10).collect())),
+        FieldKind::Option => option(text),
+        FieldKind::MultiOption => text
+            .split([',', '，', '、', ';', '；'])
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(option)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map(Value::Array),
+        FieldKind::User => users
+            .get(&folded.to_lowercase())
+            .map(|(id, _)| Value::from(*id))
+            .ok_or_else(|| format!("there is no active user {text:?}")),
+    }
+}
+
 /// Validates every row against the plan; returns the prepared rows and the problems.
 async fn prepare(
     store: &Store,
@@ -395,26 +463,29 @@ async fn prepare(
             return Err(Error::invalid("mapping", format!("the file has no column {header:?}")));
         }
     }
+    let mut conn = store.pool().acquire().await?;
+    let field_set = super::fields::FieldSet::load(&mut conn, org_id).await?;
+    drop(conn);
     let columns: Vec<(usize, &String, Target)> = table
         .headers
         .iter()
         .enumerate()
-        .filter_map(|(i, h)| plan.mapping.get(h).filter(|t| **t != Target::Ignore).map(|t| (i, h, *t)))
+        .filter_map(|(i, h)| match plan.mapping.get(h) {
+            Some(Mapped::Field(t)) if *t != Target::Ignore => Some((i, h, *t)),
+            _ => None,
+        })
         .collect();
-    let required: Vec<String> = super::fields::list(store, org_id)
-        .await?
-        .into_iter()
-        .filter(|f| f.active && f.required)
-        .map(|f| f.label_en)
-        .collect();
-    if !required.is_empty() {
-        return Err(Error::invalid(
-            "mapping",
-            format!(
-                "imports cannot fill custom fields yet, and these are required: {}; make them optional for the import",
-                required.join(", ")
-            ),
-        ));
+    let mut custom_columns: Vec<(usize, &String, &super::fields::CustomField)> = Vec::new();
+    for (i, h) in table.headers.iter().enumerate() {
+        if let Some(Mapped::Custom { custom }) = plan.mapping.get(h) {
+            let field = field_set.get(custom).ok_or_else(|| {
+                Error::invalid("mapping", format!("there is no custom field {custom:?} (column {h:?})"))
+            })?;
+            if custom_columns.iter().any(|(_, _, f)| f.key == field.key) {
+                return Err(Error::invalid("mapping", format!("only one column can fill {}", field.label_en)));
+            }
+            custom_columns.push((i, h, field));
+        }
     }
     if !columns.iter().any(|(_, _, t)| *t == Target::Name) {
         return Err(Error::invalid("mapping", "map one column to name; every customer needs one"));
@@ -556,6 +627,23 @@ async fn prepare(
                 Target::Ignore => {}
             }
         }
+        for (i, header, field) in &custom_columns {
+            let value = cells.get(*i).map(|v| v.trim()).unwrap_or_default();
+            if value.is_empty() {
+                continue;
+            }
+            match custom_cell(field, value, &users) {
+                Ok(v) => match field_set.normalize(&field.key, &v) {
+                    Ok(v) => {
+                        p.custom.insert(field.key.clone(), v);
+                    }
+                    Err(e) => {
+                        problems.push(RowProblem { row: *row, column: Some((*header).clone()), message: e.to_string() })
+                    }
+                },
+                Err(message) => problems.push(RowProblem { row: *row, column: Some((*header).clone()), message }),
+            }
+        }
         if p.name.is_empty() {
             let name_header = columns.iter().find(|(_, _, t)| *t == Target::Name).map(|(_, h, _)| (*h).clone());
             problems.push(RowProblem {
@@ -571,6 +659,7 @@ async fn prepare(
             p.contact = Some(RowContact { name, title: contact_title, phones: contact_phones, email: contact_email });
         }
         p.name_key = names::company_key(&p.name);
+        p.missing_required = field_set.check_required(&p.custom).err().map(|e| e.to_string());
         prepared.push(p);
     }
     problems.sort_by_key(|p| p.row);
@@ -610,7 +699,7 @@ enum RowAction {
 
 fn plan_outcome(
     prepared: &[Prepared],
-    problems: Vec<RowProblem>,
+    mut problems: Vec<RowProblem>,
     existing: &Existing,
     dedupe: Dedupe,
 ) -> (ImportReport, Vec<RowAction>) {
@@ -646,6 +735,10 @@ fn plan_outcome(
                 }
             }
             RowAction::Existing(id)
+        } else if let Some(message) = &p.missing_required {
+            // Only new customers need every required field; matches keep theirs.
+            problems.push(RowProblem { row: p.row, column: None, message: message.clone() });
+            RowAction::Repeat
         } else {
             report.new_customers += 1;
             if p.contact.is_some() {
@@ -655,6 +748,7 @@ fn plan_outcome(
         };
         actions.push(action);
     }
+    problems.sort_by_key(|p| p.row);
     report.problem_count = problems.len();
     report.ok = problems.is_empty();
     report.problems = problems.into_iter().take(1000).map(|p| (p.row, p.column, p.message)).collect();
@@ -771,8 +865,8 @@ async fn run(
                 let new_id: Id = sqlx::query_scalar(
                     "INSERT INTO customers (org_id, code, name, kind, category, level, status, industry, region, source, address, website, \
                         bank_name, bank_account, tax_id, credit_limit, tags, notes, owner_id, department_id, name_key, search_text, \
-                        created_by, created_at, updated_at, version) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24, 1) \
+                        created_by, created_at, updated_at, version, custom) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24, 1, $25) \
                      RETURNING id",
                 )
                 .bind(p.org_id)
@@ -799,8 +893,10 @@ async fn run(
                 .bind(super::search_text_for(&row.name, &code))
                 .bind(p.user_id)
                 .bind(now)
+                .bind(serde_json::Value::Object(row.custom.clone()).to_string())
                 .fetch_one(&mut *tx)
                 .await?;
+                super::fields::index_unique(&mut tx, p.org_id, new_id, &row.custom).await?;
                 super::write_phones(&mut tx, p.org_id, new_id, None, &dedup_phones(&row.phones)).await?;
                 let payload = serde_json::json!({ "id": new_id, "code": code, "name": row.name, "import_id": id });
                 Event {
@@ -887,10 +983,16 @@ async fn apply_to_existing(
             tags.push(t.clone());
         }
     }
+    let mut custom = current.custom.clone();
+    for (k, v) in &row.custom {
+        if overwrite || !custom.contains_key(k) {
+            custom.insert(k.clone(), v.clone());
+        }
+    }
     sqlx::query(
         "UPDATE customers SET category = $3, level = $4, status = $5, industry = $6, region = $7, source = $8, address = $9, \
             website = $10, bank_name = $11, bank_account = $12, tax_id = $13, credit_limit = $14, tags = $15, updated_at = $16, \
-            version = version + 1 WHERE id = $1 AND org_id = $2",
+            version = version + 1, custom = $17 WHERE id = $1 AND org_id = $2",
     )
     .bind(customer_id)
     .bind(p.org_id)
@@ -908,8 +1010,10 @@ async fn apply_to_existing(
     .bind(if overwrite { row.credit_limit.or(current.credit_limit) } else { current.credit_limit.or(row.credit_limit) })
     .bind(super::clean_tags(&tags)?)
     .bind(now)
+    .bind(serde_json::Value::Object(custom.clone()).to_string())
     .execute(&mut **tx)
     .await?;
+    super::fields::index_unique(tx, p.org_id, customer_id, &custom).await?;
     for (input, ph) in &row.phones {
         if !current.phones.iter().any(|c| c.canonical == ph.canonical) {
             sqlx::query(
@@ -947,13 +1051,28 @@ mod tests {
     fn headers_map_in_chinese_and_english() {
         let headers: Vec<String> =
             ["客户名称", "Phone", "级别", "联系人", "联系人手机", "whatever"].iter().map(|s| (*s).to_owned()).collect();
-        let m = suggest_mapping(&headers);
-        assert_eq!(m["客户名称"], Target::Name);
-        assert_eq!(m["Phone"], Target::Phone);
-        assert_eq!(m["级别"], Target::Level);
-        assert_eq!(m["联系人"], Target::ContactName);
-        assert_eq!(m["联系人手机"], Target::ContactPhone);
-        assert_eq!(m["whatever"], Target::Ignore);
+        let custom = [crate::customers::fields::CustomField {
+            id: 1,
+            key: "contract_no".into(),
+            label_zh: "合同编号".into(),
+            label_en: "Contract no.".into(),
+            kind: crate::customers::fields::FieldKind::Text,
+            required: false,
+            unique: false,
+            options: vec![],
+            position: 0,
+            active: true,
+        }];
+        let mut headers = headers;
+        headers.push("合同编号".into());
+        let m = suggest_mapping(&headers, &custom);
+        assert_eq!(m["客户名称"], Mapped::Field(Target::Name));
+        assert_eq!(m["Phone"], Mapped::Field(Target::Phone));
+        assert_eq!(m["级别"], Mapped::Field(Target::Level));
+        assert_eq!(m["联系人"], Mapped::Field(Target::ContactName));
+        assert_eq!(m["联系人手机"], Mapped::Field(Target::ContactPhone));
+        assert_eq!(m["whatever"], Mapped::Field(Target::Ignore));
+        assert_eq!(m["合同编号"], Mapped::Custom { custom: "contract_no".into() });
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
                 .layer(axum::extract::DefaultBodyLimit::max(super::import::MAX_UPLOAD_BYTES)),
         )
         .routes(routes!(export_customers))
+        .routes(routes!(list_all_contacts))
+        .routes(routes!(customer_group))
         .routes(routes!(list_fields, create_field))
         .routes(routes!(update_field))
         .routes(routes!(get_import))
@@ -719,4 +721,29 @@ async fn update_field(
         .record(state.store.pool())
         .await?;
     Ok(Json(field))
+}
+
+/// Contacts across every customer the caller may read: search by name, pinyin, title or
+/// phone; filter by birthday month.
+#[utoipa::path(get, path = "/api/v1/contacts", tag = "customers", params(contacts::ContactQuery),
+    responses((status = 200, body = [Contact]), (status = 422, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn list_all_contacts(
+    State(state): State<AppState>,
+    auth: Auth,
+    Query(q): Query<contacts::ContactQuery>,
+) -> ApiResult<Json<Vec<Contact>>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(contacts::list(&state.store, &access, &q).await?))
+}
+
+/// The group a customer belongs to, from its top parent down.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/group", tag = "customers", params(("id" = i64, Path)),
+    responses((status = 200, body = super::GroupNode), (status = 404, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn customer_group(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<Id>,
+) -> ApiResult<Json<super::GroupNode>> {
+    let access = auth.access(&state).await?;
+    Ok(Json(super::group(&state.store, &access, id).await?))
 }
