@@ -740,6 +740,36 @@ both_backends! {
         assert_eq!(s.east.get("/api/v1/contacts?birthday_month=13").await?.0, StatusCode::UNPROCESSABLE_ENTITY);
         Ok(())
     }
+
+    async fn the_search_index_follows_renames_deletions_and_merges(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        let find = |q: &'static str| {
+            let admin = admin.clone();
+            async move { Ok::<_, anyhow::Error>(ids(&admin.get(&format!("/api/v1/customers?q={}", urlencode(q))).await?.1)) }
+        };
+        let a = create(&admin, json!({ "name": "旧名称贸易有限公司", "phones": [{ "number": "0755-2345 6789" }] })).await?;
+        let a_id = a["id"].as_i64().context("a")?;
+        assert_eq!(find("旧名称贸易").await?, vec![a_id]);
+        admin.patch(&format!("/api/v1/customers/{a_id}"), &json!({ "name": "新名称科技有限公司" })).await?;
+        assert!(find("旧名称贸易").await?.is_empty(), "the old name is gone from the index");
+        assert_eq!(find("新名称科技").await?, vec![a_id]);
+        assert_eq!(find("xmckj").await?, vec![a_id], "pinyin initials of the new name");
+        assert_eq!(find("23456789").await?, vec![a_id], "phone suffix");
+        assert_eq!(find("0755-23456789").await?, vec![a_id], "whole number in another format");
+        assert!(find("0755-2345").await?.is_empty(), "a number's beginning is not its end");
+        let b = create(&admin, json!({ "name": "被合并公司" })).await?;
+        let (_, k) = admin.post(&format!("/api/v1/customers/{}/contacts", b["id"]), &json!({ "name": "欧阳娜娜" })).await?;
+        assert!(k["id"].is_i64());
+        assert_eq!(find("欧阳娜").await?, vec![b["id"].as_i64().context("b")?]);
+        admin.post(&format!("/api/v1/customers/{a_id}/merge"), &json!({ "from_ids": [b["id"]] })).await?;
+        assert_eq!(find("欧阳娜").await?, vec![a_id], "contacts moved by a merge are found on the target");
+        assert!(find("被合并").await?.is_empty());
+        admin.delete(&format!("/api/v1/customers/{a_id}")).await?;
+        assert!(find("新名称科技").await?.is_empty());
+        assert!(find("欧阳娜").await?.is_empty());
+        Ok(())
+    }
 }
 
 fn urlencode(s: &str) -> String {

@@ -381,6 +381,97 @@ pub fn normalise_phones(phones: &[PhoneInput]) -> Result<Vec<(PhoneInput, phone:
         .collect()
 }
 
+/// The digits of a canonical number, reversed: an "ends with" search becomes a prefix search
+/// that a B-tree index answers on both backends.
+pub(crate) fn reversed_digits(canonical: &str) -> String {
+    canonical.chars().filter(char::is_ascii_digit).rev().collect()
+}
+
+/// Stores one phone of a customer or contact.
+pub(crate) async fn insert_phone(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    org_id: Id,
+    customer_id: Id,
+    contact_id: Option<Id>,
+    input: &PhoneInput,
+    p: &phone::Phone,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO phones (org_id, customer_id, contact_id, label, raw, canonical, suffix, extension, digits_rev) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(org_id)
+    .bind(customer_id)
+    .bind(contact_id)
+    .bind(&input.label)
+    .bind(&input.number)
+    .bind(&p.canonical)
+    .bind(phone::suffix_key(p))
+    .bind(&p.extension)
+    .bind(reversed_digits(&p.canonical))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Fills the reversed digits of phones stored before they were kept. Runs at start.
+pub async fn backfill_phone_digits(store: &Store) -> Result<()> {
+    loop {
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, canonical FROM phones WHERE digits_rev = '' LIMIT 5000")
+                .fetch_all(store.pool())
+                .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = store.begin_write().await?;
+        for (id, canonical) in &rows {
+            let digits = reversed_digits(canonical);
+            // A canonical form without digits would be found again forever; mark it.
+            let digits = if digits.is_empty() { "-".to_owned() } else { digits };
+            sqlx::query("UPDATE phones SET digits_rev = $2 WHERE id = $1")
+                .bind(id)
+                .bind(digits)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    }
+}
+
+/// Appends "`column` matches `pattern`" for quick search, through the trigram index where the
+/// pattern is long enough to use one: SQLite's FTS5 table `fts_table`, PostgreSQL's GIN index.
+/// Shorter patterns scan, which a LIMIT with the usual sort ends early for common text.
+pub(crate) fn push_text_match(
+    sql: &mut SqlBuf,
+    backend: crate::store::Backend,
+    id_column: &str,
+    column: &str,
+    fts_table: &str,
+    text: &str,
+) {
+    let core = text.replace(['%', '_'], "");
+    let pattern = format!("%{core}%");
+    if backend == crate::store::Backend::Sqlite && core.chars().count() >= 3 {
+        sql.push(id_column).push(" IN (SELECT rowid FROM ").push(fts_table).push(" WHERE ").push(fts_table);
+        sql.push(".search_text LIKE ").bind(pattern).push(")");
+    } else {
+        sql.push(column).push(" LIKE ").bind(pattern);
+    }
+}
+
+/// Appends "has a phone matching `digits`": the same canonical number when the digits read as
+/// a whole phone number, or a number ending with them.
+pub(crate) fn push_phone_match(sql: &mut SqlBuf, org_id: Id, select: &str, digits: &str, raw: &str) {
+    let rev: String = digits.chars().rev().collect();
+    sql.push("(").push(select).push(" FROM phones WHERE org_id = ").bind(org_id);
+    sql.push(" AND digits_rev >= ").bind(rev.clone()).push(" AND digits_rev < ").bind(format!("{rev}:"));
+    if let Ok(p) = phone::normalize(raw, None) {
+        sql.push(" OR org_id = ").bind(org_id).push(" AND canonical = ").bind(p.canonical);
+    }
+    sql.push(")");
+}
+
 /// Replaces the phones of a customer (`contact_id` None) or of one of its contacts.
 pub(crate) async fn write_phones(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
@@ -397,20 +488,7 @@ pub(crate) async fn write_phones(
     };
     del.query().execute(&mut **tx).await?;
     for (input, p) in phones {
-        sqlx::query(
-            "INSERT INTO phones (org_id, customer_id, contact_id, label, raw, canonical, suffix, extension) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(org_id)
-        .bind(customer_id)
-        .bind(contact_id)
-        .bind(&input.label)
-        .bind(&input.number)
-        .bind(&p.canonical)
-        .bind(phone::suffix_key(p))
-        .bind(&p.extension)
-        .execute(&mut **tx)
-        .await?;
+        insert_phone(tx, org_id, customer_id, contact_id, input, p).await?;
     }
     Ok(())
 }
@@ -838,30 +916,20 @@ pub(crate) fn parse_time(field: &'static str, s: &str) -> Result<i64> {
         .map_err(|_| Error::invalid(field, format!("{s:?} is not an RFC 3339 time such as 2026-11-22T08:00:00Z")))
 }
 
-/// Appends `q`'s quick-search condition on `customers c`.
-fn push_quick_search(sql: &mut SqlBuf, org_id: Id, q: &str) {
-    let text = names::search_query(q);
-    let digits = phone::search_digits(q);
-    sql.push(" AND (");
-    let mut first = true;
-    if let Some(t) = &text {
-        let pattern = format!("%{}%", t.replace(['%', '_'], ""));
-        sql.push("c.search_text LIKE ").bind(pattern.clone());
-        sql.push(" OR EXISTS (SELECT 1 FROM contacts k WHERE k.org_id = ").bind(org_id);
-        sql.push(" AND k.customer_id = c.id AND k.search_text LIKE ").bind(pattern).push(")");
-        first = false;
+/// Appends `q`'s quick-search condition on `customers c`: its search text (name, pinyin,
+/// initials, code), its contacts' search text, and its phones and its contacts' phones.
+fn push_quick_search(sql: &mut SqlBuf, backend: crate::store::Backend, org_id: Id, q: &str) {
+    sql.push(" AND (1 = 0");
+    if let Some(t) = names::search_query(q) {
+        sql.push(" OR ");
+        push_text_match(sql, backend, "c.id", "c.search_text", "customers_fts", &t);
+        sql.push(" OR c.id IN (SELECT k.customer_id FROM contacts k WHERE k.org_id = ").bind(org_id).push(" AND ");
+        push_text_match(sql, backend, "k.id", "k.search_text", "contacts_fts", &t);
+        sql.push(")");
     }
-    if let Some(d) = &digits {
-        if !first {
-            sql.push(" OR ");
-        }
-        sql.push("EXISTS (SELECT 1 FROM phones ph WHERE ph.org_id = ").bind(org_id);
-        sql.push(" AND ph.customer_id = c.id AND (ph.suffix LIKE ").bind(format!("%{d}"));
-        sql.push(" OR ph.canonical LIKE ").bind(format!("%{d}%")).push("))");
-        first = false;
-    }
-    if first {
-        sql.push("1 = 0");
+    if let Some(d) = phone::search_digits(q) {
+        sql.push(" OR c.id IN ");
+        push_phone_match(sql, org_id, "SELECT customer_id", &d, q);
     }
     sql.push(")");
 }
@@ -943,7 +1011,7 @@ async fn page(store: &Store, access: &Access, q: &CustomerQuery, action: Action,
         if text.chars().count() > 100 {
             return Err(Error::invalid("q", "a search is at most 100 characters"));
         }
-        push_quick_search(&mut sql, org_id, text);
+        push_quick_search(&mut sql, store.backend(), org_id, text);
     }
     if let Some(cursor) = &q.cursor {
         let (value, id) = decode_cursor(cursor)?;

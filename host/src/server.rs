@@ -38,6 +38,7 @@ pub async fn prepare(opts: &ServeOptions) -> Result<Running> {
     let store = Store::connect(&opts.database_url).await?;
     store.migrate().await?;
     crate::customers::options::seed_missing(&store).await?;
+    crate::customers::backfill_phone_digits(&store).await?;
     let state = AppState::new(store, opts.web.clone());
     let first_start = org::bootstrap(
         &state.store,

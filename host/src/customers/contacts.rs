@@ -179,12 +179,12 @@ pub async fn list(store: &Store, access: &Access, q: &ContactQuery) -> Result<Ve
         }
         sql.push(" AND (1 = 0");
         if let Some(t) = super::names::search_query(text) {
-            sql.push(" OR k.search_text LIKE ").bind(format!("%{}%", t.replace(['%', '_'], "")));
+            sql.push(" OR ");
+            super::push_text_match(&mut sql, store.backend(), "k.id", "k.search_text", "contacts_fts", &t);
         }
         if let Some(d) = super::phone::search_digits(text) {
-            sql.push(" OR k.id IN (SELECT contact_id FROM phones WHERE org_id = ").bind(access.principal().org_id);
-            sql.push(" AND contact_id IS NOT NULL AND (suffix LIKE ").bind(format!("%{d}")).push(" OR canonical LIKE ");
-            sql.bind(format!("%{d}%")).push("))");
+            sql.push(" OR k.id IN ");
+            super::push_phone_match(&mut sql, access.principal().org_id, "SELECT contact_id", &d, text);
         }
         sql.push(")");
     }

@@ -1016,18 +1016,7 @@ async fn apply_to_existing(
     super::fields::index_unique(tx, p.org_id, customer_id, &custom).await?;
     for (input, ph) in &row.phones {
         if !current.phones.iter().any(|c| c.canonical == ph.canonical) {
-            sqlx::query(
-                "INSERT INTO phones (org_id, customer_id, contact_id, label, raw, canonical, suffix, extension) VALUES ($1, $2, NULL, $3, $4, $5, $6, $7)",
-            )
-            .bind(p.org_id)
-            .bind(customer_id)
-            .bind(&input.label)
-            .bind(&input.number)
-            .bind(&ph.canonical)
-            .bind(phone::suffix_key(ph))
-            .bind(&ph.extension)
-            .execute(&mut **tx)
-            .await?;
+            super::insert_phone(tx, p.org_id, customer_id, None, input, ph).await?;
         }
     }
     let after = super::load_in(tx, p.org_id, customer_id).await?;
