@@ -770,6 +770,38 @@ both_backends! {
         assert!(find("欧阳娜").await?.is_empty());
         Ok(())
     }
+
+    async fn demo_data_loads_consistently_in_bulk(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        let made = tessera_host::demo::seed_customers(&server.state, server.org_id, 2_500, 7).await?;
+        assert_eq!(made, 2_500);
+        let pool = server.store().pool();
+        let count = |sql: &'static str| async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await };
+        let contacts = count("SELECT COUNT(*) FROM contacts").await?;
+        let activities = count("SELECT COUNT(*) FROM activities").await?;
+        assert!((6_000..=9_000).contains(&contacts), "about three contacts each: {contacts}");
+        assert!((10_000..=15_000).contains(&activities), "about five follow-ups each: {activities}");
+        let inconsistent = count(
+            "SELECT COUNT(*) FROM customers c WHERE COALESCE(c.last_followed_up_at, -1) <> \
+             COALESCE((SELECT MAX(a.occurred_at) FROM activities a WHERE a.customer_id = c.id), -1)",
+        )
+        .await?;
+        assert_eq!(inconsistent, 0, "last follow-up dates match the timeline");
+        let codes = count("SELECT COUNT(DISTINCT code) FROM customers").await?;
+        assert_eq!(codes, 2_500);
+        // New rows after a bulk load get fresh ids and codes, and everything is searchable.
+        let c = create(&admin, json!({ "name": "批量之后" })).await?;
+        assert!(c["id"].as_i64().unwrap_or(0) > 2_500);
+        assert!(c["code"].as_str().unwrap_or_default().ends_with("02501"), "{c}");
+        let phone: String = sqlx::query_scalar("SELECT raw FROM phones WHERE contact_id IS NOT NULL ORDER BY id LIMIT 1").fetch_one(pool).await?;
+        let (_, found) = admin.get(&format!("/api/v1/customers?q={phone}")).await?;
+        assert_eq!(found["items"].as_array().map(Vec::len), Some(1), "{phone}: {found}");
+        let name: String = sqlx::query_scalar("SELECT name FROM customers WHERE name LIKE '%有限公司' ORDER BY id LIMIT 1").fetch_one(pool).await?;
+        let (_, found) = admin.get(&format!("/api/v1/customers?q={}", urlencode(&name))).await?;
+        assert!(!ids(&found).is_empty(), "{name}");
+        Ok(())
+    }
 }
 
 fn urlencode(s: &str) -> String {

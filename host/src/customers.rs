@@ -1055,6 +1055,8 @@ fn encode_cursor(value: &SqlArg, id: Id) -> String {
     let json = match value {
         SqlArg::Int(v) => serde_json::json!([v, id]),
         SqlArg::Text(v) => serde_json::json!([v, id]),
+        SqlArg::OptInt(v) => serde_json::json!([v, id]),
+        SqlArg::OptText(v) => serde_json::json!([v, id]),
     };
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
 }

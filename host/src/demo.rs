@@ -47,11 +47,15 @@ pub async fn seed_people(state: &AppState, org_id: Id, password: &str) -> Result
     Ok(())
 }
 
-/// Adds `count` demo customers, each with contacts and a year of follow-ups, owned by the
-/// organisation's active users. The same `seed` gives the same data. Rows are written in
-/// batches inside transactions, with codes taken from the organisation's pattern.
+/// Adds `count` demo customers, each with one to five contacts (three on average) and up to ten
+/// follow-ups over the past year (five on average), owned by the organisation's active users.
+/// The same `seed` gives the same data. Rows are bulk-inserted in batches, one transaction per
+/// batch, with codes taken from the organisation's pattern; this is what loads the millions of
+/// rows the benchmarks run on.
 pub async fn seed_customers(state: &AppState, org_id: Id, count: usize, seed: u64) -> Result<usize> {
     use rand::{Rng, SeedableRng};
+
+    use crate::store::{SqlArg, bulk_insert};
     let store = &state.store;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let owners: Vec<(Id, Option<Id>)> =
@@ -63,11 +67,8 @@ pub async fn seed_customers(state: &AppState, org_id: Id, count: usize, seed: u6
     let values = |list: &str| -> Vec<String> {
         lists.iter().filter(|o| o.list == list && o.active).map(|o| o.value.clone()).collect()
     };
-    let (levels, statuses, industries, regions, sources, categories) =
-        (values("level"), values("status"), values("industry"), values("region"), values("source"), values("category"));
-    let pick = |rng: &mut rand::rngs::StdRng, v: &[String]| -> Option<String> {
-        if v.is_empty() { None } else { v.get(rng.random_range(0..v.len())).cloned() }
-    };
+    let option_lists =
+        [values("category"), values("level"), values("status"), values("industry"), values("region"), values("source")];
     let (pattern, time_zone): (String, String) =
         sqlx::query_as("SELECT customer_code_pattern, time_zone FROM orgs WHERE id = $1")
             .bind(org_id)
@@ -76,15 +77,33 @@ pub async fn seed_customers(state: &AppState, org_id: Id, count: usize, seed: u6
     let pattern = crate::customers::codes::CodePattern::parse(&pattern)?;
     let now = crate::store::now_ms();
     let year_ms: i64 = 365 * 86_400_000;
+    let phone_row = |customer: Id, contact: Option<Id>, label: &str, number: String| -> Result<Vec<SqlArg>> {
+        let p = crate::customers::phone::normalize(&number, None).map_err(|e| crate::Error::Internal(e.to_string()))?;
+        Ok(vec![
+            org_id.into(),
+            customer.into(),
+            contact.into(),
+            label.into(),
+            number.into(),
+            p.canonical.clone().into(),
+            crate::customers::phone::suffix_key(&p).into(),
+            crate::customers::reversed_digits(&p.canonical).into(),
+        ])
+    };
     let mut made = 0;
     while made < count {
         let batch = (count - made).min(2_000);
         let mut tx = store.begin_write().await?;
         let codes = crate::customers::codes::take_codes(&mut tx, org_id, &pattern, &time_zone, batch as i64).await?;
-        for code in codes {
+        let customer_ids = store.reserve_ids(&mut tx, "customers", batch).await?;
+        let contact_counts: Vec<usize> = (0..batch).map(|_| rng.random_range(1..=5)).collect();
+        let contact_ids = store.reserve_ids(&mut tx, "contacts", contact_counts.iter().sum()).await?;
+        let mut contact_ids = contact_ids.into_iter();
+        let (mut customers, mut contacts, mut phones, mut activities) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for ((code, customer_id), n_contacts) in codes.into_iter().zip(customer_ids).zip(contact_counts) {
             let (city, area) = CITIES[rng.random_range(0..CITIES.len())];
-            let english = rng.random_range(0..10) == 0;
-            let name = if english {
+            let name = if rng.random_range(0..10) == 0 {
                 format!(
                     "{} {} {}",
                     EN_WORDS[rng.random_range(0..EN_WORDS.len())],
@@ -101,101 +120,165 @@ pub async fn seed_customers(state: &AppState, org_id: Id, count: usize, seed: u6
             };
             let (owner, department) =
                 owners.get(rng.random_range(0..owners.len().max(1))).copied().unwrap_or((0, None));
+            let owner = (owner > 0).then_some(owner);
             let created = now - rng.random_range(0..year_ms);
-            let customer_id: Id = sqlx::query_scalar(
-                "INSERT INTO customers (org_id, code, name, kind, category, level, status, industry, region, source, address, tags, \
-                    owner_id, department_id, name_key, search_text, credit_limit, created_at, updated_at, version) \
-                 VALUES ($1, $2, $3, 'company', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17, 1) RETURNING id",
-            )
-            .bind(org_id)
-            .bind(&code)
-            .bind(&name)
-            .bind(pick(&mut rng, &categories))
-            .bind(pick(&mut rng, &levels))
-            .bind(pick(&mut rng, &statuses))
-            .bind(pick(&mut rng, &industries))
-            .bind(pick(&mut rng, &regions))
-            .bind(pick(&mut rng, &sources))
-            .bind(format!("{city}市{}路{}号", ROADS[rng.random_range(0..ROADS.len())], rng.random_range(1..999)))
-            .bind(if rng.random_range(0..4) == 0 { "重点" } else { "" })
-            .bind((owner > 0).then_some(owner))
-            .bind(department)
-            .bind(crate::customers::names::company_key(&name))
-            .bind(format!("{} {}", crate::customers::names::search_text(&name), code.to_lowercase()))
-            .bind(rng.random_range(0..100i64) * 100_000)
-            .bind(created)
-            .fetch_one(&mut *tx)
-            .await?;
-            let office = format!("0{area}-{}", rng.random_range(20_000_000..89_999_999));
-            let office_phone =
-                crate::customers::phone::normalize(&office, None).map_err(|e| crate::Error::Internal(e.to_string()))?;
-            let phones = [(crate::customers::PhoneInput { label: "总机".into(), number: office }, office_phone)];
-            crate::customers::write_phones(&mut tx, org_id, customer_id, None, &phones).await?;
-            for c in 0..rng.random_range(1..=3) {
-                let person = format!(
-                    "{}{}",
-                    SURNAMES[rng.random_range(0..SURNAMES.len())],
-                    GIVEN[rng.random_range(0..GIVEN.len())]
-                );
-                let contact_id: Id = sqlx::query_scalar(
-                    "INSERT INTO contacts (org_id, customer_id, name, title, birthday, decision_role, notes, search_text, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, '', $7, $8, $8) RETURNING id",
-                )
-                .bind(org_id)
-                .bind(customer_id)
-                .bind(&person)
-                .bind(TITLES[rng.random_range(0..TITLES.len())])
-                .bind(format!("{}-{:02}-{:02}", rng.random_range(1965..2000), rng.random_range(1..=12), rng.random_range(1..=28)))
-                .bind(if c == 0 { "decision_maker" } else { "influencer" })
-                .bind(crate::customers::names::search_text(&person))
-                .bind(created)
-                .fetch_one(&mut *tx)
-                .await?;
-                let mobile =
-                    format!("1{}{:09}", [3, 5, 7, 8, 9][rng.random_range(0..5)], rng.random_range(0..1_000_000_000u64));
-                let phone = crate::customers::phone::normalize(&mobile, None)
-                    .map_err(|e| crate::Error::Internal(e.to_string()))?;
-                crate::customers::write_phones(
-                    &mut tx,
-                    org_id,
-                    customer_id,
-                    Some(contact_id),
-                    &[(crate::customers::PhoneInput { label: "手机".into(), number: mobile }, phone)],
-                )
-                .await?;
-            }
-            let mut last = None;
-            let mut next = None;
-            for _ in 0..rng.random_range(0..=5) {
+            // Follow-ups first, so the customer row carries its last and next dates.
+            let (mut last, mut next) = (None, None);
+            for _ in 0..rng.random_range(0..=10) {
                 let at = created + rng.random_range(0..(now - created).max(1));
-                let kind = ["call", "visit", "email", "meeting", "note"][rng.random_range(0..5)];
-                let follow = (rng.random_range(0..3) == 0).then(|| at + rng.random_range(1..30) * 86_400_000);
-                sqlx::query(
-                    "INSERT INTO activities (org_id, customer_id, kind, subject, result, occurred_at, next_follow_up_at, owner_id, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $6)",
-                )
-                .bind(org_id)
-                .bind(customer_id)
-                .bind(kind)
-                .bind(SUBJECTS[rng.random_range(0..SUBJECTS.len())])
-                .bind(RESULTS[rng.random_range(0..RESULTS.len())])
-                .bind(at)
-                .bind(follow)
-                .bind((owner > 0).then_some(owner))
-                .execute(&mut *tx)
-                .await?;
+                let follow = (rng.random_range(0..3) == 0).then(|| at + rng.random_range(1..30i64) * 86_400_000);
+                activities.push(vec![
+                    org_id.into(),
+                    customer_id.into(),
+                    ["call", "visit", "email", "meeting", "note"][rng.random_range(0..5)].into(),
+                    SUBJECTS[rng.random_range(0..SUBJECTS.len())].into(),
+                    RESULTS[rng.random_range(0..RESULTS.len())].into(),
+                    at.into(),
+                    follow.into(),
+                    owner.into(),
+                    at.into(),
+                ]);
                 if last.is_none_or(|l| at > l) {
                     last = Some(at);
                     next = follow;
                 }
             }
-            sqlx::query("UPDATE customers SET last_followed_up_at = $2, next_follow_up_at = $3 WHERE id = $1")
-                .bind(customer_id)
-                .bind(last)
-                .bind(next)
-                .execute(&mut *tx)
-                .await?;
+            let mut row: Vec<SqlArg> =
+                vec![customer_id.into(), org_id.into(), code.clone().into(), name.clone().into(), "company".into()];
+            for list in &option_lists {
+                row.push((!list.is_empty()).then(|| list[rng.random_range(0..list.len())].clone()).into());
+            }
+            row.extend([
+                SqlArg::from(format!(
+                    "{city}市{}路{}号",
+                    ROADS[rng.random_range(0..ROADS.len())],
+                    rng.random_range(1..999)
+                )),
+                (if rng.random_range(0..4) == 0 { "重点" } else { "" }).into(),
+                owner.into(),
+                department.into(),
+                crate::customers::names::company_key(&name).into(),
+                format!("{} {}", crate::customers::names::search_text(&name), code.to_lowercase()).into(),
+                (rng.random_range(0..100i64) * 100_000).into(),
+                last.into(),
+                next.into(),
+                created.into(),
+                created.into(),
+                1i64.into(),
+            ]);
+            customers.push(row);
+            phones.push(phone_row(
+                customer_id,
+                None,
+                "总机",
+                format!("0{area}-{}", rng.random_range(20_000_000..89_999_999)),
+            )?);
+            for c in 0..n_contacts {
+                let contact_id =
+                    contact_ids.next().ok_or_else(|| crate::Error::Internal("ran out of contact ids".into()))?;
+                let person = format!(
+                    "{}{}",
+                    SURNAMES[rng.random_range(0..SURNAMES.len())],
+                    GIVEN[rng.random_range(0..GIVEN.len())]
+                );
+                contacts.push(vec![
+                    contact_id.into(),
+                    org_id.into(),
+                    customer_id.into(),
+                    person.clone().into(),
+                    TITLES[rng.random_range(0..TITLES.len())].into(),
+                    format!(
+                        "{}-{:02}-{:02}",
+                        rng.random_range(1965..2000),
+                        rng.random_range(1..=12),
+                        rng.random_range(1..=28)
+                    )
+                    .into(),
+                    (if c == 0 { "decision_maker" } else { "influencer" }).into(),
+                    "".into(),
+                    crate::customers::names::search_text(&person).into(),
+                    created.into(),
+                    created.into(),
+                ]);
+                let mobile =
+                    format!("1{}{:09}", [3, 5, 7, 8, 9][rng.random_range(0..5)], rng.random_range(0..1_000_000_000u64));
+                phones.push(phone_row(customer_id, Some(contact_id), "手机", mobile)?);
+            }
         }
+        bulk_insert(
+            &mut tx,
+            "customers",
+            &[
+                "id",
+                "org_id",
+                "code",
+                "name",
+                "kind",
+                "category",
+                "level",
+                "status",
+                "industry",
+                "region",
+                "source",
+                "address",
+                "tags",
+                "owner_id",
+                "department_id",
+                "name_key",
+                "search_text",
+                "credit_limit",
+                "last_followed_up_at",
+                "next_follow_up_at",
+                "created_at",
+                "updated_at",
+                "version",
+            ],
+            customers,
+        )
+        .await?;
+        bulk_insert(
+            &mut tx,
+            "contacts",
+            &[
+                "id",
+                "org_id",
+                "customer_id",
+                "name",
+                "title",
+                "birthday",
+                "decision_role",
+                "notes",
+                "search_text",
+                "created_at",
+                "updated_at",
+            ],
+            contacts,
+        )
+        .await?;
+        bulk_insert(
+            &mut tx,
+            "phones",
+            &["org_id", "customer_id", "contact_id", "label", "raw", "canonical", "suffix", "digits_rev"],
+            phones,
+        )
+        .await?;
+        bulk_insert(
+            &mut tx,
+            "activities",
+            &[
+                "org_id",
+                "customer_id",
+                "kind",
+                "subject",
+                "result",
+                "occurred_at",
+                "next_follow_up_at",
+                "owner_id",
+                "created_at",
+            ],
+            activities,
+        )
+        .await?;
         tx.commit().await?;
         made += batch;
     }

@@ -151,6 +151,10 @@ pub struct SqlBuf {
 pub enum SqlArg {
     Int(i64),
     Text(String),
+    /// A possibly missing integer (a typed NULL when missing).
+    OptInt(Option<i64>),
+    /// A possibly missing text (a typed NULL when missing).
+    OptText(Option<String>),
 }
 
 impl SqlBuf {
@@ -191,6 +195,8 @@ impl SqlBuf {
             q = match arg {
                 SqlArg::Int(v) => q.bind(*v),
                 SqlArg::Text(v) => q.bind(v.as_str()),
+                SqlArg::OptInt(v) => q.bind(*v),
+                SqlArg::OptText(v) => q.bind(v.as_deref()),
             };
         }
         q
@@ -206,9 +212,90 @@ impl SqlBuf {
             q = match arg {
                 SqlArg::Int(v) => q.bind(*v),
                 SqlArg::Text(v) => q.bind(v.as_str()),
+                SqlArg::OptInt(v) => q.bind(*v),
+                SqlArg::OptText(v) => q.bind(v.as_deref()),
             };
         }
         q
+    }
+}
+
+impl From<Option<i64>> for SqlArg {
+    fn from(v: Option<i64>) -> Self {
+        SqlArg::OptInt(v)
+    }
+}
+
+impl From<Option<String>> for SqlArg {
+    fn from(v: Option<String>) -> Self {
+        SqlArg::OptText(v)
+    }
+}
+
+/// Inserts many rows with as few statements as the backends' limits on bound values allow.
+pub async fn bulk_insert(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<Vec<SqlArg>>,
+) -> Result<()> {
+    // Binding on SQLite slows down with the number of parameters in one statement, so its
+    // statements stay small; PostgreSQL takes up to 65,535 values and gains from fewer round trips.
+    let budget = if tx.backend_name().eq_ignore_ascii_case("sqlite") { 500 } else { 30_000 };
+    let per_statement = (budget / columns.len().max(1)).max(1);
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let mut sql = SqlBuf::new(format!("INSERT INTO {table} ({}) VALUES ", columns.join(", ")));
+        for (i, row) in rows.by_ref().take(per_statement).enumerate() {
+            if row.len() != columns.len() {
+                return Err(Error::Internal(format!(
+                    "a row for {table} has {} values for {} columns",
+                    row.len(),
+                    columns.len()
+                )));
+            }
+            sql.push(if i == 0 { "(" } else { ", (" });
+            for (j, value) in row.into_iter().enumerate() {
+                if j > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(value);
+            }
+            sql.push(")");
+        }
+        sql.query().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Reserves `count` fresh ids of `table` for rows about to be inserted in `tx` (bulk loads
+    /// that must know ids to link rows). On SQLite the write transaction holds the lock, so the
+    /// ids after the largest are free; on PostgreSQL they come from the identity sequence.
+    pub async fn reserve_ids(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        table: &str,
+        count: usize,
+    ) -> Result<Vec<i64>> {
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        match self.backend {
+            Backend::Sqlite => {
+                let max: i64 =
+                    sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT COALESCE(MAX(id), 0) FROM {table}")))
+                        .fetch_one(&mut **tx)
+                        .await?;
+                Ok((max + 1..=max + count as i64).collect())
+            }
+            Backend::Postgres => Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, $1)"
+            )))
+            .bind(count as i64)
+            .fetch_all(&mut **tx)
+            .await?),
+        }
     }
 }
 
