@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use utoipa::ToSchema;
 
-use super::{Customer, names, options};
+use super::{Customer, names};
 use crate::access::{Access, Action, ShareLevel};
 use crate::audit::AuditEntry;
 use crate::error::{Error, Result};
@@ -328,18 +328,19 @@ pub async fn batch_edit(store: &Store, access: &Access, edit: &BatchEdit) -> Res
         return Err(Error::invalid("customer_ids", format!("name 1 to {MAX_BATCH} customers")));
     }
     let mut tx = store.begin_write().await?;
-    for (list, value) in [
-        ("category", &edit.category),
-        ("level", &edit.level),
-        ("status", &edit.status),
-        ("industry", &edit.industry),
-        ("region", &edit.region),
-        ("source", &edit.source),
-    ] {
-        if let Some(v) = value {
-            options::ensure_valid(&mut *tx, p.org_id, list, v).await?;
-        }
-    }
+    super::check_options(
+        &mut tx,
+        p.org_id,
+        [
+            ("category", edit.category.as_deref()),
+            ("level", edit.level.as_deref()),
+            ("status", edit.status.as_deref()),
+            ("industry", edit.industry.as_deref()),
+            ("region", edit.region.as_deref()),
+            ("source", edit.source.as_deref()),
+        ],
+    )
+    .await?;
     super::clean_tags(&edit.add_tags)?;
     let ids: BTreeSet<Id> = edit.customer_ids.iter().copied().collect();
     let now = now_ms();
@@ -552,7 +553,7 @@ pub async fn merge(store: &Store, access: &Access, into_id: Id, from_ids: &[Id])
     let mut tx = store.begin_write().await?;
     let target_phones: BTreeSet<String> = target.phones.iter().map(|ph| ph.canonical.clone()).collect();
     for s in &sources {
-        for table in ["contacts", "activities"] {
+        for table in ["contacts", "activities", "customer_transfers"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "UPDATE {table} SET customer_id = $3 WHERE org_id = $1 AND customer_id = $2"
             )))
@@ -591,12 +592,6 @@ pub async fn merge(store: &Store, access: &Access, into_id: Id, from_ids: &[Id])
         .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE customers SET parent_id = $3 WHERE org_id = $1 AND parent_id = $2 AND id <> $3")
-            .bind(p.org_id)
-            .bind(s.id)
-            .bind(into_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE customer_transfers SET customer_id = $3 WHERE org_id = $1 AND customer_id = $2")
             .bind(p.org_id)
             .bind(s.id)
             .bind(into_id)
