@@ -14,33 +14,44 @@ use anyhow::{Context, Result, bail};
 use crate::test::{ensure_postgres, postgres_url};
 use crate::{build_host, root};
 
-const ADMIN_PASSWORD: &str = "benchmark admin passphrase";
+pub const ADMIN_PASSWORD: &str = "benchmark admin passphrase";
 /// Accounts that sign in during the sign-in load, and their password.
 const SIGNERS: u32 = 32;
 const SIGNER_PASSWORD: &str = "a passphrase for signing in";
 
 /// One wrk run, read back.
 #[derive(Debug, Clone, Default)]
-struct WrkResult {
-    requests_per_sec: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    requests: u64,
-    errors: u64,
+pub struct WrkResult {
+    pub requests_per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub requests: u64,
+    pub errors: u64,
 }
 
 pub fn run(args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
     let seconds = if quick { 3 } else { 15 };
+    let customers: usize = args
+        .iter()
+        .position(|a| a == "--customers")
+        .and_then(|i| args.get(i + 1))
+        .map(|n| n.parse())
+        .transpose()
+        .context("--customers takes a number")?
+        .unwrap_or(if quick { 20_000 } else { 1_000_000 });
     ensure_wrk()?;
     ensure_postgres()?;
     let binary = build_host(true)?;
     let mut sections = Vec::new();
+    let mut customer_sections = Vec::new();
     for backend in ["sqlite", "postgres"] {
         println!("== host core on {backend}");
         sections.push((backend, host_core(&binary, backend, seconds)?));
+        println!("== customer database on {backend}, {customers} customers");
+        customer_sections.push((backend, crate::bench_customers::run(&binary, backend, customers, seconds)?));
     }
-    write_report(&sections, seconds)?;
+    write_report(&sections, &customer_sections, customers, seconds)?;
     Ok(())
 }
 
@@ -58,10 +69,12 @@ fn ensure_wrk() -> Result<()> {
     Ok(())
 }
 
-struct Server {
+pub struct Server {
     child: Child,
-    addr: SocketAddr,
-    _dir: TempDir,
+    pub addr: SocketAddr,
+    pub dir: TempDir,
+    /// The database the server uses, for the admin commands run beside it.
+    pub db_args: Vec<String>,
 }
 
 impl Drop for Server {
@@ -71,7 +84,7 @@ impl Drop for Server {
     }
 }
 
-struct TempDir(PathBuf);
+pub struct TempDir(pub PathBuf);
 
 impl Drop for TempDir {
     fn drop(&mut self) {
@@ -83,27 +96,39 @@ fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn start_server(binary: &Path, backend: &str) -> Result<Server> {
+pub fn start_server(binary: &Path, backend: &str) -> Result<Server> {
+    start_server_with(binary, backend, false)
+}
+
+/// Starts `tessera serve` on a fresh database; with `demo`, the organisation gets the demo
+/// departments and people (all with the admin password).
+pub fn start_server_with(binary: &Path, backend: &str, demo: bool) -> Result<Server> {
     let dir = std::env::temp_dir().join(format!("tessera-bench-{}-{backend}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let port = free_port()?;
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let mut cmd = Command::new(binary);
-    cmd.arg("serve").arg("--listen").arg(addr.to_string()).arg("--data-dir").arg(&dir);
-    if backend == "postgres" {
+    cmd.arg("serve").arg("--listen").arg(addr.to_string());
+    if demo {
+        cmd.arg("--demo");
+    }
+    let db_args = if backend == "postgres" {
         let db = format!("tessera_bench_{}", std::process::id());
         psql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))?;
         psql(&format!("CREATE DATABASE {db}"))?;
         let base = postgres_url().rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or_default();
-        cmd.arg("--database-url").arg(format!("{base}/{db}"));
-    }
+        vec!["--database-url".to_owned(), format!("{base}/{db}")]
+    } else {
+        vec!["--data-dir".to_owned(), dir.display().to_string()]
+    };
+    cmd.args(&db_args);
     cmd.env("TESSERA_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     let child = cmd.spawn().context("cannot start tessera")?;
-    let server = Server { child, addr, _dir: TempDir(dir) };
+    let server = Server { child, addr, dir: TempDir(dir), db_args };
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if http(addr, "GET", "/healthz", &[], None).map(|(s, _)| s == 200).unwrap_or(false) {
@@ -114,7 +139,7 @@ fn start_server(binary: &Path, backend: &str) -> Result<Server> {
     bail!("tessera did not come up on {addr}")
 }
 
-fn psql(sql: &str) -> Result<()> {
+pub fn psql(sql: &str) -> Result<()> {
     let status = Command::new("psql").arg(postgres_url()).args(["-qc", sql]).stdout(Stdio::null()).status()?;
     if !status.success() {
         bail!("psql failed: {sql}");
@@ -123,7 +148,7 @@ fn psql(sql: &str) -> Result<()> {
 }
 
 /// A minimal HTTP/1.1 client for setting up the benchmarks.
-fn http(
+pub fn http(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -151,14 +176,14 @@ fn http(
     Ok((status, body))
 }
 
-fn json_field(body: &str, field: &str) -> Option<String> {
+pub fn json_field(body: &str, field: &str) -> Option<String> {
     let key = format!("\"{field}\":\"");
     let start = body.find(&key)? + key.len();
     let end = body[start..].find('"')? + start;
     Some(body[start..end].to_owned())
 }
 
-fn sign_in(addr: SocketAddr, username: &str, password: &str) -> Result<(String, String)> {
+pub fn sign_in(addr: SocketAddr, username: &str, password: &str) -> Result<(String, String)> {
     let mut stream = TcpStream::connect(addr)?;
     let body = format!("{{\"username\":\"{username}\",\"password\":\"{password}\"}}");
     write!(
@@ -178,9 +203,11 @@ fn sign_in(addr: SocketAddr, username: &str, password: &str) -> Result<(String, 
     Ok((cookie, csrf))
 }
 
-fn wrk(url: &str, connections: u32, seconds: u32, script: Option<&Path>, headers: &[String]) -> Result<WrkResult> {
+pub fn wrk(url: &str, connections: u32, seconds: u32, script: Option<&Path>, headers: &[String]) -> Result<WrkResult> {
     let mut cmd = Command::new("wrk");
-    cmd.args(["-t2", &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency"]);
+    // wrk wants at least one connection per thread.
+    let threads = connections.clamp(1, 2);
+    cmd.args([&format!("-t{threads}"), &format!("-c{connections}"), &format!("-d{seconds}s"), "--latency"]);
     for h in headers {
         cmd.args(["-H", h]);
     }
@@ -331,7 +358,12 @@ fn machine() -> String {
     )
 }
 
-fn write_report(sections: &[(&str, HostCore)], seconds: u32) -> Result<()> {
+fn write_report(
+    sections: &[(&str, HostCore)],
+    customer_sections: &[(&str, crate::bench_customers::Figures)],
+    customers: usize,
+    seconds: u32,
+) -> Result<()> {
     let mut md = String::new();
     let date = Command::new("date")
         .args(["-u", "+%Y-%m-%d %H:%M UTC"])
@@ -344,7 +376,7 @@ fn write_report(sections: &[(&str, HostCore)], seconds: u32) -> Result<()> {
     let _ = writeln!(md, "**Machine:** {}\n", machine());
     let _ = writeln!(
         md,
-        "Every figure comes from one run of wrk (2 threads) against a release build of `tessera serve` on a fresh database; runs last {seconds} s unless noted.\n"
+        "Every figure comes from one run of wrk (2 threads, 1 for a single connection) against a release build of `tessera serve` on a fresh database; runs last {seconds} s unless noted.\n"
     );
     let _ = writeln!(md, "## Host core: authentication\n");
     let _ = writeln!(md, "| backend | measure | requests/s | p50 | p99 | errors |");
@@ -372,6 +404,7 @@ fn write_report(sections: &[(&str, HostCore)], seconds: u32) -> Result<()> {
          sign-ins queue among themselves while other requests keep their latency. `GET /api/v1/me` resolves the token \
          (one indexed lookup joined to the user), then reads the user, roles, organisation and grants."
     );
+    crate::bench_customers::report(&mut md, customer_sections, customers);
     let path = root().join("docs/BENCHMARKS.md");
     std::fs::write(&path, md)?;
     println!("wrote {}", path.display());

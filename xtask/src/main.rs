@@ -5,6 +5,7 @@
 //! - `bench`: run the benchmarks on SQLite and PostgreSQL and rewrite `docs/BENCHMARKS.md`.
 
 mod bench;
+mod bench_customers;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -38,7 +39,9 @@ tasks:
   run [--debug] [-- ARGS…]   build and start the CRM on SQLite with a demo organisation
                              (ARGS go to `tessera serve`, e.g. -- --listen 0.0.0.0:8080)
   test                       run every test suite on SQLite and PostgreSQL
-  bench [--quick]            run the benchmarks and rewrite docs/BENCHMARKS.md";
+  bench [--quick] [--customers N]
+                             run the benchmarks (N customers, default 1,000,000; 20,000
+                             with --quick) and rewrite docs/BENCHMARKS.md";
 
 /// The password of the demo organisation's users when `TESSERA_ADMIN_PASSWORD` is not set.
 const DEMO_PASSWORD: &str = "tessera-demo-2026";

@@ -1,0 +1,296 @@
+//! The customer-database benchmarks: load N demo customers (with about three contacts and
+//! five follow-ups each), then measure the customer list page, quick / pinyin / phone search,
+//! exporting everything, the composition analysis, and import throughput beside `sqlite3`'s
+//! own `.import` of the same file.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::bench::{ADMIN_PASSWORD, WrkResult, http, json_field, psql, sign_in, start_server_with, wrk};
+
+/// What one backend measured.
+pub struct Figures {
+    customers: usize,
+    load_secs: f64,
+    list: WrkResult,
+    quick: WrkResult,
+    pinyin: WrkResult,
+    phone: WrkResult,
+    export_secs: f64,
+    export_mb: f64,
+    composition: WrkResult,
+    import_rows: usize,
+    import_secs: f64,
+    sqlite3_secs: Option<f64>,
+}
+
+fn token(addr: std::net::SocketAddr, username: &str) -> Result<String> {
+    let (cookie, csrf) = sign_in(addr, username, ADMIN_PASSWORD)?;
+    let auth = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
+    let (status, body) = http(addr, "POST", "/api/v1/me/tokens", &auth, Some("{\"name\":\"bench\"}"))?;
+    if status != 201 {
+        bail!("cannot make a token for {username}: {status} {body}");
+    }
+    json_field(&body, "token").context("token")
+}
+
+fn encode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+fn search_script(dir: &Path, name: &str, queries: &[&str]) -> Result<std::path::PathBuf> {
+    let paths: Vec<String> =
+        queries.iter().map(|q| format!("\"/api/v1/customers?limit=50&q={}\"", encode(q))).collect();
+    let path = dir.join(format!("{name}.lua"));
+    std::fs::write(
+        &path,
+        format!(
+            "local paths = {{{}}}\nlocal i = 0\nfunction request()\n  i = i + 1\n  return wrk.format(\"GET\", paths[(i % #paths) + 1])\nend\n",
+            paths.join(", ")
+        ),
+    )?;
+    Ok(path)
+}
+
+/// A CSV of `rows` new customers with phones and a contact each.
+fn import_file(dir: &Path, rows: usize) -> Result<std::path::PathBuf> {
+    let mut text = String::from("客户名称,电话,级别,行业,联系人,联系人手机\n");
+    for i in 0..rows {
+        let _ = writeln!(
+            text,
+            "导入测试{i}号贸易有限公司,0755-{:08},{},{},联系人{i},1{:010}",
+            30_000_000 + i,
+            ["a", "b", "c", "d"][i % 4],
+            ["manufacturing", "trade", "it", "services"][i % 4],
+            3_000_000_000u64 + i as u64
+        );
+    }
+    let path = dir.join("import.csv");
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+pub fn run(binary: &Path, backend: &str, customers: usize, seconds: u32) -> Result<Figures> {
+    let server = start_server_with(binary, backend, true)?;
+    let addr = server.addr;
+    let base = format!("http://{addr}");
+    println!("  loading {customers} customers");
+    let started = Instant::now();
+    let status = Command::new(binary)
+        .arg("demo")
+        .args(&server.db_args)
+        .args(["--org", "demo", "--customers", &customers.to_string()])
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .status()?;
+    if !status.success() {
+        bail!("tessera demo failed");
+    }
+    let load_secs = started.elapsed().as_secs_f64();
+    println!("    {load_secs:.0} s");
+    let admin = token(addr, "admin")?;
+    let manager = token(addr, "wang.fang")?;
+    let auth = |t: &str| vec![format!("Authorization: Bearer {t}")];
+
+    println!("  customer list page (50 rows, department scope), 64 connections");
+    let list = wrk(&format!("{base}/api/v1/customers?limit=50"), 64, seconds, None, &auth(&manager))?;
+    println!("    {:.0} req/s, p99 {:.1} ms", list.requests_per_sec, list.p99_ms);
+    let dir = &server.dir.0;
+    let quick = search_script(dir, "quick", &["北京华信", "恒达科技", "上海", "有限公司", "天润", "瑞丰医疗"])?;
+    let pinyin = search_script(dir, "pinyin", &["bjhx", "hengda", "shanghai", "tianrun", "kjyxgs", "ruifeng"])?;
+    let phone =
+        search_script(dir, "phone", &["12345678", "87654321", "2345678", "55556666", "13912345678", "0755-23456789"])?;
+    let mut searches = Vec::new();
+    for (name, script) in [("quick", &quick), ("pinyin", &pinyin), ("phone", &phone)] {
+        println!("  {name} search, 16 connections");
+        let r = wrk(&format!("{base}/api/v1/customers"), 16, seconds, Some(script), &auth(&manager))?;
+        println!("    {:.0} req/s, p99 {:.1} ms", r.requests_per_sec, r.p99_ms);
+        searches.push(r);
+    }
+    println!("  export of every customer as CSV");
+    let started = Instant::now();
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{size_download} %{http_code}",
+            "-H",
+            &format!("Authorization: Bearer {admin}"),
+        ])
+        .arg(format!("{base}/api/v1/customers/export/csv"))
+        .output()
+        .context("curl is needed for the export benchmark")?;
+    let export_secs = started.elapsed().as_secs_f64();
+    let answer = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (bytes, code) = answer.split_once(' ').unwrap_or(("0", "0"));
+    if code != "200" {
+        bail!("export answered {code}");
+    }
+    let export_mb = bytes.parse::<f64>().unwrap_or(0.0) / 1_048_576.0;
+    println!("    {export_secs:.1} s, {export_mb:.0} MB");
+    println!("  composition by level, 1 connection");
+    let composition = wrk(
+        &format!("{base}/api/v1/analysis/customers/composition?by=level"),
+        1,
+        seconds.min(10),
+        None,
+        &auth(&admin),
+    )?;
+    println!("    p50 {:.1} ms, p99 {:.1} ms", composition.p50_ms, composition.p99_ms);
+
+    let import_rows = (customers / 10).clamp(1_000, 100_000);
+    let file = import_file(dir, import_rows)?;
+    println!("  import of {import_rows} rows");
+    let body = std::fs::read(&file)?;
+    let upload = Command::new("curl")
+        .args([
+            "-s",
+            "-X",
+            "POST",
+            "-H",
+            &format!("Authorization: Bearer {admin}"),
+            "-H",
+            "Content-Type: text/csv",
+            "--data-binary",
+        ])
+        .arg(format!("@{}", file.display()))
+        .arg(format!("{base}/api/v1/customer-imports?file_name=import.csv"))
+        .output()?;
+    let upload = String::from_utf8_lossy(&upload.stdout).into_owned();
+    let id = upload
+        .split("\"id\":")
+        .nth(1)
+        .and_then(|rest| rest.split([',', '}']).next())
+        .and_then(|n| n.trim().parse::<i64>().ok())
+        .with_context(|| format!("upload failed: {}", upload.chars().take(300).collect::<String>()))?;
+    drop(body);
+    let plan = r#"{"mapping":{"客户名称":"name","电话":"phone","级别":"level","行业":"industry","联系人":"contact_name","联系人手机":"contact_phone"}}"#;
+    let bearer = format!("Bearer {admin}");
+    let started = Instant::now();
+    let (status, answer) = http(
+        addr,
+        "POST",
+        &format!("/api/v1/customer-imports/{id}/run"),
+        &[("Authorization", bearer.as_str())],
+        Some(plan),
+    )?;
+    if status != 202 {
+        bail!("import run answered {status}: {answer}");
+    }
+    loop {
+        let (_, info) =
+            http(addr, "GET", &format!("/api/v1/customer-imports/{id}"), &[("Authorization", bearer.as_str())], None)?;
+        if info.contains("\"status\":\"done\"") {
+            break;
+        }
+        if info.contains("\"status\":\"failed\"") {
+            bail!("the benchmark import failed: {}", info.chars().take(500).collect::<String>());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let import_secs = started.elapsed().as_secs_f64();
+    println!("    {:.0} rows/s", import_rows as f64 / import_secs);
+    let sqlite3_secs = if Command::new("sqlite3").arg("--version").stdout(Stdio::null()).status().is_ok() {
+        let db = dir.join("plain.db");
+        let started = Instant::now();
+        let ok = Command::new("sqlite3")
+            .arg(&db)
+            .arg(format!(".import --csv {} plain", file.display()))
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        ok.then(|| started.elapsed().as_secs_f64())
+    } else {
+        None
+    };
+    drop(server);
+    if backend == "postgres" {
+        psql(&format!("DROP DATABASE IF EXISTS tessera_bench_{} WITH (FORCE)", std::process::id()))?;
+    }
+    let mut searches = searches.into_iter();
+    let next = |s: &mut std::vec::IntoIter<WrkResult>| s.next().unwrap_or_default();
+    Ok(Figures {
+        customers,
+        load_secs,
+        list,
+        quick: next(&mut searches),
+        pinyin: next(&mut searches),
+        phone: next(&mut searches),
+        export_secs,
+        export_mb,
+        composition,
+        import_rows,
+        import_secs,
+        sqlite3_secs,
+    })
+}
+
+pub fn report(md: &mut String, sections: &[(&str, Figures)], customers: usize) {
+    let _ = writeln!(md, "\n## Customer database, {customers} customers\n");
+    let _ = writeln!(
+        md,
+        "Loaded with `tessera demo` (about three contacts, four phones and five follow-ups per customer). Searches and the list \
+         run as the demo sales manager, whose department-and-below scope covers most customers; 16 connections for searches."
+    );
+    let _ = writeln!(md, "\n| backend | measure | figure | goal |");
+    let _ = writeln!(md, "|---|---|---|---|");
+    for (backend, f) in sections {
+        let w = |r: &WrkResult| {
+            format!(
+                "{:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {} errors",
+                r.requests_per_sec, r.p50_ms, r.p99_ms, r.errors
+            )
+        };
+        let rows = [
+            (
+                "load of the demo data",
+                format!(
+                    "{:.0} s ({:.0} customers/s with their rows)",
+                    f.load_secs,
+                    f.customers as f64 / f.load_secs.max(0.001)
+                ),
+                "—".to_owned(),
+            ),
+            (
+                "customer list page, 50 rows, 64 connections",
+                w(&f.list),
+                "p99 ≤ 20 ms, ≥ 3,000 req/s (SQLite)".to_owned(),
+            ),
+            ("quick search (Chinese name fragments)", w(&f.quick), "p99 ≤ 30 ms".to_owned()),
+            ("pinyin search (full and initials)", w(&f.pinyin), "p99 ≤ 30 ms".to_owned()),
+            ("phone search (suffixes and whole numbers)", w(&f.phone), "p99 ≤ 30 ms".to_owned()),
+            (
+                "export of every customer as CSV",
+                format!("{:.1} s, {:.0} MB", f.export_secs, f.export_mb),
+                "≤ 20 s for 1M".to_owned(),
+            ),
+            ("composition by level", w(&f.composition), "≤ 200 ms".to_owned()),
+            (
+                "import (CSV, with phones and a contact per row)",
+                format!(
+                    "{} rows in {:.1} s: {:.0} rows/s{}",
+                    f.import_rows,
+                    f.import_secs,
+                    f.import_rows as f64 / f.import_secs.max(0.001),
+                    f.sqlite3_secs
+                        .map(|s| format!(
+                            "; sqlite3 .import of the same file {:.0} rows/s, ratio {:.2}",
+                            f.import_rows as f64 / s.max(0.001),
+                            s / f.import_secs.max(0.001)
+                        ))
+                        .unwrap_or_default()
+                ),
+                "≥ 100,000 rows/s (SQLite)".to_owned(),
+            ),
+        ];
+        for (what, figure, goal) in rows {
+            let _ = writeln!(md, "| {backend} | {what} | {figure} | {goal} |");
+        }
+    }
+}
