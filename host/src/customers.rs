@@ -464,7 +464,12 @@ pub(crate) fn push_text_match(
 /// a whole phone number, or a number ending with them.
 pub(crate) fn push_phone_match(sql: &mut SqlBuf, org_id: Id, select: &str, digits: &str, raw: &str) {
     let rev: String = digits.chars().rev().collect();
-    sql.push("(").push(select).push(" FROM phones WHERE org_id = ").bind(org_id);
+    if select.is_empty() {
+        // Only the condition, for a caller that wrote its own SELECT … WHERE.
+        sql.push("(org_id = ").bind(org_id);
+    } else {
+        sql.push("(").push(select).push(" FROM phones WHERE org_id = ").bind(org_id);
+    }
     sql.push(" AND digits_rev >= ").bind(rev.clone()).push(" AND digits_rev < ").bind(format!("{rev}:"));
     if let Ok(p) = phone::normalize(raw, None) {
         sql.push(" OR org_id = ").bind(org_id).push(" AND canonical = ").bind(p.canonical);
@@ -918,18 +923,66 @@ pub(crate) fn parse_time(field: &'static str, s: &str) -> Result<i64> {
 
 /// Appends `q`'s quick-search condition on `customers c`: its search text (name, pinyin,
 /// initials, code), its contacts' search text, and its phones and its contacts' phones.
+///
+/// When every text pattern can use the trigram index, the matching ids are collected from the
+/// indexes first (a union) and the customers looked up by id: a rare match then costs a few
+/// lookups instead of a walk through the organisation. A pattern too short for the index keeps
+/// the walk, which the list's LIMIT ends early for common text.
 fn push_quick_search(sql: &mut SqlBuf, backend: crate::store::Backend, org_id: Id, q: &str) {
-    sql.push(" AND (1 = 0");
-    if let Some(t) = names::search_query(q) {
-        sql.push(" OR ");
-        push_text_match(sql, backend, "c.id", "c.search_text", "customers_fts", &t);
-        sql.push(" OR c.id IN (SELECT k.customer_id FROM contacts k WHERE k.org_id = ").bind(org_id).push(" AND ");
-        push_text_match(sql, backend, "k.id", "k.search_text", "contacts_fts", &t);
+    let text = names::search_query(q).map(|t| t.replace(['%', '_'], "")).filter(|t| !t.is_empty());
+    let digits = phone::search_digits(q);
+    let indexed = text.as_ref().is_none_or(|t| t.chars().count() >= 3);
+    if !indexed {
+        sql.push(" AND (1 = 0");
+        if let Some(t) = &text {
+            sql.push(" OR ");
+            push_text_match(sql, backend, "c.id", "c.search_text", "customers_fts", t);
+            sql.push(" OR c.id IN (SELECT k.customer_id FROM contacts k WHERE k.org_id = ").bind(org_id).push(" AND ");
+            push_text_match(sql, backend, "k.id", "k.search_text", "contacts_fts", t);
+            sql.push(")");
+        }
+        if let Some(d) = &digits {
+            sql.push(" OR c.id IN ");
+            push_phone_match(sql, org_id, "SELECT customer_id", d, q);
+        }
         sql.push(")");
+        return;
     }
-    if let Some(d) = phone::search_digits(q) {
-        sql.push(" OR c.id IN ");
-        push_phone_match(sql, org_id, "SELECT customer_id", &d, q);
+    let mut branches: Vec<SqlBuf> = Vec::new();
+    if let Some(t) = &text {
+        let pattern = format!("%{t}%");
+        let mut own = SqlBuf::default();
+        let mut theirs = SqlBuf::default();
+        match backend {
+            crate::store::Backend::Sqlite => {
+                own.push("SELECT rowid FROM customers_fts WHERE customers_fts.search_text LIKE ").bind(pattern.clone());
+                theirs.push("SELECT k.customer_id FROM contacts k WHERE k.id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts.search_text LIKE ");
+                theirs.bind(pattern).push(")");
+            }
+            crate::store::Backend::Postgres => {
+                own.push("SELECT id FROM customers WHERE search_text LIKE ").bind(pattern.clone());
+                theirs.push("SELECT customer_id FROM contacts WHERE search_text LIKE ").bind(pattern);
+            }
+        }
+        branches.push(own);
+        branches.push(theirs);
+    }
+    if let Some(d) = &digits {
+        let mut phones = SqlBuf::default();
+        phones.push("SELECT customer_id FROM phones WHERE ");
+        push_phone_match(&mut phones, org_id, "", d, q);
+        branches.push(phones);
+    }
+    if branches.is_empty() {
+        sql.push(" AND 1 = 0");
+        return;
+    }
+    sql.push(" AND c.id IN (");
+    for (i, branch) in branches.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(" UNION ");
+        }
+        sql.append(branch);
     }
     sql.push(")");
 }

@@ -175,6 +175,30 @@ impl SqlBuf {
         self
     }
 
+    /// Appends another piece of SQL, renumbering its placeholders after this one's.
+    pub fn append(&mut self, other: SqlBuf) -> &mut Self {
+        let offset = self.args.len();
+        let mut text = String::with_capacity(other.text.len());
+        let mut chars = other.text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                let mut n = String::new();
+                while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                    n.push(*d);
+                    chars.next();
+                }
+                let n: usize = n.parse().unwrap_or(0);
+                text.push('$');
+                text.push_str(&(n + offset).to_string());
+            } else {
+                text.push(c);
+            }
+        }
+        self.text.push_str(&text);
+        self.args.extend(other.args);
+        self
+    }
+
     /// Appends `(p1, p2, …)` binding every id.
     pub fn bind_list(&mut self, ids: &[i64]) -> &mut Self {
         self.text.push('(');
@@ -314,5 +338,24 @@ impl From<String> for SqlArg {
 impl From<&str> for SqlArg {
     fn from(v: &str) -> Self {
         SqlArg::Text(v.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appended_sql_continues_the_numbering() {
+        let mut a = SqlBuf::new("SELECT 1 WHERE x = ");
+        a.bind(1).push(" AND y IN (");
+        let mut b = SqlBuf::new("SELECT z FROM t WHERE u = ");
+        b.bind("u").push(" OR v = ").bind(2).push(" OR w = $ AND price = '$'");
+        a.append(b).push(")");
+        assert_eq!(
+            a.text,
+            "SELECT 1 WHERE x = $1 AND y IN (SELECT z FROM t WHERE u = $2 OR v = $3 OR w = $ AND price = '$')"
+        );
+        assert_eq!(a.args, vec![SqlArg::Int(1), SqlArg::Text("u".into()), SqlArg::Int(2)]);
     }
 }
