@@ -573,12 +573,7 @@ pub async fn create(store: &Store, access: &Access, input: &NewCustomer) -> Resu
     )
     .await?;
     let custom = fields::apply(&mut tx, p.org_id, &serde_json::Map::new(), input.custom.as_ref()).await?;
-    let (pattern, time_zone): (String, String) =
-        sqlx::query_as("SELECT customer_code_pattern, time_zone FROM orgs WHERE id = $1")
-            .bind(p.org_id)
-            .fetch_one(&mut *tx)
-            .await?;
-    let pattern = codes::CodePattern::parse(&pattern)?;
+    let (pattern, time_zone) = codes::org_pattern(&mut *tx, p.org_id).await?;
     let code = codes::next_code(&mut tx, p.org_id, &pattern, &time_zone).await?;
     let now = now_ms();
     let id: Id = sqlx::query_scalar(

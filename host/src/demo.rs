@@ -69,12 +69,7 @@ pub async fn seed_customers(state: &AppState, org_id: Id, count: usize, seed: u6
     };
     let option_lists =
         [values("category"), values("level"), values("status"), values("industry"), values("region"), values("source")];
-    let (pattern, time_zone): (String, String) =
-        sqlx::query_as("SELECT customer_code_pattern, time_zone FROM orgs WHERE id = $1")
-            .bind(org_id)
-            .fetch_one(store.pool())
-            .await?;
-    let pattern = crate::customers::codes::CodePattern::parse(&pattern)?;
+    let (pattern, time_zone) = crate::customers::codes::org_pattern(store.pool(), org_id).await?;
     let now = crate::store::now_ms();
     let year_ms: i64 = 365 * 86_400_000;
     let phone_row = |customer: Id, contact: Option<Id>, label: &str, number: String| -> Result<Vec<SqlArg>> {

@@ -113,6 +113,19 @@ impl CodePattern {
     }
 }
 
+/// The organisation's customer code pattern and time zone.
+pub async fn org_pattern<'e, E>(exec: E, org_id: Id) -> Result<(CodePattern, String)>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let (pattern, time_zone): (String, String) =
+        sqlx::query_as("SELECT customer_code_pattern, time_zone FROM orgs WHERE id = $1")
+            .bind(org_id)
+            .fetch_one(exec)
+            .await?;
+    Ok((CodePattern::parse(&pattern)?, time_zone))
+}
+
 /// Takes the next number for `pattern` in `tx` and returns the code.
 pub async fn next_code(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,

@@ -98,31 +98,33 @@ pub struct FieldPatch {
 }
 
 pub async fn list(store: &Store, org_id: Id) -> Result<Vec<CustomField>> {
-    let rows = sqlx::query(
-        "SELECT id, key, label_zh, label_en, kind, required, is_unique, options, position, active FROM custom_fields \
-         WHERE org_id = $1 ORDER BY position, id",
-    )
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {FIELD_COLUMNS} FROM custom_fields WHERE org_id = $1 ORDER BY position, id"
+    )))
     .bind(org_id)
     .fetch_all(store.pool())
     .await?;
-    rows.iter()
-        .map(|r| {
-            let kind: String = r.try_get(4)?;
-            let options: String = r.try_get(7)?;
-            Ok(CustomField {
-                id: r.try_get(0)?,
-                key: r.try_get(1)?,
-                label_zh: r.try_get(2)?,
-                label_en: r.try_get(3)?,
-                kind: serde_json::from_value(Value::String(kind)).unwrap_or(FieldKind::Text),
-                required: r.try_get::<i64, _>(5)? != 0,
-                unique: r.try_get::<i64, _>(6)? != 0,
-                options: serde_json::from_str(&options).unwrap_or_default(),
-                position: r.try_get(8)?,
-                active: r.try_get::<i64, _>(9)? != 0,
-            })
-        })
-        .collect()
+    rows.iter().map(field_from_row).collect()
+}
+
+/// The columns [`field_from_row`] reads, in its order.
+const FIELD_COLUMNS: &str = "id, key, label_zh, label_en, kind, required, is_unique, options, position, active";
+
+fn field_from_row(r: &sqlx::any::AnyRow) -> Result<CustomField> {
+    let kind: String = r.try_get(4)?;
+    let options: String = r.try_get(7)?;
+    Ok(CustomField {
+        id: r.try_get(0)?,
+        key: r.try_get(1)?,
+        label_zh: r.try_get(2)?,
+        label_en: r.try_get(3)?,
+        kind: serde_json::from_value(Value::String(kind)).unwrap_or(FieldKind::Text),
+        required: r.try_get::<i64, _>(5)? != 0,
+        unique: r.try_get::<i64, _>(6)? != 0,
+        options: serde_json::from_str(&options).unwrap_or_default(),
+        position: r.try_get(8)?,
+        active: r.try_get::<i64, _>(9)? != 0,
+    })
 }
 
 fn check_labels(zh: &str, en: &str) -> Result<()> {
@@ -276,29 +278,15 @@ pub struct FieldSet {
 
 impl FieldSet {
     pub async fn load(conn: &mut sqlx::AnyConnection, org_id: Id) -> Result<FieldSet> {
-        let rows = sqlx::query(
-            "SELECT id, key, label_zh, label_en, kind, required, is_unique, options, position FROM custom_fields \
-             WHERE org_id = $1 AND active = 1",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {FIELD_COLUMNS} FROM custom_fields WHERE org_id = $1 AND active = 1"
+        )))
         .bind(org_id)
         .fetch_all(&mut *conn)
         .await?;
         let mut fields = BTreeMap::new();
-        for r in rows {
-            let kind: String = r.try_get(4)?;
-            let options: String = r.try_get(7)?;
-            let field = CustomField {
-                id: r.try_get(0)?,
-                key: r.try_get(1)?,
-                label_zh: r.try_get(2)?,
-                label_en: r.try_get(3)?,
-                kind: serde_json::from_value(Value::String(kind)).unwrap_or(FieldKind::Text),
-                required: r.try_get::<i64, _>(5)? != 0,
-                unique: r.try_get::<i64, _>(6)? != 0,
-                options: serde_json::from_str(&options).unwrap_or_default(),
-                position: r.try_get(8)?,
-                active: true,
-            };
+        for r in &rows {
+            let field = field_from_row(r)?;
             fields.insert(field.key.clone(), field);
         }
         let needs_users = fields.values().any(|f| f.kind == FieldKind::User);

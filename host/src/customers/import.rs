@@ -832,12 +832,7 @@ async fn run(
     }
     let creating = actions.iter().filter(|a| matches!(a, RowAction::Create)).count() as i64;
     let mut tx = store.begin_write().await?;
-    let (pattern, time_zone): (String, String) =
-        sqlx::query_as("SELECT customer_code_pattern, time_zone FROM orgs WHERE id = $1")
-            .bind(p.org_id)
-            .fetch_one(&mut *tx)
-            .await?;
-    let pattern = super::codes::CodePattern::parse(&pattern)?;
+    let (pattern, time_zone) = super::codes::org_pattern(&mut *tx, p.org_id).await?;
     let mut codes = super::codes::take_codes(&mut tx, p.org_id, &pattern, &time_zone, creating).await?.into_iter();
     let owner_department: Option<Id> = p.department_id;
     let now = now_ms();
