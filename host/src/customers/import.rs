@@ -249,9 +249,14 @@ pub async fn upload(
     }
     let table = read(file_name, bytes)?;
     let hash: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let summary = Summary {
+        headers: table.headers.clone(),
+        sample: table.rows.iter().take(5).map(|(_, cells)| cells.clone()).collect(),
+        encoding: table.encoding.to_owned(),
+    };
     let id: Id = sqlx::query_scalar(
-        "INSERT INTO customer_imports (org_id, user_id, file_name, content_hash, content, status, total_rows, created_at) \
-         VALUES ($1, $2, $3, $4, $5, 'uploaded', $6, $7) RETURNING id",
+        "INSERT INTO customer_imports (org_id, user_id, file_name, content_hash, content, status, total_rows, created_at, summary) \
+         VALUES ($1, $2, $3, $4, $5, 'uploaded', $6, $7, $8) RETURNING id",
     )
     .bind(p.org_id)
     .bind(p.user_id)
@@ -260,16 +265,25 @@ pub async fn upload(
     .bind(bytes.to_vec())
     .bind(table.rows.len() as i64)
     .bind(now_ms())
+    .bind(serde_json::to_string(&summary).map_err(|e| Error::Internal(e.to_string()))?)
     .fetch_one(store.pool())
     .await?;
     get(store, access, id, progress).await
+}
+
+/// What an upload holds, kept at upload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Summary {
+    headers: Vec<String>,
+    sample: Vec<Vec<String>>,
+    encoding: String,
 }
 
 /// An upload of the user's, with its progress or outcome.
 pub async fn get(store: &Store, access: &Access, id: Id, progress: &ImportProgress) -> Result<ImportInfo> {
     let p = access.principal();
     let row = sqlx::query(
-        "SELECT file_name, status, total_rows, result, content, content_hash, finished_at FROM customer_imports \
+        "SELECT file_name, status, total_rows, result, summary, content_hash, finished_at FROM customer_imports \
          WHERE id = $1 AND org_id = $2 AND user_id = $3",
     )
     .bind(id)
@@ -279,9 +293,19 @@ pub async fn get(store: &Store, access: &Access, id: Id, progress: &ImportProgre
     .await?
     .ok_or(Error::NotFound("import"))?;
     let file_name: String = row.try_get(0)?;
-    let content: Vec<u8> = row.try_get(4)?;
     let hash: String = row.try_get(5)?;
-    let table = read(&file_name, &content)?;
+    let summary: Summary = match serde_json::from_str(&row.try_get::<String, _>(4)?) {
+        Ok(summary) => summary,
+        // Uploads from before summaries were kept: read the file once more.
+        Err(_) => {
+            let (table, _) = load_table(store, access, id).await?;
+            Summary {
+                sample: table.rows.iter().take(5).map(|(_, cells)| cells.clone()).collect(),
+                headers: table.headers,
+                encoding: table.encoding.to_owned(),
+            }
+        }
+    };
     let result: String = row.try_get(3)?;
     let report: Option<ImportReport> =
         serde_json::from_str(&result).ok().filter(|r: &ImportReport| r.total_rows > 0 || r.problem_count > 0);
@@ -296,10 +320,10 @@ pub async fn get(store: &Store, access: &Access, id: Id, progress: &ImportProgre
     let custom_fields = super::fields::list(store, p.org_id).await?;
     Ok(ImportInfo {
         id,
-        suggested_mapping: suggest_mapping(&table.headers, &custom_fields),
-        sample: table.rows.iter().take(5).map(|(_, cells)| cells.clone()).collect(),
-        headers: table.headers,
-        encoding: table.encoding.to_owned(),
+        suggested_mapping: suggest_mapping(&summary.headers, &custom_fields),
+        sample: summary.sample,
+        headers: summary.headers,
+        encoding: summary.encoding,
         file_name,
         status: row.try_get(1)?,
         total_rows: row.try_get(2)?,
@@ -766,7 +790,8 @@ pub async fn start(
     let p = *access.principal();
     // Fail fast on a plan that cannot work at all.
     let (table, _) = load_table(store, access, id).await?;
-    prepare(store, access, &table, &plan).await?;
+    let checked = prepare(store, access, &table, &plan).await?;
+    drop(table);
     let claimed = sqlx::query("UPDATE customer_imports SET status = 'running' WHERE id = $1 AND org_id = $2 AND status IN ('uploaded', 'failed')")
         .bind(id)
         .bind(p.org_id)
@@ -781,7 +806,7 @@ pub async fn start(
     let store = store.clone();
     let access = access.clone();
     tokio::spawn(async move {
-        let outcome = run(&store, &access, id, &table, &plan, &progress).await;
+        let outcome = run(&store, &access, id, checked, &plan, &progress).await;
         let (status, report) = match outcome {
             Ok(report) if report.ok => ("done", report),
             Ok(report) => ("failed", report),
@@ -819,12 +844,11 @@ async fn run(
     store: &Store,
     access: &Access,
     id: Id,
-    table: &Table,
+    (prepared, problems): (Vec<Prepared>, Vec<RowProblem>),
     plan: &ImportPlan,
     progress: &ImportProgress,
 ) -> Result<ImportReport> {
     let p = *access.principal();
-    let (prepared, problems) = prepare(store, access, table, plan).await?;
     let existing = existing(store, p.org_id).await?;
     let (report, actions) = plan_outcome(&prepared, problems, &existing, plan.dedupe);
     if !report.ok {
