@@ -370,14 +370,21 @@ impl Access {
     }
 
     /// Loads the grants of `principal` and, where a department-and-below scope needs it, the
-    /// department tree.
+    /// department tree; remembered for a moment (see [`crate::cache`]).
     pub async fn load(store: &Store, principal: Principal) -> Result<Access> {
+        let cache = store.auth_cache();
+        if let Some(hit) = cache.access(principal.org_id, principal.user_id) {
+            return Ok(Access::new(principal, hit.grants, hit.tree));
+        }
+        let epoch = cache.epoch();
         let grants = Grants::load(store, principal.org_id, principal.user_id).await?;
         let needs_tree =
             principal.department_id.is_some() && grants.iter().any(|(_, _, scope)| scope == Scope::DepartmentTree);
         let tree =
             if needs_tree { DepartmentTree::load(store, principal.org_id).await? } else { DepartmentTree::default() };
-        Ok(Access::new(principal, grants, tree))
+        let entry = crate::cache::AccessEntry { grants, tree };
+        cache.put_access(principal.org_id, principal.user_id, entry.clone(), epoch);
+        Ok(Access::new(principal, entry.grants, entry.tree))
     }
 
     pub fn principal(&self) -> &Principal {

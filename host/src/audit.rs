@@ -124,7 +124,7 @@ pub async fn list(store: &Store, org_id: Id, q: &AuditQuery) -> Result<Vec<Audit
     if let Some(b) = q.before_id {
         sql.push(" AND id < ").bind(b);
     }
-    sql.push(" ORDER BY id DESC LIMIT ").bind(limit);
+    sql.push(" ORDER BY id DESC").limit(limit);
     let rows = sql.query().fetch_all(store.pool()).await?;
     rows.iter()
         .map(|r| {

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod customers;
 pub mod demo;

@@ -40,7 +40,7 @@ pub fn run(args: &[String]) -> Result<()> {
         .transpose()
         .context("--customers takes a number")?
         .unwrap_or(if quick { 20_000 } else { 1_000_000 });
-    ensure_wrk()?;
+    ensure_tools()?;
     ensure_postgres()?;
     let binary = build_host(true)?;
     let mut sections = Vec::new();
@@ -55,16 +55,20 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn ensure_wrk() -> Result<()> {
-    if Command::new("wrk").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok() {
-        return Ok(());
-    }
-    eprintln!("installing wrk from the Debian packages");
-    let _ = Command::new("apt-get").args(["update", "-qq"]).status();
-    let ok =
-        Command::new("apt-get").args(["install", "-y", "-qq", "wrk"]).status().map(|s| s.success()).unwrap_or(false);
-    if !ok {
-        bail!("wrk is needed for the benchmarks: apt-get install wrk");
+fn ensure_tools() -> Result<()> {
+    // wrk drives the load; sqlite3 counts what was loaded and imports the same file as the
+    // reference for import throughput.
+    for (tool, probe) in [("wrk", "--version"), ("sqlite3", "--version")] {
+        if Command::new(tool).arg(probe).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok() {
+            continue;
+        }
+        eprintln!("installing {tool} from the Debian packages");
+        let _ = Command::new("apt-get").args(["update", "-qq"]).status();
+        let ok =
+            Command::new("apt-get").args(["install", "-y", "-qq", tool]).status().map(|s| s.success()).unwrap_or(false);
+        if !ok {
+            bail!("{tool} is needed for the benchmarks: apt-get install {tool}");
+        }
     }
     Ok(())
 }

@@ -15,6 +15,8 @@ use crate::bench::{ADMIN_PASSWORD, WrkResult, http, json_field, psql, sign_in, s
 /// What one backend measured.
 pub struct Figures {
     customers: usize,
+    /// Rows loaded: customers, contacts, activities, phones.
+    loaded: [u64; 4],
     load_secs: f64,
     list: WrkResult,
     quick: WrkResult,
@@ -74,6 +76,22 @@ fn import_file(dir: &Path, rows: usize) -> Result<std::path::PathBuf> {
     Ok(path)
 }
 
+/// Counts what the demo loaded, straight from the database.
+fn count_rows(server: &crate::bench::Server) -> Result<[u64; 4]> {
+    let sql = "SELECT (SELECT COUNT(*) FROM customers) || ' ' || (SELECT COUNT(*) FROM contacts) || ' ' || \
+               (SELECT COUNT(*) FROM activities) || ' ' || (SELECT COUNT(*) FROM phones)";
+    let out = match server.db_args.first().map(String::as_str) {
+        Some("--database-url") => Command::new("psql").arg(&server.db_args[1]).args(["-tAc", sql]).output()?,
+        _ => Command::new("sqlite3").arg(server.dir.0.join("tessera.db")).arg(sql).output()?,
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut counts = [0u64; 4];
+    for (slot, n) in counts.iter_mut().zip(text.split_whitespace()) {
+        *slot = n.parse().with_context(|| format!("row counts: {text:?}"))?;
+    }
+    Ok(counts)
+}
+
 pub fn run(binary: &Path, backend: &str, customers: usize, seconds: u32) -> Result<Figures> {
     let server = start_server_with(binary, backend, true)?;
     let addr = server.addr;
@@ -91,7 +109,11 @@ pub fn run(binary: &Path, backend: &str, customers: usize, seconds: u32) -> Resu
         bail!("tessera demo failed");
     }
     let load_secs = started.elapsed().as_secs_f64();
-    println!("    {load_secs:.0} s");
+    let loaded = count_rows(&server)?;
+    println!(
+        "    {load_secs:.0} s: {} customers, {} contacts, {} activities, {} phones",
+        loaded[0], loaded[1], loaded[2], loaded[3]
+    );
     let admin = token(addr, "admin")?;
     let manager = token(addr, "wang.fang")?;
     let auth = |t: &str| vec![format!("Authorization: Bearer {t}")];
@@ -217,6 +239,7 @@ pub fn run(binary: &Path, backend: &str, customers: usize, seconds: u32) -> Resu
     let next = |s: &mut std::vec::IntoIter<WrkResult>| s.next().unwrap_or_default();
     Ok(Figures {
         customers,
+        loaded,
         load_secs,
         list,
         quick: next(&mut searches),
@@ -251,7 +274,11 @@ pub fn report(md: &mut String, sections: &[(&str, Figures)], customers: usize) {
             (
                 "load of the demo data",
                 format!(
-                    "{:.0} s ({:.0} customers/s with their rows)",
+                    "{} customers, {} contacts, {} activities, {} phones in {:.0} s ({:.0} customers/s with their rows)",
+                    f.loaded[0],
+                    f.loaded[1],
+                    f.loaded[2],
+                    f.loaded[3],
                     f.load_secs,
                     f.customers as f64 / f.load_secs.max(0.001)
                 ),

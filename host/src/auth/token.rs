@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::{Authenticated, Credential, random_token, sha256_hex};
 use crate::access::Principal;
+use crate::cache::TokenEntry;
 use crate::error::{Error, Result};
 use crate::store::{Id, SqlBuf, Store, now_ms};
 use crate::timefmt::{rfc3339, rfc3339_opt};
@@ -98,41 +99,61 @@ pub async fn authenticate(store: &Store, token: &str) -> Result<Authenticated> {
     if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
         return Err(invalid());
     }
-    let row = sqlx::query(
-        "SELECT t.id, t.org_id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, \
-                u.department_id, u.username, u.display_name, u.locale, u.active \
-         FROM api_tokens t JOIN users u ON u.id = t.user_id AND u.org_id = t.org_id \
-         WHERE t.token_hash = $1",
-    )
-    .bind(sha256_hex(token))
-    .fetch_optional(store.pool())
-    .await?
-    .ok_or_else(invalid)?;
-    let id: Id = row.try_get(0)?;
+    let hash = sha256_hex(token);
+    let cache = store.auth_cache();
+    let entry = match cache.token(&hash) {
+        Some(entry) => entry,
+        None => {
+            let epoch = cache.epoch();
+            let row = sqlx::query(
+                "SELECT t.id, t.org_id, t.user_id, t.expires_at, t.revoked_at, t.last_used_at, \
+                        u.department_id, u.username, u.display_name, u.locale, u.active \
+                 FROM api_tokens t JOIN users u ON u.id = t.user_id AND u.org_id = t.org_id \
+                 WHERE t.token_hash = $1",
+            )
+            .bind(&hash)
+            .fetch_optional(store.pool())
+            .await?
+            .ok_or_else(invalid)?;
+            if row.try_get::<Option<i64>, _>(4)?.is_some() {
+                return Err(Error::Unauthenticated("the API token has been revoked".into()));
+            }
+            if row.try_get::<i64, _>(10)? == 0 {
+                return Err(Error::Unauthenticated("the account of this API token is disabled".into()));
+            }
+            let entry = TokenEntry {
+                token_id: row.try_get(0)?,
+                org_id: row.try_get(1)?,
+                user_id: row.try_get(2)?,
+                department_id: row.try_get(6)?,
+                username: row.try_get(7)?,
+                display_name: row.try_get(8)?,
+                locale: row.try_get(9)?,
+                expires_at: row.try_get(3)?,
+                last_used_at: row.try_get(5)?,
+            };
+            cache.put_token(hash.clone(), entry.clone(), epoch);
+            entry
+        }
+    };
     let now = now_ms();
-    if row.try_get::<Option<i64>, _>(4)?.is_some() {
-        return Err(Error::Unauthenticated("the API token has been revoked".into()));
-    }
-    if row.try_get::<i64, _>(3)? <= now {
+    if entry.expires_at <= now {
         return Err(Error::Unauthenticated("the API token has expired; make a new one".into()));
     }
-    if row.try_get::<i64, _>(10)? == 0 {
-        return Err(Error::Unauthenticated("the account of this API token is disabled".into()));
-    }
-    let last_used: Option<i64> = row.try_get(5)?;
-    if last_used.is_none_or(|t| now - t >= TOUCH_EVERY_MS) {
+    if entry.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY_MS) {
         sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
-            .bind(id)
+            .bind(entry.token_id)
             .bind(now)
             .execute(store.pool())
             .await?;
+        cache.forget_token(&hash);
     }
     Ok(Authenticated {
-        principal: Principal { org_id: row.try_get(1)?, user_id: row.try_get(2)?, department_id: row.try_get(6)? },
-        username: row.try_get(7)?,
-        display_name: row.try_get(8)?,
-        locale: row.try_get(9)?,
-        credential: Credential::Token { token_id: id },
+        principal: Principal { org_id: entry.org_id, user_id: entry.user_id, department_id: entry.department_id },
+        username: entry.username,
+        display_name: entry.display_name,
+        locale: entry.locale,
+        credential: Credential::Token { token_id: entry.token_id },
     })
 }
 
@@ -173,5 +194,6 @@ pub async fn revoke(store: &Store, org_id: Id, user_id: Option<Id>, token_id: Id
     }
     sql.push(" RETURNING user_id");
     let owner: Option<i64> = sql.query().fetch_optional(store.pool()).await?.map(|r| r.try_get(0)).transpose()?;
+    store.auth_changed();
     owner.ok_or(Error::NotFound("API token"))
 }

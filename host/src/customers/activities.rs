@@ -175,7 +175,7 @@ pub async fn timeline(store: &Store, access: &Access, customer_id: Id, q: &Timel
     if let Some(before) = q.before_id {
         sql.push(" AND a.id < ").bind(before);
     }
-    sql.push(" ORDER BY a.occurred_at DESC, a.id DESC LIMIT ").bind(limit);
+    sql.push(" ORDER BY a.occurred_at DESC, a.id DESC").limit(limit);
     let rows = sql.query().fetch_all(store.pool()).await?;
     rows.iter()
         .map(|r| {

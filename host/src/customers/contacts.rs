@@ -184,7 +184,14 @@ pub async fn list(store: &Store, access: &Access, q: &ContactQuery) -> Result<Ve
         }
         if let Some(d) = super::phone::search_digits(text) {
             sql.push(" OR k.id IN ");
-            super::push_phone_match(&mut sql, access.principal().org_id, "SELECT contact_id", &d, text);
+            super::push_phone_match(
+                &mut sql,
+                store.backend(),
+                access.principal().org_id,
+                "SELECT contact_id",
+                &d,
+                text,
+            );
         }
         sql.push(")");
     }
@@ -197,7 +204,7 @@ pub async fn list(store: &Store, access: &Access, q: &ContactQuery) -> Result<Ve
     if let Some(after) = q.after_id {
         sql.push(" AND k.id > ").bind(after);
     }
-    sql.push(" ORDER BY k.id LIMIT ").bind(limit);
+    sql.push(" ORDER BY k.id").limit(limit);
     fetch(store, access.principal().org_id, &sql).await
 }
 

@@ -262,7 +262,7 @@ pub async fn update(store: &Store, org_id: Id, id: Id, patch: &FieldPatch) -> Re
 }
 
 /// The text a unique value is indexed under.
-fn unique_text(v: &Value) -> Option<String> {
+pub(crate) fn unique_text(v: &Value) -> Option<String> {
     match v {
         Value::Null => None,
         Value::String(s) => Some(s.trim().to_lowercase()),

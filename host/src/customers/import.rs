@@ -22,7 +22,7 @@ use crate::access::{Access, Action, RecordScope};
 use crate::audit::AuditEntry;
 use crate::error::{Error, Result};
 use crate::events::Event;
-use crate::store::{Id, Store, now_ms};
+use crate::store::{Id, SqlArg, SqlBuf, Store, bulk_insert, now_ms};
 use crate::timefmt::rfc3339_opt;
 
 /// A field a column can fill.
@@ -370,27 +370,63 @@ struct Existing {
     by_phone: HashMap<String, Id>,
 }
 
-async fn existing(store: &Store, org_id: Id) -> Result<Existing> {
+/// The customers of the organisation that rows could match: looked up by the rows' own name
+/// keys, tax ids and phones through their indexes, so the cost follows the file, not the
+/// size of the organisation.
+async fn existing(store: &Store, org_id: Id, rows: &[Prepared]) -> Result<Existing> {
     let mut e = Existing { by_name: HashMap::new(), by_tax: HashMap::new(), by_phone: HashMap::new() };
-    let rows = sqlx::query("SELECT id, name_key, tax_id FROM customers WHERE org_id = $1")
-        .bind(org_id)
-        .fetch_all(store.pool())
-        .await?;
-    for r in rows {
-        let id: Id = r.try_get(0)?;
-        e.by_name.entry(r.try_get(1)?).or_insert(id);
-        if let Some(t) = r.try_get::<Option<String>, _>(2)? {
-            e.by_tax.entry(t.to_uppercase()).or_insert(id);
+    let mut names: Vec<&str> = rows.iter().map(|r| r.name_key.as_str()).collect();
+    let mut taxes: Vec<String> = rows.iter().filter_map(|r| r.tax_id.as_ref()).map(|t| t.to_uppercase()).collect();
+    let mut phones: Vec<&str> = rows.iter().flat_map(|r| r.phones.iter().map(|(_, p)| p.canonical.as_str())).collect();
+    names.sort_unstable();
+    names.dedup();
+    taxes.sort_unstable();
+    taxes.dedup();
+    phones.sort_unstable();
+    phones.dedup();
+    for chunk in names.chunks(LOOKUP_CHUNK) {
+        let mut sql = SqlBuf::new("SELECT id, name_key FROM customers WHERE org_id = ");
+        sql.bind(org_id).push(" AND name_key IN ");
+        push_text_list(&mut sql, chunk.iter().copied());
+        for r in sql.query().fetch_all(store.pool()).await? {
+            let id: Id = r.try_get(0)?;
+            e.by_name.entry(r.try_get(1)?).and_modify(|v: &mut Id| *v = (*v).min(id)).or_insert(id);
         }
     }
-    for r in sqlx::query("SELECT canonical, customer_id FROM phones WHERE org_id = $1")
-        .bind(org_id)
-        .fetch_all(store.pool())
-        .await?
-    {
-        e.by_phone.entry(r.try_get(0)?).or_insert(r.try_get(1)?);
+    for chunk in taxes.chunks(LOOKUP_CHUNK) {
+        // Tax ids are matched without regard to case, as they were typed.
+        let mut sql = SqlBuf::new("SELECT id, upper(tax_id) FROM customers WHERE org_id = ");
+        sql.bind(org_id).push(" AND upper(tax_id) IN ");
+        push_text_list(&mut sql, chunk.iter().map(String::as_str));
+        for r in sql.query().fetch_all(store.pool()).await? {
+            let id: Id = r.try_get(0)?;
+            e.by_tax.entry(r.try_get(1)?).and_modify(|v: &mut Id| *v = (*v).min(id)).or_insert(id);
+        }
+    }
+    for chunk in phones.chunks(LOOKUP_CHUNK) {
+        let mut sql = SqlBuf::new("SELECT customer_id, canonical FROM phones WHERE org_id = ");
+        sql.bind(org_id).push(" AND canonical IN ");
+        push_text_list(&mut sql, chunk.iter().copied());
+        for r in sql.query().fetch_all(store.pool()).await? {
+            let id: Id = r.try_get(0)?;
+            e.by_phone.entry(r.try_get(1)?).and_modify(|v: &mut Id| *v = (*v).min(id)).or_insert(id);
+        }
     }
     Ok(e)
+}
+
+/// Keys looked up per statement when matching an import against the organisation.
+const LOOKUP_CHUNK: usize = 400;
+
+fn push_text_list<'a>(sql: &mut SqlBuf, values: impl Iterator<Item = &'a str>) {
+    sql.push("(");
+    for (i, v) in values.enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(v);
+    }
+    sql.push(")");
 }
 
 impl Existing {
@@ -694,7 +730,7 @@ async fn prepare(
 pub async fn dry_run(store: &Store, access: &Access, id: Id, plan: &ImportPlan) -> Result<ImportReport> {
     let (table, _) = load_table(store, access, id).await?;
     let (prepared, problems) = prepare(store, access, &table, plan).await?;
-    let existing = existing(store, access.principal().org_id).await?;
+    let existing = existing(store, access.principal().org_id, &prepared).await?;
     Ok(plan_outcome(&prepared, problems, &existing, plan.dedupe).0)
 }
 
@@ -849,106 +885,143 @@ async fn run(
     progress: &ImportProgress,
 ) -> Result<ImportReport> {
     let p = *access.principal();
-    let existing = existing(store, p.org_id).await?;
+    let existing = existing(store, p.org_id, &prepared).await?;
     let (report, actions) = plan_outcome(&prepared, problems, &existing, plan.dedupe);
     if !report.ok {
         return Ok(report);
     }
-    let creating = actions.iter().filter(|a| matches!(a, RowAction::Create)).count() as i64;
+    let creating: Vec<&Prepared> =
+        prepared.iter().zip(&actions).filter(|(_, a)| matches!(a, RowAction::Create)).map(|(row, _)| row).collect();
     let mut tx = store.begin_write().await?;
-    let (pattern, time_zone) = super::codes::org_pattern(&mut *tx, p.org_id).await?;
-    let mut codes = super::codes::take_codes(&mut tx, p.org_id, &pattern, &time_zone, creating).await?.into_iter();
-    let owner_department: Option<Id> = p.department_id;
     let now = now_ms();
-    for (i, (row, action)) in prepared.iter().zip(&actions).enumerate() {
-        let customer_id = match action {
-            RowAction::Repeat => continue,
-            RowAction::Existing(_) if plan.dedupe == Dedupe::Skip => continue,
-            RowAction::Existing(existing_id) => {
-                apply_to_existing(&mut tx, access, *existing_id, row, plan.dedupe, now).await?;
-                *existing_id
+    // Rows that match customers the organisation already has: updated or merged one by one.
+    let mut contacts: Vec<(Id, &RowContact)> = Vec::new();
+    for (row, action) in prepared.iter().zip(&actions) {
+        if let RowAction::Existing(existing_id) = action
+            && plan.dedupe != Dedupe::Skip
+        {
+            apply_to_existing(&mut tx, access, *existing_id, row, plan.dedupe, now).await?;
+            if let Some(contact) = &row.contact {
+                contacts.push((*existing_id, contact));
             }
-            RowAction::Create => {
-                let code = codes.next().ok_or_else(|| Error::Internal("ran out of customer codes".into()))?;
-                let owner_id = row.owner_id.unwrap_or(p.user_id);
-                let department_id = if row.owner_id.is_some() {
-                    sqlx::query_scalar("SELECT department_id FROM users WHERE id = $1 AND org_id = $2")
-                        .bind(owner_id)
-                        .bind(p.org_id)
-                        .fetch_one(&mut *tx)
-                        .await?
-                } else {
-                    owner_department
-                };
-                let f = |k: &str| row.fields.get(k).cloned();
-                let new_id: Id = sqlx::query_scalar(
-                    "INSERT INTO customers (org_id, code, name, kind, category, level, status, industry, region, source, address, website, \
-                        bank_name, bank_account, tax_id, credit_limit, tags, notes, owner_id, department_id, name_key, search_text, \
-                        created_by, created_at, updated_at, version, custom) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $24, 1, $25) \
-                     RETURNING id",
-                )
-                .bind(p.org_id)
-                .bind(&code)
-                .bind(&row.name)
-                .bind(row.kind.as_deref().unwrap_or("company"))
-                .bind(f("category"))
-                .bind(f("level"))
-                .bind(f("status"))
-                .bind(f("industry"))
-                .bind(f("region"))
-                .bind(f("source"))
-                .bind(f("address"))
-                .bind(f("website"))
-                .bind(f("bank_name"))
-                .bind(f("bank_account"))
-                .bind(&row.tax_id)
-                .bind(row.credit_limit)
-                .bind(super::clean_tags(&row.tags)?)
-                .bind(row.notes.as_deref().unwrap_or_default())
-                .bind(owner_id)
-                .bind(department_id)
-                .bind(&row.name_key)
-                .bind(super::search_text_for(&row.name, &code))
-                .bind(p.user_id)
-                .bind(now)
-                .bind(serde_json::Value::Object(row.custom.clone()).to_string())
-                .fetch_one(&mut *tx)
-                .await?;
-                super::fields::index_unique(&mut tx, p.org_id, new_id, &row.custom).await?;
-                super::write_phones(&mut tx, p.org_id, new_id, None, &dedup_phones(&row.phones)).await?;
-                let payload = serde_json::json!({ "id": new_id, "code": code, "name": row.name, "import_id": id });
-                Event {
-                    org_id: p.org_id,
-                    topic: "customer.created",
-                    aggregate: ("customer", new_id),
-                    actor_user_id: Some(p.user_id),
-                    payload: &payload,
-                }
-                .record(&mut tx)
-                .await?;
-                new_id
-            }
-        };
-        if let Some(RowContact { name, title, phones, email }) = &row.contact {
-            let contact_id: Id = sqlx::query_scalar(
-                "INSERT INTO contacts (org_id, customer_id, name, title, email, notes, search_text, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, '', $6, $7, $7) RETURNING id",
-            )
+        }
+    }
+    // New customers: written in bulk, a batch at a time, in the same transaction.
+    let (pattern, time_zone) = super::codes::org_pattern(&mut *tx, p.org_id).await?;
+    let codes = super::codes::take_codes(&mut tx, p.org_id, &pattern, &time_zone, creating.len() as i64).await?;
+    let departments: HashMap<Id, Option<Id>> =
+        sqlx::query_as::<_, (Id, Option<Id>)>("SELECT id, department_id FROM users WHERE org_id = $1")
             .bind(p.org_id)
-            .bind(customer_id)
-            .bind(name)
-            .bind(title)
-            .bind(email)
-            .bind(names::search_text(name))
-            .bind(now)
-            .fetch_one(&mut *tx)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+    let mut unique = UniqueValues::load(&mut tx, p.org_id).await?;
+    let mut written = prepared.len() - creating.len();
+    for (batch, codes) in creating.chunks(IMPORT_BATCH).zip(codes.chunks(IMPORT_BATCH)) {
+        let ids = store.reserve_ids(&mut tx, "customers", batch.len()).await?;
+        let mut customers = Vec::with_capacity(batch.len());
+        let mut phones = Vec::new();
+        let mut events = Vec::with_capacity(batch.len());
+        let mut unique_rows = Vec::new();
+        for ((row, code), new_id) in batch.iter().zip(codes).zip(&ids) {
+            let owner_id = row.owner_id.unwrap_or(p.user_id);
+            let department_id =
+                if row.owner_id.is_some() { departments.get(&owner_id).copied().flatten() } else { p.department_id };
+            let f = |k: &str| SqlArg::OptText(row.fields.get(k).cloned());
+            customers.push(vec![
+                SqlArg::Int(*new_id),
+                p.org_id.into(),
+                code.as_str().into(),
+                row.name.as_str().into(),
+                row.kind.as_deref().unwrap_or("company").into(),
+                f("category"),
+                f("level"),
+                f("status"),
+                f("industry"),
+                f("region"),
+                f("source"),
+                f("address"),
+                f("website"),
+                f("bank_name"),
+                f("bank_account"),
+                SqlArg::OptText(row.tax_id.clone()),
+                SqlArg::OptInt(row.credit_limit),
+                super::clean_tags(&row.tags)?.into(),
+                row.notes.clone().unwrap_or_default().into(),
+                owner_id.into(),
+                SqlArg::OptInt(department_id),
+                row.name_key.as_str().into(),
+                super::search_text_for(&row.name, code).into(),
+                p.user_id.into(),
+                now.into(),
+                now.into(),
+                1.into(),
+                serde_json::Value::Object(row.custom.clone()).to_string().into(),
+            ]);
+            for (input, ph) in dedup_phones(&row.phones) {
+                phones.push(phone_args(p.org_id, *new_id, None, &input, &ph));
+            }
+            unique_rows.extend(unique.claim(p.org_id, *new_id, row)?);
+            let payload = serde_json::json!({ "id": new_id, "code": code, "name": row.name, "import_id": id });
+            events.push(event_args(p.org_id, "customer.created", ("customer", *new_id), p.user_id, &payload, now));
+            if let Some(contact) = &row.contact {
+                contacts.push((*new_id, contact));
+            }
+        }
+        bulk_insert(&mut tx, "customers", CUSTOMER_COLUMNS, customers).await?;
+        bulk_insert(&mut tx, "phones", PHONE_COLUMNS, phones).await?;
+        bulk_insert(&mut tx, "custom_unique_values", &["org_id", "field_key", "value", "customer_id"], unique_rows)
             .await?;
-            super::write_phones(&mut tx, p.org_id, customer_id, Some(contact_id), &dedup_phones(phones)).await?;
+        bulk_insert(&mut tx, "outbox", EVENT_COLUMNS, events).await?;
+        written += batch.len();
+        progress.set(id, written);
+    }
+    // Every row's contact, for new and matched customers alike.
+    for batch in contacts.chunks(IMPORT_BATCH) {
+        let ids = store.reserve_ids(&mut tx, "contacts", batch.len()).await?;
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut phones = Vec::new();
+        let mut events = Vec::with_capacity(batch.len());
+        for ((customer_id, contact), contact_id) in batch.iter().zip(&ids) {
+            rows.push(vec![
+                SqlArg::Int(*contact_id),
+                p.org_id.into(),
+                (*customer_id).into(),
+                contact.name.as_str().into(),
+                SqlArg::OptText(contact.title.clone()),
+                SqlArg::OptText(contact.email.clone()),
+                "".into(),
+                names::search_text(&contact.name).into(),
+                now.into(),
+                now.into(),
+            ]);
+            for (input, ph) in dedup_phones(&contact.phones) {
+                phones.push(phone_args(p.org_id, *customer_id, Some(*contact_id), &input, &ph));
+            }
+            let payload = serde_json::json!({ "id": contact_id, "customer_id": customer_id, "name": contact.name, "import_id": id });
+            events.push(event_args(p.org_id, "contact.created", ("contact", *contact_id), p.user_id, &payload, now));
         }
-        if i % 500 == 0 {
-            progress.set(id, i);
-        }
+        bulk_insert(
+            &mut tx,
+            "contacts",
+            &[
+                "id",
+                "org_id",
+                "customer_id",
+                "name",
+                "title",
+                "email",
+                "notes",
+                "search_text",
+                "created_at",
+                "updated_at",
+            ],
+            rows,
+        )
+        .await?;
+        bulk_insert(&mut tx, "phones", PHONE_COLUMNS, phones).await?;
+        bulk_insert(&mut tx, "outbox", EVENT_COLUMNS, events).await?;
     }
     AuditEntry::new(p.org_id, Some(p.user_id), "customer.imported")
         .target("import", id)
@@ -958,6 +1031,131 @@ async fn run(
     tx.commit().await?;
     progress.set(id, prepared.len());
     Ok(report)
+}
+
+/// New customers written per statement batch of an import.
+const IMPORT_BATCH: usize = 5000;
+
+const CUSTOMER_COLUMNS: &[&str] = &[
+    "id",
+    "org_id",
+    "code",
+    "name",
+    "kind",
+    "category",
+    "level",
+    "status",
+    "industry",
+    "region",
+    "source",
+    "address",
+    "website",
+    "bank_name",
+    "bank_account",
+    "tax_id",
+    "credit_limit",
+    "tags",
+    "notes",
+    "owner_id",
+    "department_id",
+    "name_key",
+    "search_text",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "version",
+    "custom",
+];
+
+const PHONE_COLUMNS: &[&str] =
+    &["org_id", "customer_id", "contact_id", "label", "raw", "canonical", "suffix", "extension", "digits_rev"];
+
+const EVENT_COLUMNS: &[&str] =
+    &["org_id", "topic", "aggregate_type", "aggregate_id", "actor_user_id", "payload", "created_at"];
+
+fn phone_args(
+    org_id: Id,
+    customer_id: Id,
+    contact_id: Option<Id>,
+    input: &PhoneInput,
+    p: &phone::Phone,
+) -> Vec<SqlArg> {
+    vec![
+        org_id.into(),
+        customer_id.into(),
+        SqlArg::OptInt(contact_id),
+        input.label.as_str().into(),
+        input.number.as_str().into(),
+        p.canonical.as_str().into(),
+        phone::suffix_key(p).into(),
+        SqlArg::OptText(p.extension.clone()),
+        super::reversed_digits(&p.canonical).into(),
+    ]
+}
+
+fn event_args(
+    org_id: Id,
+    topic: &str,
+    (kind, aggregate_id): (&str, Id),
+    actor: Id,
+    payload: &serde_json::Value,
+    now: i64,
+) -> Vec<SqlArg> {
+    vec![
+        org_id.into(),
+        topic.into(),
+        kind.into(),
+        aggregate_id.into(),
+        actor.into(),
+        payload.to_string().into(),
+        now.into(),
+    ]
+}
+
+/// The organisation's unique custom fields and the values already taken, so that an import
+/// names the row that would repeat one instead of failing on the constraint.
+struct UniqueValues {
+    fields: Vec<(String, String)>,
+    taken: std::collections::HashSet<(String, String)>,
+}
+
+impl UniqueValues {
+    async fn load(tx: &mut sqlx::Transaction<'static, sqlx::Any>, org_id: Id) -> Result<UniqueValues> {
+        let fields: Vec<(String, String)> = sqlx::query_as(
+            "SELECT key, label_en FROM custom_fields WHERE org_id = $1 AND active = 1 AND is_unique = 1",
+        )
+        .bind(org_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        let taken = if fields.is_empty() {
+            Default::default()
+        } else {
+            sqlx::query_as::<_, (String, String)>("SELECT field_key, value FROM custom_unique_values WHERE org_id = $1")
+                .bind(org_id)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .collect()
+        };
+        Ok(UniqueValues { fields, taken })
+    }
+
+    /// The unique-value rows of a new customer, refusing a value already taken.
+    fn claim(&mut self, org_id: Id, customer_id: Id, row: &Prepared) -> Result<Vec<Vec<SqlArg>>> {
+        let mut out = Vec::new();
+        for (key, label) in &self.fields {
+            if let Some(v) = row.custom.get(key).and_then(super::fields::unique_text) {
+                if !self.taken.insert((key.clone(), v.clone())) {
+                    return Err(Error::Conflict(format!(
+                        "row {}: another customer already has {label} = {v:?}",
+                        row.row
+                    )));
+                }
+                out.push(vec![org_id.into(), key.as_str().into(), v.into(), customer_id.into()]);
+            }
+        }
+        Ok(out)
+    }
 }
 
 fn dedup_phones(phones: &[(PhoneInput, phone::Phone)]) -> Vec<(PhoneInput, phone::Phone)> {

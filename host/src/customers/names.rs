@@ -23,6 +23,21 @@ const PHRASES: &str = "重庆 chong qing|长沙 chang sha|长春 chang chun|长�
     厦门 xia men|蚌埠 beng bu|六安 lu an|音乐 yin yue|会计 kuai ji|佛山 fo shan|成都 cheng du|\
     西藏 xi zang|番禺 pan yu|单县 shan xian";
 
+/// [`PHRASES`] parsed once: each word's characters and its readings.
+fn phrases() -> &'static [(Vec<char>, Vec<&'static str>)] {
+    static PARSED: std::sync::LazyLock<Vec<(Vec<char>, Vec<&'static str>)>> = std::sync::LazyLock::new(|| {
+        PHRASES
+            .split('|')
+            .map(|entry| {
+                let mut parts = entry.split(' ');
+                let word = parts.next().unwrap_or_default().chars().collect();
+                (word, parts.collect())
+            })
+            .collect()
+    });
+    &PARSED
+}
+
 /// Chinese legal forms, `|`-separated, longest first so the longest match goes in one step.
 const CJK_SUFFIXES: &str = "有限责任公司|股份有限公司|集团有限公司|有限公司|股份公司|工作室|集团|公司|厂";
 
@@ -114,11 +129,18 @@ fn legal_suffix_start(s: &str) -> Option<usize> {
         .map(str::len)
 }
 
+/// Characters commonly read more than one way in names of people, places and companies; only
+/// these give more than one spelling.
+const POLYPHONES: &str = "行重长乐都和参调传藏厦曾单解区查盛朝会便差大角强仇朴尉覃翟缪种石贾宿万率省奇降\
+    薄校秘蔚莎阿称期卡系地的将弹还似度塞折泊扁盖给觉着得好相少应数分为中华沈任纪燕广宁乘颈\
+    谷句叶员圈埔夏干看教禅空落露模哦片漂铺栖翘亲曲雀散色扇召殷宛遗佣与曝粘";
+
 /// Search keys of a name: pinyin spellings without tones or separators (`full`) and first-letter
 /// spellings (`initials`), both lower case. Characters with several readings yield several
 /// spellings (重庆 → `chongqing`, `zhongqing`; initials `cq`, `zq`), at most [`MAX_SPELLINGS`] per
 /// form, most likely first: the pinyin crate's first reading per character, corrected for a few
-/// common words (重庆, 长沙, 银行, 厦门, …), with spellings that deviate least from it next.
+/// common words (重庆, 长沙, 银行, 厦门, …), with spellings that deviate least from it next. Only
+/// the characters in [`POLYPHONES`] give a second reading.
 /// ASCII letters and digits are kept in both forms; other characters are dropped. ü is written
 /// `v`, as Chinese input methods type it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -134,11 +156,9 @@ pub fn search_keys(name: &str) -> SearchKeys {
     let chars: Vec<char> = fold_width(name).chars().collect();
     let mut readings: Vec<Option<Vec<String>>> = chars.iter().map(|&c| han_readings(c)).collect();
     for i in 0..chars.len() {
-        for entry in PHRASES.split('|') {
-            let mut parts = entry.split(' ');
-            let word = parts.next().unwrap_or_default();
-            let n = word.chars().count();
-            if n == 0 || !word.chars().eq(chars[i..].iter().take(n).copied()) {
+        for (word, parts) in phrases() {
+            let n = word.len();
+            if n == 0 || chars[i] != word[0] || !word.iter().eq(chars[i..].iter().take(n)) {
                 continue;
             }
             for (slot, r) in readings[i..].iter_mut().zip(parts) {
@@ -156,7 +176,13 @@ pub fn search_keys(name: &str) -> SearchKeys {
             run.push(*c);
             continue;
         }
-        let Some(opts) = slot else { continue };
+        let Some(mut opts) = slot else { continue };
+        if !POLYPHONES.contains(*c) {
+            // The dictionary lists rare readings for many characters (有 "wei", 司 "ci"); kept,
+            // they would make "wei" find every 有限公司. Only the characters people do read
+            // two ways keep their second readings.
+            opts.truncate(1);
+        }
         if !run.is_empty() {
             full.push(vec![run.clone()]);
             initials.push(vec![std::mem::take(&mut run)]);
@@ -293,6 +319,14 @@ mod tests {
         let k = search_keys("长沙银行");
         assert_eq!(k.full.first().map(String::as_str), Some("changshayinhang"));
         assert!(k.full.contains(&"zhangshayinxing".to_string()), "{k:?}");
+    }
+
+    #[test]
+    fn rare_readings_do_not_make_common_words_match() {
+        let text = search_text("北京海纳汽车配件有限公司");
+        assert!(text.contains("beijinghainaqichepeijianyouxiangongsi"), "{text}");
+        assert!(!text.contains("gongci") && !text.contains("qiju"), "{text}");
+        assert!(text.len() < 200, "{} bytes: {text}", text.len());
     }
 
     #[test]

@@ -123,6 +123,7 @@ pub async fn create(
         .record(&mut *tx)
         .await?;
     tx.commit().await?;
+    store.auth_changed();
     get(store, org_id, id).await
 }
 
@@ -172,6 +173,7 @@ pub async fn update(
         .record(&mut *tx)
         .await?;
     tx.commit().await?;
+    store.auth_changed();
     get(store, org_id, id).await
 }
 
@@ -201,6 +203,7 @@ pub async fn delete(store: &Store, org_id: Id, actor: Id, ip: Option<std::net::I
         .record(&mut *tx)
         .await?;
     tx.commit().await?;
+    store.auth_changed();
     Ok(())
 }
 

@@ -279,6 +279,7 @@ pub async fn create(store: &Store, org_id: Id, actor: Id, ip: Option<std::net::I
         .record(&mut *tx)
         .await?;
     tx.commit().await?;
+    store.auth_changed();
     get(store, org_id, id).await
 }
 
@@ -325,6 +326,7 @@ pub async fn update(
         .record(&mut *tx)
         .await?;
     tx.commit().await?;
+    store.auth_changed();
     get(store, org_id, id).await
 }
 
@@ -343,6 +345,7 @@ pub async fn delete(store: &Store, org_id: Id, actor: Id, ip: Option<std::net::I
         .record(&mut *tx)
         .await?;
     tx.commit().await?;
+    store.auth_changed();
     Ok(())
 }
 

@@ -192,7 +192,7 @@ pub async fn list(store: &Store, access: &Access, q: &UserQuery) -> Result<Vec<U
     if let Some(after) = q.after_id {
         sql.push(" AND u.id > ").bind(after);
     }
-    sql.push(" ORDER BY u.id LIMIT ").bind(limit);
+    sql.push(" ORDER BY u.id").limit(limit);
     let rows = sql.query().fetch_all(store.pool()).await?;
     users_from_rows(store, org_id, rows).await
 }
@@ -329,6 +329,7 @@ pub async fn create(
         .record(&mut *tx)
         .await?;
     tx.commit().await?;
+    store.auth_changed();
     get(store, org_id, id).await
 }
 
@@ -480,6 +481,7 @@ pub async fn update(
         .record(&mut *tx)
         .await?;
     tx.commit().await?;
+    store.auth_changed();
     get(store, org_id, id).await
 }
 
@@ -527,6 +529,7 @@ pub async fn set_roles(
         .record(&mut *tx)
         .await?;
     tx.commit().await?;
+    store.auth_changed();
     get(store, org_id, id).await
 }
 
@@ -564,6 +567,7 @@ pub async fn store_password(
         .record(&mut *tx)
         .await?;
     tx.commit().await?;
+    store.auth_changed();
     Ok(())
 }
 

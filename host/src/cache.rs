@@ -1,0 +1,188 @@
+//! A short-lived memory of who an API token belongs to and what each user may do, so that a
+//! busy client does not make every request read the same token, grant and department rows.
+//!
+//! Two rules keep it honest:
+//! - every write that changes who may do what (users, roles, grants, departments, token
+//!   revocation) calls [`AuthCache::changed`] after it commits, which forgets everything this
+//!   node remembers;
+//! - nothing is remembered for longer than [`AuthCache::TTL`], which bounds how long another
+//!   node sharing the database can act on a change it did not make itself.
+//!
+//! Entries carry the epoch read *before* their rows were loaded, so a load that raced with a
+//! change is never kept past it.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::access::{DepartmentTree, Grants};
+use crate::store::Id;
+
+/// What a valid API token resolved to.
+#[derive(Debug, Clone)]
+pub struct TokenEntry {
+    pub token_id: Id,
+    pub org_id: Id,
+    pub user_id: Id,
+    pub department_id: Option<Id>,
+    pub username: String,
+    pub display_name: String,
+    pub locale: String,
+    pub expires_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// A user's grants and, where their scope needs it, their organisation's department tree.
+#[derive(Debug, Clone)]
+pub struct AccessEntry {
+    pub grants: Grants,
+    pub tree: DepartmentTree,
+}
+
+struct Slot<V> {
+    value: V,
+    epoch: u64,
+    at: Instant,
+}
+
+struct Map<K, V> {
+    slots: Mutex<HashMap<K, Slot<V>>>,
+}
+
+impl<K: Eq + Hash, V: Clone> Map<K, V> {
+    fn new() -> Self {
+        Map { slots: Mutex::new(HashMap::new()) }
+    }
+
+    fn get(&self, key: &K, epoch: u64) -> Option<V> {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = slots.get(key)?;
+        (slot.epoch == epoch && slot.at.elapsed() < AuthCache::TTL).then(|| slot.value.clone())
+    }
+
+    fn put(&self, key: K, value: V, epoch: u64) {
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        if slots.len() >= AuthCache::MAX_ENTRIES {
+            slots.retain(|_, s| s.epoch == epoch && s.at.elapsed() < AuthCache::TTL);
+            if slots.len() >= AuthCache::MAX_ENTRIES {
+                slots.clear();
+            }
+        }
+        slots.insert(key, Slot { value, epoch, at: Instant::now() });
+    }
+
+    fn remove(&self, key: &K) {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+    }
+
+    fn clear(&self) {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// The node's memory of tokens and access; one per [`crate::store::Store`].
+pub struct AuthCache {
+    epoch: AtomicU64,
+    tokens: Map<String, TokenEntry>,
+    access: Map<(Id, Id), AccessEntry>,
+}
+
+impl std::fmt::Debug for AuthCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthCache").field("epoch", &self.epoch()).finish_non_exhaustive()
+    }
+}
+
+impl Default for AuthCache {
+    fn default() -> Self {
+        AuthCache { epoch: AtomicU64::new(0), tokens: Map::new(), access: Map::new() }
+    }
+}
+
+impl AuthCache {
+    /// The longest a remembered answer is used.
+    pub const TTL: Duration = Duration::from_secs(2);
+    const MAX_ENTRIES: usize = 20_000;
+
+    /// The current epoch; read it before loading what is then passed to a `put_*`.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Forgets everything: users, roles, grants, departments or tokens changed.
+    pub fn changed(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.tokens.clear();
+        self.access.clear();
+    }
+
+    /// The token whose SHA-256 is `hash`, if remembered.
+    pub fn token(&self, hash: &str) -> Option<TokenEntry> {
+        self.tokens.get(&hash.to_owned(), self.epoch())
+    }
+
+    pub fn put_token(&self, hash: String, entry: TokenEntry, epoch: u64) {
+        self.tokens.put(hash, entry, epoch);
+    }
+
+    /// Forgets one token (its last use was just written).
+    pub fn forget_token(&self, hash: &str) {
+        self.tokens.remove(&hash.to_owned());
+    }
+
+    /// The access of `user_id` in `org_id`, if remembered.
+    pub fn access(&self, org_id: Id, user_id: Id) -> Option<AccessEntry> {
+        self.access.get(&(org_id, user_id), self.epoch())
+    }
+
+    pub fn put_access(&self, org_id: Id, user_id: Id, entry: AccessEntry, epoch: u64) {
+        self.access.put((org_id, user_id), entry, epoch);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> TokenEntry {
+        TokenEntry {
+            token_id: 1,
+            org_id: 1,
+            user_id: 2,
+            department_id: None,
+            username: "li.na".into(),
+            display_name: "李娜".into(),
+            locale: "zh-CN".into(),
+            expires_at: i64::MAX,
+            last_used_at: None,
+        }
+    }
+
+    #[test]
+    fn a_change_forgets_what_was_loaded_before_it() {
+        let cache = AuthCache::default();
+        let before = cache.epoch();
+        cache.put_token("h".into(), entry(), before);
+        assert!(cache.token("h").is_some());
+        cache.changed();
+        assert!(cache.token("h").is_none());
+        // A load that started before the change and finishes after it is not kept.
+        cache.put_token("h".into(), entry(), before);
+        assert!(cache.token("h").is_none());
+        cache.put_token("h".into(), entry(), cache.epoch());
+        assert_eq!(cache.token("h").map(|t| t.user_id), Some(2));
+    }
+
+    #[test]
+    fn forgetting_one_token_keeps_the_others() {
+        let cache = AuthCache::default();
+        let epoch = cache.epoch();
+        cache.put_token("a".into(), entry(), epoch);
+        cache.put_token("b".into(), entry(), epoch);
+        cache.forget_token("a");
+        assert!(cache.token("a").is_none());
+        assert!(cache.token("b").is_some());
+    }
+}
