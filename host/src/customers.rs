@@ -993,12 +993,16 @@ impl<'a> QuickSearch<'a> {
 
     /// Appends the walk's condition on `customers c`.
     fn push_walk(&self, sql: &mut SqlBuf, backend: crate::store::Backend) {
+        // PostgreSQL would turn these EXISTS into one hashed scan of every contact or phone
+        // of the organisation; OFFSET 0 keeps them per customer, which is what a walk that
+        // stops early wants.
+        let per_row = if backend == crate::store::Backend::Postgres { " OFFSET 0" } else { "" };
         sql.push("(1 = 0");
         if let Some(t) = &self.text {
             let pattern = format!("%{t}%");
             sql.push(" OR c.search_text LIKE ").bind(pattern.clone());
             sql.push(" OR EXISTS (SELECT 1 FROM contacts k WHERE k.org_id = c.org_id AND k.customer_id = c.id");
-            sql.push(" AND k.search_text LIKE ").bind(pattern).push(")");
+            sql.push(" AND k.search_text LIKE ").bind(pattern).push(per_row).push(")");
         }
         if let Some(d) = &self.digits {
             sql.push(" OR EXISTS (SELECT 1 FROM phones ph WHERE ph.org_id = c.org_id AND ph.customer_id = c.id AND (");
@@ -1006,7 +1010,7 @@ impl<'a> QuickSearch<'a> {
             if let Ok(p) = phone::normalize(self.raw, None) {
                 sql.push(" OR ph.canonical = ").bind(p.canonical);
             }
-            sql.push("))");
+            sql.push(")").push(per_row).push(")");
         }
         sql.push(")");
     }
