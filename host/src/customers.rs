@@ -953,6 +953,8 @@ enum SearchWay {
 
 /// How many customers, in list order, a search tests before it turns to the indexes.
 const WALK_FIRST: i64 = 1000;
+/// The furthest a second walk goes, when the first found matches but not a page of them.
+const WALK_FURTHEST: i64 = 8_000;
 
 fn push_walk_or_nothing(
     sql: &mut SqlBuf,
@@ -1107,7 +1109,9 @@ where
 }
 
 /// A quick search tries the first [`WALK_FIRST`] customers in list order (newest first) and
-/// keeps that page when it is full; otherwise, or for another order, the indexes answer. A
+/// keeps that page when it is full; when it found some matches, it walks on as far as their
+/// density suggests a page needs (up to [`WALK_FURTHEST`]); otherwise, or for another order,
+/// the indexes answer. A
 /// text too short for the trigram index (one or two Chinese characters) walks the whole list,
 /// which its LIMIT ends early when such a common text matches often.
 async fn page(store: &Store, access: &Access, q: &CustomerQuery, action: Action, limit: i64) -> Result<CustomerPage> {
@@ -1128,9 +1132,18 @@ async fn page(store: &Store, access: &Access, q: &CustomerQuery, action: Action,
         && search.indexed()
         && !search.phone_only()
     {
-        let sql = page_sql(store, access, q, action, limit, Some((search, SearchWay::Walk)), Some(WALK_FIRST))?;
-        rows = fetch_page_json(store, sql, descending).await?;
+        let walk = |bound| page_sql(store, access, q, action, limit, Some((search, SearchWay::Walk)), Some(bound));
+        rows = fetch_page_json(store, walk(WALK_FIRST)?, descending).await?;
         done = rows.len() as i64 > limit;
+        // Some matches but not a page: walk as far again as they suggest a page needs, when
+        // that is not far; a text that matched nothing goes straight to the indexes.
+        if !done && !rows.is_empty() {
+            let needed = (limit + 1) * WALK_FIRST / rows.len() as i64;
+            if needed <= WALK_FURTHEST / 2 {
+                rows = fetch_page_json(store, walk(2 * needed)?, descending).await?;
+                done = rows.len() as i64 > limit;
+            }
+        }
     }
     if !done {
         let sql = page_sql(store, access, q, action, limit, search.as_ref().map(|s| (s, SearchWay::Index)), None)?;
@@ -1381,6 +1394,7 @@ async fn fetch_page_json(store: &Store, inner: SqlBuf, descending: bool) -> Resu
     let mut sql = SqlBuf::new(outer);
     sql.append(inner);
     sql.push(") x");
+    tracing::trace!(sql = %sql.text, args = ?sql.args, "customer page");
     let text: String = sql.query().fetch_one(store.pool()).await?.try_get(0)?;
     let mut rows: Vec<JsonRow> =
         serde_json::from_str(&text).map_err(|e| Error::Internal(format!("a customer page did not decode: {e}")))?;
