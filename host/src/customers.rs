@@ -1212,14 +1212,34 @@ fn page_sql(
     if let Some(cursor) = &q.cursor {
         let (value, id) = decode_cursor(cursor)?;
         let cmp = if descending { "<" } else { ">" };
+        // Written so that the indexes serve it: the id alone for the newest-first order (the
+        // primary key), a row value for the others. An `a < x OR (a = x AND id < y)` form
+        // would make every page scan from the top of the list again.
         match (value, is_text) {
+            (SqlArg::Int(_), false) if sort == SortField::Created => {
+                sql.push(&format!(" AND c.id {cmp} ")).bind(id);
+            }
             (SqlArg::Text(v), true) => {
-                sql.push(" AND (").push(expr).push(&format!(" {cmp} ")).bind(v.clone());
-                sql.push(" OR (").push(expr).push(" = ").bind(v).push(&format!(" AND c.id {cmp} ")).bind(id).push("))");
+                sql.push(" AND (")
+                    .push(expr)
+                    .push(", c.id) ")
+                    .push(cmp)
+                    .push(" (")
+                    .bind(v)
+                    .push(", ")
+                    .bind(id)
+                    .push(")");
             }
             (SqlArg::Int(v), false) => {
-                sql.push(" AND (").push(expr).push(&format!(" {cmp} ")).bind(v);
-                sql.push(" OR (").push(expr).push(" = ").bind(v).push(&format!(" AND c.id {cmp} ")).bind(id).push("))");
+                sql.push(" AND (")
+                    .push(expr)
+                    .push(", c.id) ")
+                    .push(cmp)
+                    .push(" (")
+                    .bind(v)
+                    .push(", ")
+                    .bind(id)
+                    .push(")");
             }
             _ => {
                 return Err(Error::invalid(
