@@ -56,7 +56,10 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
         Map { slots: Mutex::new(HashMap::new()) }
     }
 
-    fn get(&self, key: &K, epoch: u64) -> Option<V> {
+    fn get<Q: Eq + Hash + ?Sized>(&self, key: &Q, epoch: u64) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
         let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         let slot = slots.get(key)?;
         (slot.epoch == epoch && slot.at.elapsed() < AuthCache::TTL).then(|| slot.value.clone())
@@ -73,7 +76,10 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
         slots.insert(key, Slot { value, epoch, at: Instant::now() });
     }
 
-    fn remove(&self, key: &K) {
+    fn remove<Q: Eq + Hash + ?Sized>(&self, key: &Q)
+    where
+        K: std::borrow::Borrow<Q>,
+    {
         self.slots.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
     }
 
@@ -120,7 +126,7 @@ impl AuthCache {
 
     /// The token whose SHA-256 is `hash`, if remembered.
     pub fn token(&self, hash: &str) -> Option<TokenEntry> {
-        self.tokens.get(&hash.to_owned(), self.epoch())
+        self.tokens.get(hash, self.epoch())
     }
 
     pub fn put_token(&self, hash: String, entry: TokenEntry, epoch: u64) {
@@ -129,7 +135,7 @@ impl AuthCache {
 
     /// Forgets one token (its last use was just written).
     pub fn forget_token(&self, hash: &str) {
-        self.tokens.remove(&hash.to_owned());
+        self.tokens.remove(hash);
     }
 
     /// The access of `user_id` in `org_id`, if remembered.

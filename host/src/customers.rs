@@ -1219,18 +1219,7 @@ fn page_sql(
             (SqlArg::Int(_), false) if sort == SortField::Created => {
                 sql.push(&format!(" AND c.id {cmp} ")).bind(id);
             }
-            (SqlArg::Text(v), true) => {
-                sql.push(" AND (")
-                    .push(expr)
-                    .push(", c.id) ")
-                    .push(cmp)
-                    .push(" (")
-                    .bind(v)
-                    .push(", ")
-                    .bind(id)
-                    .push(")");
-            }
-            (SqlArg::Int(v), false) => {
+            (v @ SqlArg::Text(_), true) | (v @ SqlArg::Int(_), false) => {
                 sql.push(" AND (")
                     .push(expr)
                     .push(", c.id) ")

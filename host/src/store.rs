@@ -207,6 +207,14 @@ impl SqlBuf {
         self
     }
 
+    /// Appends an anonymous `?` placeholder for `arg`, which SQLite binds by position in
+    /// constant time. Only for SQL that uses no numbered placeholder (see [`bulk_insert`]).
+    pub fn bind_anonymous(&mut self, arg: impl Into<SqlArg>) -> &mut Self {
+        self.args.push(arg.into());
+        self.text.push('?');
+        self
+    }
+
     /// Appends another piece of SQL, renumbering its placeholders after this one's.
     pub fn append(&mut self, other: SqlBuf) -> &mut Self {
         let offset = self.args.len();
@@ -317,11 +325,10 @@ pub async fn bulk_insert(
                     sql.push(", ");
                 }
                 if sqlite {
-                    sql.text.push('?');
-                    sql.args.push(value);
+                    sql.bind_anonymous(value)
                 } else {
-                    sql.bind(value);
-                }
+                    sql.bind(value)
+                };
             }
             sql.push(")");
         }

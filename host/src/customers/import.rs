@@ -374,59 +374,62 @@ struct Existing {
 /// keys, tax ids and phones through their indexes, so the cost follows the file, not the
 /// size of the organisation.
 async fn existing(store: &Store, org_id: Id, rows: &[Prepared]) -> Result<Existing> {
-    let mut e = Existing { by_name: HashMap::new(), by_tax: HashMap::new(), by_phone: HashMap::new() };
-    let mut names: Vec<&str> = rows.iter().map(|r| r.name_key.as_str()).collect();
-    let mut taxes: Vec<String> = rows.iter().filter_map(|r| r.tax_id.as_ref()).map(|t| t.to_uppercase()).collect();
-    let mut phones: Vec<&str> = rows.iter().flat_map(|r| r.phones.iter().map(|(_, p)| p.canonical.as_str())).collect();
-    names.sort_unstable();
-    names.dedup();
-    taxes.sort_unstable();
-    taxes.dedup();
-    phones.sort_unstable();
-    phones.dedup();
-    for chunk in names.chunks(LOOKUP_CHUNK) {
-        let mut sql = SqlBuf::new("SELECT id, name_key FROM customers WHERE org_id = ");
-        sql.bind(org_id).push(" AND name_key IN ");
-        push_text_list(&mut sql, chunk.iter().copied());
-        for r in sql.query().fetch_all(store.pool()).await? {
-            let id: Id = r.try_get(0)?;
-            e.by_name.entry(r.try_get(1)?).and_modify(|v: &mut Id| *v = (*v).min(id)).or_insert(id);
-        }
-    }
-    for chunk in taxes.chunks(LOOKUP_CHUNK) {
-        // Tax ids are matched without regard to case, as they were typed.
-        let mut sql = SqlBuf::new("SELECT id, upper(tax_id) FROM customers WHERE org_id = ");
-        sql.bind(org_id).push(" AND upper(tax_id) IN ");
-        push_text_list(&mut sql, chunk.iter().map(String::as_str));
-        for r in sql.query().fetch_all(store.pool()).await? {
-            let id: Id = r.try_get(0)?;
-            e.by_tax.entry(r.try_get(1)?).and_modify(|v: &mut Id| *v = (*v).min(id)).or_insert(id);
-        }
-    }
-    for chunk in phones.chunks(LOOKUP_CHUNK) {
-        let mut sql = SqlBuf::new("SELECT customer_id, canonical FROM phones WHERE org_id = ");
-        sql.bind(org_id).push(" AND canonical IN ");
-        push_text_list(&mut sql, chunk.iter().copied());
-        for r in sql.query().fetch_all(store.pool()).await? {
-            let id: Id = r.try_get(0)?;
-            e.by_phone.entry(r.try_get(1)?).and_modify(|v: &mut Id| *v = (*v).min(id)).or_insert(id);
-        }
-    }
-    Ok(e)
+    let names = rows.iter().map(|r| r.name_key.clone()).collect();
+    // Tax ids are matched without regard to case, as they were typed.
+    let taxes = rows.iter().filter_map(|r| r.tax_id.as_ref()).map(|t| t.to_uppercase()).collect();
+    let phones = rows.iter().flat_map(|r| r.phones.iter().map(|(_, p)| p.canonical.clone())).collect();
+    Ok(Existing {
+        by_name: lookup(store, "SELECT id, name_key FROM customers WHERE org_id = ", "name_key", org_id, names).await?,
+        by_tax: lookup(
+            store,
+            "SELECT id, upper(tax_id) FROM customers WHERE org_id = ",
+            "upper(tax_id)",
+            org_id,
+            taxes,
+        )
+        .await?,
+        by_phone: lookup(
+            store,
+            "SELECT customer_id, canonical FROM phones WHERE org_id = ",
+            "canonical",
+            org_id,
+            phones,
+        )
+        .await?,
+    })
 }
 
 /// Keys looked up per statement when matching an import against the organisation.
 const LOOKUP_CHUNK: usize = 400;
 
-fn push_text_list<'a>(sql: &mut SqlBuf, values: impl Iterator<Item = &'a str>) {
-    sql.push("(");
-    for (i, v) in values.enumerate() {
-        if i > 0 {
-            sql.push(", ");
+/// Runs `select` (`SELECT <id>, <key> … WHERE org_id = `) for the distinct `keys`, a chunk at a
+/// time, and maps each key found to the smallest id that has it.
+async fn lookup(
+    store: &Store,
+    select: &str,
+    column: &str,
+    org_id: Id,
+    mut keys: Vec<String>,
+) -> Result<HashMap<String, Id>> {
+    keys.sort_unstable();
+    keys.dedup();
+    let mut found: HashMap<String, Id> = HashMap::new();
+    for chunk in keys.chunks(LOOKUP_CHUNK) {
+        let mut sql = SqlBuf::new(select);
+        sql.bind(org_id).push(" AND ").push(column).push(" IN (");
+        for (i, key) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(key.as_str());
         }
-        sql.bind(v);
+        sql.push(")");
+        for r in sql.query().fetch_all(store.pool()).await? {
+            let id: Id = r.try_get(0)?;
+            found.entry(r.try_get(1)?).and_modify(|v| *v = (*v).min(id)).or_insert(id);
+        }
     }
-    sql.push(")");
+    Ok(found)
 }
 
 impl Existing {
