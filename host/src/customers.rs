@@ -19,6 +19,7 @@ pub mod pdf;
 pub mod phone;
 pub mod print;
 mod routes;
+pub mod search;
 pub mod views;
 
 use std::collections::BTreeMap;
@@ -439,29 +440,8 @@ pub async fn backfill_phone_digits(store: &Store) -> Result<()> {
     }
 }
 
-/// Appends "`column` matches `pattern`" for quick search, through the trigram index where the
-/// pattern is long enough to use one: SQLite's FTS5 table `fts_table`, PostgreSQL's GIN index.
-/// Shorter patterns scan, which a LIMIT with the usual sort ends early for common text.
-pub(crate) fn push_text_match(
-    sql: &mut SqlBuf,
-    backend: crate::store::Backend,
-    id_column: &str,
-    column: &str,
-    fts_table: &str,
-    text: &str,
-) {
-    let core = text.replace(['%', '_'], "");
-    let pattern = format!("%{core}%");
-    if backend == crate::store::Backend::Sqlite && core.chars().count() >= 3 {
-        sql.push(id_column).push(" IN (SELECT rowid FROM ").push(fts_table).push(" WHERE ").push(fts_table);
-        sql.push(".search_text LIKE ").bind(pattern).push(")");
-    } else {
-        sql.push(column).push(" LIKE ").bind(pattern);
-    }
-}
-
-/// Appends "has a phone matching `digits`": the same canonical number when the digits read as
-/// a whole phone number, or a number ending with them.
+/// Appends "has a phone matching `digits`" as `(select FROM phones ph WHERE …)`, where
+/// `select` names what to select (`SELECT contact_id`).
 pub(crate) fn push_phone_match(
     sql: &mut SqlBuf,
     backend: crate::store::Backend,
@@ -470,18 +450,36 @@ pub(crate) fn push_phone_match(
     digits: &str,
     raw: &str,
 ) {
-    if select.is_empty() {
-        // Only the condition, for a caller that wrote its own SELECT … WHERE.
-        sql.push("(org_id = ").bind(org_id);
-    } else {
-        sql.push("(").push(select).push(" FROM phones WHERE org_id = ").bind(org_id);
-    }
-    sql.push(" AND ");
-    push_digits_match(sql, backend, "digits_rev", digits);
+    sql.push("(").push(select).push(" FROM phones ph WHERE ph.org_id = ").bind(org_id).push(" AND ");
+    push_phone_condition(sql, backend, "ph", digits, raw);
+    sql.push(")");
+}
+
+/// Appends the condition on the phone `alias` for a search by number: the same canonical
+/// number when what was typed reads as a whole phone number, or a number ending with the
+/// digits.
+pub(crate) fn push_phone_condition(
+    sql: &mut SqlBuf,
+    backend: crate::store::Backend,
+    alias: &str,
+    digits: &str,
+    raw: &str,
+) {
+    sql.push("(");
+    push_digits_match(sql, backend, &format!("{alias}.digits_rev"), digits);
     if let Ok(p) = phone::normalize(raw, None) {
-        sql.push(" OR org_id = ").bind(org_id).push(" AND canonical = ").bind(p.canonical);
+        sql.push(" OR ");
+        push_canonical_in(sql, alias, std::slice::from_ref(&p.canonical));
     }
     sql.push(")");
+}
+
+/// Appends "the phone `alias` is one of these canonical numbers", through the reversed-digits
+/// index: a canonical number's digits, reversed, are its whole key there.
+pub(crate) fn push_canonical_in(sql: &mut SqlBuf, alias: &str, canonical: &[String]) {
+    let reversed: Vec<String> = canonical.iter().map(|c| reversed_digits(c)).collect();
+    sql.push("(").push(alias).push(".digits_rev IN ").bind_list(&reversed);
+    sql.push(" AND ").push(alias).push(".canonical IN ").bind_list(canonical).push(")");
 }
 
 /// Appends "the number ends with `digits`" on a reversed-digits column: a prefix of the
@@ -540,7 +538,7 @@ async fn check_options(
     Ok(())
 }
 
-pub(crate) fn search_text_for(name: &str, code: &str) -> String {
+pub fn search_text_for(name: &str, code: &str) -> String {
     format!("{} {}", names::search_text(name), code.to_lowercase())
 }
 
@@ -939,130 +937,82 @@ pub(crate) fn parse_time(field: &'static str, s: &str) -> Result<i64> {
         .map_err(|_| Error::invalid(field, format!("{s:?} is not an RFC 3339 time such as 2026-11-22T08:00:00Z")))
 }
 
-/// How a quick search finds its customers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SearchWay {
-    /// Test each customer in list order: its search text, its contacts' and its phones'.
-    /// Cheap per customer, and the page's LIMIT ends it early when matches are common.
-    Walk,
-    /// Collect the matching ids from the trigram and phone indexes first (a union), then look
-    /// the customers up: a rare match costs a few lookups instead of a walk through the
-    /// organisation. A pattern too short for the trigram index walks instead.
-    Index,
-}
-
-/// How many customers, in list order, a search tests before it turns to the indexes.
-const WALK_FIRST: i64 = 1000;
-/// The furthest a second walk goes, when the first found matches but not a page of them.
-const WALK_FURTHEST: i64 = 8_000;
-
-fn push_walk_or_nothing(
-    sql: &mut SqlBuf,
-    backend: crate::store::Backend,
-    search: Option<(&QuickSearch<'_>, SearchWay)>,
-) {
-    match search {
-        Some((search, _)) => search.push_walk(sql, backend),
-        None => {
-            sql.push("1 = 1");
-        }
-    }
-}
-
-/// A parsed quick search: its text for the search-text columns and its digits for phones.
+/// A parsed quick search: its text for the search documents and its digits for phones.
 struct QuickSearch<'a> {
     raw: &'a str,
     text: Option<String>,
+    lookup: search::Lookup,
     digits: Option<String>,
 }
 
 impl<'a> QuickSearch<'a> {
     fn new(raw: &'a str) -> Self {
         let text = names::search_query(raw).map(|t| t.replace(['%', '_'], "")).filter(|t| !t.is_empty());
-        QuickSearch { raw, text, digits: phone::search_digits(raw) }
+        let lookup = text.as_deref().map_or(search::Lookup::Walk, search::Lookup::of);
+        QuickSearch { raw, text, lookup, digits: phone::search_digits(raw) }
     }
 
-    /// Whether the trigram indexes can answer every text part.
+    /// Whether the indexes answer every part of the search; otherwise it walks the list.
     fn indexed(&self) -> bool {
-        self.text.as_ref().is_none_or(|t| t.chars().count() >= 3)
+        self.text.is_none() || self.lookup != search::Lookup::Walk
     }
 
-    /// Whether the search is a number only (a phone or its last digits), which the walk
-    /// rarely finds among the newest customers.
-    fn phone_only(&self) -> bool {
-        self.digits.is_some() && self.raw.chars().all(|c| !c.is_alphabetic())
-    }
-
-    /// Appends the walk's condition on `customers c`.
-    fn push_walk(&self, sql: &mut SqlBuf, backend: crate::store::Backend) {
-        // PostgreSQL would turn these EXISTS into one hashed scan of every contact or phone
-        // of the organisation; OFFSET 0 keeps them per customer, which is what a walk that
-        // stops early wants.
+    /// Appends "`c` or one of its contacts matches the text", tested on the rows themselves.
+    fn push_text_live(&self, sql: &mut SqlBuf, backend: crate::store::Backend) {
+        // PostgreSQL would turn the EXISTS into one hashed scan of every contact of the
+        // organisation; OFFSET 0 keeps it per customer, which is what a walk that stops early
+        // wants.
         let per_row = if backend == crate::store::Backend::Postgres { " OFFSET 0" } else { "" };
-        sql.push("(1 = 0");
-        if let Some(t) = &self.text {
-            let pattern = format!("%{t}%");
-            sql.push(" OR c.search_text LIKE ").bind(pattern.clone());
-            sql.push(" OR EXISTS (SELECT 1 FROM contacts k WHERE k.org_id = c.org_id AND k.customer_id = c.id");
-            sql.push(" AND k.search_text LIKE ").bind(pattern).push(per_row).push(")");
-        }
-        if let Some(d) = &self.digits {
-            sql.push(" OR EXISTS (SELECT 1 FROM phones ph WHERE ph.org_id = c.org_id AND ph.customer_id = c.id AND (");
-            push_digits_match(sql, backend, "ph.digits_rev", d);
-            if let Ok(p) = phone::normalize(self.raw, None) {
-                sql.push(" OR ph.canonical = ").bind(p.canonical);
+        match &self.text {
+            Some(t) => {
+                let pattern = format!("%{t}%");
+                sql.push("(c.search_text LIKE ").bind(pattern.clone());
+                sql.push(" OR EXISTS (SELECT 1 FROM contacts k WHERE k.org_id = c.org_id AND k.customer_id = c.id");
+                sql.push(" AND k.search_text LIKE ").bind(pattern).push(per_row).push("))");
             }
-            sql.push(")").push(per_row).push(")");
+            None => {
+                sql.push("1 = 0");
+            }
+        }
+    }
+
+    /// Appends the walk's condition on `customers c`: the text on the rows, or a phone.
+    fn push_walk(&self, sql: &mut SqlBuf, backend: crate::store::Backend) {
+        sql.push("(");
+        self.push_text_live(sql, backend);
+        if let Some(d) = &self.digits {
+            sql.push(" OR EXISTS (SELECT 1 FROM phones ph WHERE ph.org_id = c.org_id AND ph.customer_id = c.id AND ");
+            push_phone_condition(sql, backend, "ph", d, self.raw);
+            sql.push(if backend == crate::store::Backend::Postgres { " OFFSET 0)" } else { ")" });
         }
         sql.push(")");
     }
 
-    /// The ids of the customers matching, from the indexes: a `SELECT` of one column, or
-    /// `None` when a text part is too short for the trigram index.
-    fn index_ids(&self, backend: crate::store::Backend, org_id: Id) -> Option<SqlBuf> {
-        if !self.indexed() {
-            return None;
-        }
-        let mut branches: Vec<SqlBuf> = Vec::new();
-        if let Some(t) = &self.text {
-            let pattern = format!("%{t}%");
-            let mut own = SqlBuf::default();
-            let mut theirs = SqlBuf::default();
-            match backend {
-                crate::store::Backend::Sqlite => {
-                    own.push("SELECT rowid AS id FROM customers_fts WHERE customers_fts.search_text LIKE ")
-                        .bind(pattern.clone());
-                    theirs.push(
-                        "SELECT k.customer_id FROM contacts k WHERE k.id IN \
-                         (SELECT rowid FROM contacts_fts WHERE contacts_fts.search_text LIKE ",
-                    );
-                    theirs.bind(pattern).push(")");
-                }
-                crate::store::Backend::Postgres => {
-                    own.push("SELECT id FROM customers WHERE search_text LIKE ").bind(pattern.clone());
-                    theirs.push("SELECT customer_id FROM contacts WHERE search_text LIKE ").bind(pattern);
-                }
-            }
-            branches.push(own);
-            branches.push(theirs);
+    /// Appends the ids of the customers matching, as a `UNION` of branches each joined to
+    /// `customers c` under `cond`: the search documents, the customers waiting for the
+    /// indexer (tested on their rows), and the phones. Only for a search that is
+    /// [`QuickSearch::indexed`].
+    fn push_union(&self, out: &mut SqlBuf, backend: crate::store::Backend, org_id: Id, cond: &SqlBuf) {
+        let mut any = false;
+        if self.text.is_some() {
+            let mut live = SqlBuf::default();
+            self.push_text_live(&mut live, backend);
+            let customers = search::Source { from: "customers c", id: "c.id" };
+            any = search::push_text_branches(out, backend, search::Kind::Customer, &self.lookup, customers, live, cond);
         }
         if let Some(d) = &self.digits {
-            let mut phones = SqlBuf::default();
-            phones.push("SELECT customer_id AS id FROM phones WHERE ");
-            push_phone_match(&mut phones, backend, org_id, "", d, self.raw);
-            branches.push(phones);
-        }
-        let mut ids = SqlBuf::default();
-        if branches.is_empty() {
-            ids.push("SELECT id FROM customers WHERE 1 = 0");
-        }
-        for (i, branch) in branches.into_iter().enumerate() {
-            if i > 0 {
-                ids.push(" UNION ");
+            if any {
+                out.push(" UNION ");
             }
-            ids.append(branch);
+            out.push("SELECT ph.customer_id AS id FROM phones ph CROSS JOIN customers c WHERE c.id = ph.customer_id ");
+            out.push("AND ph.org_id = ").bind(org_id).push(" AND ");
+            push_phone_condition(out, backend, "ph", d, self.raw);
+            out.push(" AND ").append(cond.clone());
+            any = true;
         }
-        Some(ids)
+        if !any {
+            out.push("SELECT c.id FROM customers c WHERE 1 = 0");
+        }
     }
 }
 
@@ -1108,12 +1058,18 @@ where
     Ok(seen)
 }
 
-/// A quick search tries the first [`WALK_FIRST`] customers in list order (newest first) and
-/// keeps that page when it is full; when it found some matches, it walks on as far as their
-/// density suggests a page needs (up to [`WALK_FURTHEST`]); otherwise, or for another order,
-/// the indexes answer. A
-/// text too short for the trigram index (one or two Chinese characters) walks the whole list,
-/// which its LIMIT ends early when such a common text matches often.
+/// The first window of ids a PostgreSQL search looks through, and how much each next one
+/// grows (see [`page`]).
+const FIRST_WINDOW: i64 = 20_000;
+const WINDOW_GROWTH: i64 = 8;
+
+/// One page of the list. A quick search whose parts the indexes answer reads the search
+/// documents and phones (a `UNION` of id branches, each under the access filter); on SQLite the
+/// documents come in id order, so a newest-first page reads only as far as it needs. On
+/// PostgreSQL, whose trigram index has no order, a newest-first search looks through windows of
+/// ids from the top of the list, each [`WINDOW_GROWTH`] times the last, until the page is full.
+/// A text the indexes cannot hold (one or two letters) walks the list in order, which its LIMIT
+/// ends early for such common text.
 async fn page(store: &Store, access: &Access, q: &CustomerQuery, action: Action, limit: i64) -> Result<CustomerPage> {
     let search = match q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         Some(text) if text.chars().count() > 100 => {
@@ -1125,30 +1081,40 @@ async fn page(store: &Store, access: &Access, q: &CustomerQuery, action: Action,
     let sort = q.sort.unwrap_or_default();
     let descending = q.desc.unwrap_or(matches!(sort, SortField::Created | SortField::Updated));
     let (_, is_text) = sort.expr(descending);
-    let mut rows = Vec::new();
-    let mut done = false;
-    if let Some(search) = &search
+    let windowed = store.backend() == crate::store::Backend::Postgres
         && sort == SortField::Created
-        && search.indexed()
-        && !search.phone_only()
-    {
-        let walk = |bound| page_sql(store, access, q, action, limit, Some((search, SearchWay::Walk)), Some(bound));
-        rows = fetch_page_json(store, walk(WALK_FIRST)?, descending).await?;
-        done = rows.len() as i64 > limit;
-        // Some matches but not a page: walk as far again as they suggest a page needs, when
-        // that is not far; a text that matched nothing goes straight to the indexes.
-        if !done && !rows.is_empty() {
-            let needed = (limit + 1) * WALK_FIRST / rows.len() as i64;
-            if needed <= WALK_FURTHEST / 2 {
-                rows = fetch_page_json(store, walk(2 * needed)?, descending).await?;
-                done = rows.len() as i64 > limit;
+        && search.as_ref().is_some_and(QuickSearch::indexed);
+    let rows = if windowed {
+        // Windows start at the cursor (or the end of the list) and move down the ids, or up
+        // for the oldest-first order, until the page is full or a window reaches the far end.
+        let (first, last): (Option<i64>, Option<i64>) =
+            sqlx::query_as("SELECT MIN(id), MAX(id) FROM customers WHERE org_id = $1")
+                .bind(access.principal().org_id)
+                .fetch_one(store.pool())
+                .await?;
+        let (Some(first), Some(last)) = (first, last) else {
+            return Ok(CustomerPage { items: Vec::new(), next_cursor: None });
+        };
+        let start = match &q.cursor {
+            Some(c) => decode_cursor(c)?.1,
+            None if descending => last.saturating_add(1),
+            None => first.saturating_sub(1),
+        };
+        let mut width = FIRST_WINDOW;
+        loop {
+            let edge = if descending { start.saturating_sub(width) } else { start.saturating_add(width) };
+            let reaches_end = if descending { edge <= first } else { edge >= last };
+            let sql = page_sql(store, access, q, action, limit, search.as_ref(), (!reaches_end).then_some(edge))?;
+            let rows = fetch_page_json(store, sql, descending).await?;
+            if rows.len() as i64 > limit || reaches_end {
+                break rows;
             }
+            width = width.saturating_mul(WINDOW_GROWTH);
         }
-    }
-    if !done {
-        let sql = page_sql(store, access, q, action, limit, search.as_ref().map(|s| (s, SearchWay::Index)), None)?;
-        rows = fetch_page_json(store, sql, descending).await?;
-    }
+    } else {
+        fetch_page_json(store, page_sql(store, access, q, action, limit, search.as_ref(), None)?, descending).await?
+    };
+    let mut rows = rows;
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = match rows.last() {
@@ -1168,17 +1134,16 @@ async fn page(store: &Store, access: &Access, q: &CustomerQuery, action: Action,
 
 /// The SQL of one page: `SELECT {COLUMNS}, <sort key> AS k FROM customers c …` with the
 /// access filter, the filters, the cursor and the search, in order, limited to `limit + 1`.
-/// With `bound`, only the first `bound` customers in list order are searched.
+/// With `window_edge`, only ids down to (or, oldest first, up to) it are searched.
 fn page_sql(
     store: &Store,
     access: &Access,
     q: &CustomerQuery,
     action: Action,
     limit: i64,
-    search: Option<(&QuickSearch<'_>, SearchWay)>,
-    bound: Option<i64>,
+    search: Option<&QuickSearch<'_>>,
+    window_edge: Option<i64>,
 ) -> Result<SqlBuf> {
-    let org_id = access.principal().org_id;
     let sort = q.sort.unwrap_or_default();
     let descending = q.desc.unwrap_or(matches!(sort, SortField::Created | SortField::Updated));
     let (expr, is_text) = sort.expr(descending);
@@ -1238,34 +1203,28 @@ fn page_sql(
             }
         }
     }
+    if let Some(edge) = window_edge {
+        sql.push(if descending { " AND c.id >= " } else { " AND c.id <= " }).bind(edge);
+    }
     let mut out = SqlBuf::new(format!("SELECT {COLUMNS}, {expr} AS k FROM "));
-    let ids = match search {
-        Some((search, SearchWay::Index)) => search.index_ids(store.backend(), org_id),
-        _ => None,
-    };
-    match (bound, ids) {
-        (Some(n), _) => {
-            // Only for the newest-first order: the walk stops at the id `n` customers down the
-            // list (found once, through the primary key), or as soon as the page is full.
-            let threshold = sql.clone();
-            let (cmp, fallback) = if descending { (">=", i64::MIN) } else { ("<=", i64::MAX) };
-            out.push("customers c WHERE ").append(sql);
-            out.push(&format!(" AND c.id {cmp} COALESCE((SELECT c.id FROM customers c WHERE "));
-            out.append(threshold);
-            out.push(&format!(" ORDER BY c.id {dir} LIMIT 1 OFFSET {}), {fallback}) AND ", n - 1));
-            push_walk_or_nothing(&mut out, store.backend(), search);
-        }
-        (None, Some(ids)) => {
-            // CROSS JOIN keeps SQLite from walking the whole list in order and testing each
-            // customer against the ids, which is what a rare match must not cost.
-            out.push("(").append(ids).push(") m CROSS JOIN customers c WHERE c.id = m.id AND ").append(sql);
-        }
-        (None, None) => {
-            out.push("customers c WHERE ").append(sql);
-            if search.is_some() {
-                out.push(" AND ");
-                push_walk_or_nothing(&mut out, store.backend(), search);
+    match search {
+        Some(search) if search.indexed() => {
+            // The ids come from the branches; in list order (newest first), the ORDER BY and
+            // LIMIT over the UNION let SQLite merge branches that each arrive in id order and
+            // stop at the page.
+            out.push("(");
+            search.push_union(&mut out, store.backend(), access.principal().org_id, &sql);
+            if sort == SortField::Created {
+                out.push(&format!(" ORDER BY 1 {dir}")).limit(limit + 1);
             }
+            out.push(") m CROSS JOIN customers c WHERE c.id = m.id");
+        }
+        Some(search) => {
+            out.push("customers c WHERE ").append(sql).push(" AND ");
+            search.push_walk(&mut out, store.backend());
+        }
+        None => {
+            out.push("customers c WHERE ").append(sql);
         }
     }
     out.push(&format!(" ORDER BY {expr} {dir}, c.id {dir}")).limit(limit + 1);
@@ -1516,9 +1475,10 @@ pub async fn by_phone(store: &Store, access: &Access, number: &str) -> Result<Ph
         phone::normalize(number, None).map_err(|e| Error::invalid("number", format!("{number:?}: {e}")))?.canonical;
     let mut sql = SqlBuf::new(format!(
         "SELECT DISTINCT {COLUMNS} FROM customers c JOIN phones ph ON ph.org_id = c.org_id AND ph.customer_id = c.id \
-         WHERE ph.contact_id IS NULL AND ph.canonical = "
+         WHERE ph.contact_id IS NULL AND "
     ));
-    sql.bind(canonical.as_str()).push(" AND ");
+    push_canonical_in(&mut sql, "ph", std::slice::from_ref(&canonical));
+    sql.push(" AND ");
     push_access(access, "customers", Action::Read, &mut sql);
     sql.push(" ORDER BY c.id LIMIT 50");
     let rows = sql.query().fetch_all(store.pool()).await?;

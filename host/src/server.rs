@@ -25,6 +25,12 @@ pub struct ServeOptions {
     pub demo: bool,
 }
 
+/// How often an idle search indexer looks for queued records.
+const INDEXER_IDLE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// How often the planner's statistics are refreshed.
+const STATISTICS_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// A host that is listening.
 pub struct Running {
     pub addr: SocketAddr,
@@ -39,6 +45,10 @@ pub async fn prepare(opts: &ServeOptions) -> Result<Running> {
     store.migrate().await?;
     crate::customers::options::seed_missing(&store).await?;
     crate::customers::backfill_phone_digits(&store).await?;
+    if store.backend() == crate::store::Backend::Sqlite {
+        // PostgreSQL's autovacuum keeps its statistics; SQLite's are kept by the host.
+        store.refresh_statistics().await?;
+    }
     let state = AppState::new(store, opts.web.clone());
     let first_start = org::bootstrap(
         &state.store,
@@ -63,14 +73,37 @@ impl Running {
     /// Serves until `shutdown` resolves, then finishes the requests in flight.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<()> {
         let app = web::router(self.state.clone());
+        let indexer = crate::customers::search::spawn_indexer(self.state.store.clone(), INDEXER_IDLE);
+        let statistics = (self.state.store.backend() == crate::store::Backend::Sqlite)
+            .then(|| spawn_statistics(self.state.store.clone()));
         tracing::info!(addr = %self.addr, "listening");
-        axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
             .await
-            .map_err(|e| Error::Internal(format!("server failed: {e}")))?;
+            .map_err(|e| Error::Internal(format!("server failed: {e}")));
+        // A batch cut short rolls back; its records stay queued for the next start.
+        indexer.abort();
+        if let Some(statistics) = statistics {
+            statistics.abort();
+        }
+        served?;
         self.state.store.close().await;
         Ok(())
     }
+}
+
+/// Keeps the planner's statistics current as tables grow (see [`Store::refresh_statistics`]).
+fn spawn_statistics(store: Store) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(STATISTICS_EVERY);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            if let Err(e) = store.refresh_statistics().await {
+                tracing::warn!(error = %e, "cannot refresh the planner's statistics");
+            }
+        }
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use utoipa::ToSchema;
 
+use super::search::Kind;
 use super::{PhoneEntry, PhoneInput, clean, normalise_phones, write_phones};
 use crate::access::{Access, Action};
 use crate::error::{Error, Result};
@@ -120,7 +121,7 @@ async fn fetch(store: &Store, org_id: Id, sql: &SqlBuf) -> Result<Vec<Contact>> 
     }
     let ids: Vec<Id> = contacts.iter().map(|c| c.id).collect();
     let mut phones = SqlBuf::new("SELECT contact_id, label, raw, canonical, extension FROM phones WHERE org_id = ");
-    phones.bind(org_id).push(" AND contact_id IN ").bind_list(&ids).push(" ORDER BY id");
+    phones.bind(org_id).push(" AND contact_id IS NOT NULL AND contact_id IN ").bind_list(&ids).push(" ORDER BY id");
     for r in phones.query().fetch_all(store.pool()).await? {
         let id: Id = r.try_get(0)?;
         if let Some(c) = contacts.iter_mut().find(|c| c.id == id) {
@@ -135,10 +136,11 @@ async fn fetch(store: &Store, org_id: Id, sql: &SqlBuf) -> Result<Vec<Contact>> 
     Ok(contacts)
 }
 
+/// Contacts with their customers, whose owner and department scope access to them.
+const FROM: &str = "contacts k JOIN customers c ON c.org_id = k.org_id AND c.id = k.customer_id";
+
 fn base_query(access: &Access, action: Action) -> SqlBuf {
-    let mut sql = SqlBuf::new(format!(
-        "SELECT {COLUMNS} FROM contacts k JOIN customers c ON c.org_id = k.org_id AND c.id = k.customer_id WHERE "
-    ));
+    let mut sql = SqlBuf::new(format!("SELECT {COLUMNS} FROM {FROM} WHERE "));
     super::push_access(access, "contacts", action, &mut sql);
     sql
 }
@@ -166,46 +168,81 @@ pub struct ContactQuery {
     pub limit: Option<i64>,
 }
 
-/// Contacts across every customer the user may read.
+/// Contacts across every customer the user may read, oldest first.
 pub async fn list(store: &Store, access: &Access, q: &ContactQuery) -> Result<Vec<Contact>> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(Error::invalid("limit", "limit is 1 to 500"));
     }
-    let mut sql = base_query(access, Action::Read);
-    if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        if text.chars().count() > 100 {
-            return Err(Error::invalid("q", "a search is at most 100 characters"));
-        }
-        sql.push(" AND (1 = 0");
-        if let Some(t) = super::names::search_query(text) {
-            sql.push(" OR ");
-            super::push_text_match(&mut sql, store.backend(), "k.id", "k.search_text", "contacts_fts", &t);
-        }
-        if let Some(d) = super::phone::search_digits(text) {
-            sql.push(" OR k.id IN ");
-            super::push_phone_match(
-                &mut sql,
-                store.backend(),
-                access.principal().org_id,
-                "SELECT contact_id",
-                &d,
-                text,
-            );
-        }
-        sql.push(")");
-    }
+    let mut cond = SqlBuf::default();
+    super::push_access(access, "contacts", Action::Read, &mut cond);
     if let Some(m) = q.birthday_month {
         if !(1..=12).contains(&m) {
             return Err(Error::invalid("birthday_month", "a month is 1 to 12"));
         }
-        sql.push(" AND substr(k.birthday, 6, 2) = ").bind(format!("{m:02}"));
+        cond.push(" AND substr(k.birthday, 6, 2) = ").bind(format!("{m:02}"));
     }
     if let Some(after) = q.after_id {
-        sql.push(" AND k.id > ").bind(after);
+        cond.push(" AND k.id > ").bind(after);
+    }
+    let text = match q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        Some(text) if text.chars().count() > 100 => {
+            return Err(Error::invalid("q", "a search is at most 100 characters"));
+        }
+        other => other,
+    };
+    let Some(text) = text else {
+        let mut sql = SqlBuf::new(format!("SELECT {COLUMNS} FROM {FROM} WHERE "));
+        sql.append(cond).push(" ORDER BY k.id").limit(limit);
+        return fetch(store, access.principal().org_id, &sql).await;
+    };
+    let org_id = access.principal().org_id;
+    let backend = store.backend();
+    let words = super::names::search_query(text).map(|t| t.replace(['%', '_'], "")).filter(|t| !t.is_empty());
+    let digits = super::phone::search_digits(text);
+    let live = |words: &str| {
+        let mut live = SqlBuf::new("k.search_text LIKE ");
+        live.bind(format!("%{words}%"));
+        live
+    };
+    // The ids of the matching contacts from the indexes, when they hold the text.
+    let mut ids = SqlBuf::default();
+    let indexed = match &words {
+        Some(w) => {
+            let source = super::search::Source { from: FROM, id: "k.id" };
+            let lookup = super::search::Lookup::of(w);
+            super::search::push_text_branches(&mut ids, backend, Kind::Contact, &lookup, source, live(w), &cond)
+        }
+        None => true,
+    };
+    let mut sql = SqlBuf::new(format!("SELECT {COLUMNS} FROM "));
+    if indexed {
+        if let Some(d) = &digits {
+            if words.is_some() {
+                ids.push(" UNION ");
+            }
+            ids.push(&format!(
+                "SELECT ph.contact_id AS id FROM phones ph CROSS JOIN {FROM} WHERE k.id = ph.contact_id AND "
+            ));
+            ids.push("ph.org_id = ").bind(org_id).push(" AND ");
+            super::push_phone_condition(&mut ids, backend, "ph", d, text);
+            ids.push(" AND ").append(cond);
+        }
+        sql.push("(").append(ids).push(" ORDER BY 1").limit(limit);
+        sql.push(&format!(") m CROSS JOIN {FROM} WHERE k.id = m.id"));
+    } else {
+        // Too short for the trigram index (one or two characters): the list in order, which
+        // the LIMIT ends early for such common text.
+        sql.push(FROM).push(" WHERE ").append(cond).push(" AND (");
+        sql.append(live(words.as_deref().unwrap_or_default()));
+        if let Some(d) = &digits {
+            sql.push(" OR k.id IN ");
+            super::push_phone_match(&mut sql, backend, org_id, "SELECT ph.contact_id", d, text);
+        }
+        sql.push(")");
     }
     sql.push(" ORDER BY k.id").limit(limit);
-    fetch(store, access.principal().org_id, &sql).await
+    fetch(store, org_id, &sql).await
 }
 
 /// One contact, if the user may do `action` on it.
@@ -218,8 +255,10 @@ pub async fn get(store: &Store, access: &Access, id: Id, action: Action) -> Resu
 /// Contacts the user may read that have this canonical phone number.
 pub async fn by_canonical_phone(store: &Store, access: &Access, canonical: &str) -> Result<Vec<Contact>> {
     let mut sql = base_query(access, Action::Read);
-    sql.push(" AND k.id IN (SELECT contact_id FROM phones WHERE org_id = ").bind(access.principal().org_id);
-    sql.push(" AND canonical = ").bind(canonical).push(") ORDER BY k.id LIMIT 50");
+    sql.push(" AND k.id IN (SELECT contact_id FROM phones ph WHERE ph.org_id = ").bind(access.principal().org_id);
+    sql.push(" AND ");
+    super::push_canonical_in(&mut sql, "ph", &[canonical.to_owned()]);
+    sql.push(") ORDER BY k.id LIMIT 50");
     fetch(store, access.principal().org_id, &sql).await
 }
 

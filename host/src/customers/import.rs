@@ -377,7 +377,8 @@ async fn existing(store: &Store, org_id: Id, rows: &[Prepared]) -> Result<Existi
     let names = rows.iter().map(|r| r.name_key.clone()).collect();
     // Tax ids are matched without regard to case, as they were typed.
     let taxes = rows.iter().filter_map(|r| r.tax_id.as_ref()).map(|t| t.to_uppercase()).collect();
-    let phones = rows.iter().flat_map(|r| r.phones.iter().map(|(_, p)| p.canonical.clone())).collect();
+    // Phones through the reversed-digits index; the canonical numbers come back as the keys.
+    let phones = rows.iter().flat_map(|r| r.phones.iter().map(|(_, p)| super::reversed_digits(&p.canonical))).collect();
     Ok(Existing {
         by_name: lookup(store, "SELECT id, name_key FROM customers WHERE org_id = ", "name_key", org_id, names).await?,
         by_tax: lookup(
@@ -391,7 +392,7 @@ async fn existing(store: &Store, org_id: Id, rows: &[Prepared]) -> Result<Existi
         by_phone: lookup(
             store,
             "SELECT customer_id, canonical FROM phones WHERE org_id = ",
-            "canonical",
+            "digits_rev",
             org_id,
             phones,
         )
@@ -402,8 +403,9 @@ async fn existing(store: &Store, org_id: Id, rows: &[Prepared]) -> Result<Existi
 /// Keys looked up per statement when matching an import against the organisation.
 const LOOKUP_CHUNK: usize = 400;
 
-/// Runs `select` (`SELECT <id>, <key> … WHERE org_id = `) for the distinct `keys`, a chunk at a
-/// time, and maps each key found to the smallest id that has it.
+/// Runs `select` (`SELECT <id>, <key> … WHERE org_id = `) for the distinct `keys` of `column`,
+/// a chunk at a time, and maps each key found (the second column) to the smallest id that has
+/// it.
 async fn lookup(
     store: &Store,
     select: &str,
@@ -875,6 +877,12 @@ pub async fn start(
             tracing::error!(import = id, error = %e, "cannot record the outcome of an import");
         }
         progress.clear(id);
+        if status == "done"
+            && report.new_customers >= LARGE_IMPORT
+            && let Err(e) = store.refresh_statistics().await
+        {
+            tracing::warn!(import = id, error = %e, "cannot refresh the planner's statistics after an import");
+        }
     });
     Ok(())
 }
@@ -1035,6 +1043,9 @@ async fn run(
     progress.set(id, prepared.len());
     Ok(report)
 }
+
+/// New customers from which an import refreshes the planner's statistics.
+const LARGE_IMPORT: usize = 10_000;
 
 /// New customers written per statement batch of an import.
 const IMPORT_BATCH: usize = 5000;

@@ -450,16 +450,9 @@ pub async fn find_duplicates(
         sql.push(" OR upper(c.tax_id) = ").bind(t.as_str());
     }
     if !canonical.is_empty() {
-        sql.push(" OR c.id IN (SELECT customer_id FROM phones WHERE org_id = ")
-            .bind(org_id)
-            .push(" AND canonical IN (");
-        for (i, c) in canonical.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind(c.as_str());
-        }
-        sql.push("))");
+        sql.push(" OR c.id IN (SELECT customer_id FROM phones ph WHERE ph.org_id = ").bind(org_id).push(" AND ");
+        super::push_canonical_in(&mut sql, "ph", &canonical);
+        sql.push(")");
     }
     sql.push(") ORDER BY c.id LIMIT 50");
     let rows = sql.query().fetch_all(store.pool()).await?;
@@ -473,15 +466,9 @@ pub async fn find_duplicates(
     // Phones of the customers' contacts count too, so read which customers matched by phone.
     let mut by_phone = BTreeSet::new();
     if !canonical.is_empty() {
-        let mut q = SqlBuf::new("SELECT DISTINCT customer_id FROM phones WHERE org_id = ");
-        q.bind(org_id).push(" AND canonical IN (");
-        for (i, c) in canonical.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.bind(c.as_str());
-        }
-        q.push(")");
+        let mut q = SqlBuf::new("SELECT DISTINCT customer_id FROM phones ph WHERE ph.org_id = ");
+        q.bind(org_id).push(" AND ");
+        super::push_canonical_in(&mut q, "ph", &canonical);
         for r in q.query().fetch_all(store.pool()).await? {
             by_phone.insert(r.try_get::<i64, _>(0)?);
         }

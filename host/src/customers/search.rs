@@ -1,0 +1,449 @@
+//! Quick-search documents for customers and contacts, and the indexer that keeps them.
+//!
+//! A customer's document is its search text (name, pinyin spellings, code) followed by its
+//! contacts' (names, spellings, titles), so one index answers "the customer or one of its
+//! contacts matches" in list order and stops when a page is full. A contact's document is its
+//! own search text, for the contact list.
+//!
+//! Writes never touch the documents: triggers queue every changed customer and contact in
+//! `search_pending` in the writing transaction, and [`index_pending`] rebuilds the documents of
+//! queued records in batches shortly after. A search asks the documents for records that are
+//! not queued and tests the queued ones against their rows directly, so it never misses or
+//! mis-reports a committed write while the indexer catches up (an import of 100,000 rows is
+//! searchable at once, and indexed a few seconds later).
+//!
+//! The documents live in SQLite's FTS5 tables (a trigram index that returns matches in id order,
+//! and a word index of Chinese characters and character pairs) or in PostgreSQL tables with
+//! trigram and array GIN indexes.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use sqlx::Row;
+
+use crate::error::Result;
+use crate::store::{Backend, Id, SqlBuf, Store};
+
+/// What a queued record is, as stored in `search_pending.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Customer = 1,
+    Contact = 2,
+}
+
+/// Queued records indexed per transaction: small enough that the write lock is held for tens
+/// of milliseconds on SQLite, large enough that an import is indexed at full speed.
+const BATCH: i64 = 2000;
+
+/// How a search text can be looked up in the documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// Three or more characters: the trigram index.
+    Trigram(String),
+    /// One or two Chinese characters: the word index of characters and character pairs
+    /// (customers only).
+    Cjk(String),
+    /// Too short for either (one or two letters or digits): list order only.
+    Walk,
+}
+
+impl Lookup {
+    /// How `text` (a normalised search text, see [`super::names::search_query`]) is looked up.
+    pub fn of(text: &str) -> Lookup {
+        let n = text.chars().count();
+        if n >= 3 {
+            Lookup::Trigram(text.to_owned())
+        } else if n > 0 && text.chars().all(is_cjk) {
+            Lookup::Cjk(text.to_owned())
+        } else {
+            Lookup::Walk
+        }
+    }
+}
+
+/// Characters written without spaces between words: Chinese, Japanese and Korean.
+pub(crate) fn is_cjk(c: char) -> bool {
+    u32::from(c) >= 0x2E80 && c.is_alphabetic()
+}
+
+/// The words of the character index: every CJK character of `doc` and every pair of
+/// neighbouring ones, each once.
+pub fn cjk_keys(doc: &str) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut prev: Option<char> = None;
+    for c in doc.chars() {
+        if !is_cjk(c) {
+            prev = None;
+            continue;
+        }
+        if seen.insert(c.to_string()) {
+            keys.push(c.to_string());
+        }
+        if let Some(p) = prev {
+            let pair: String = [p, c].iter().collect();
+            if seen.insert(pair.clone()) {
+                keys.push(pair);
+            }
+        }
+        prev = Some(c);
+    }
+    keys
+}
+
+/// An FTS5 phrase for `text`: the whole text as one quoted string, so no character of it is
+/// read as query syntax.
+fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+/// The rows a search branch joins to: a `FROM` fragment (`customers c`, or contacts with
+/// their customers) and the column holding the record's id.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Source<'a> {
+    pub from: &'a str,
+    pub id: &'a str,
+}
+
+/// Appends the `SELECT` of one search branch over the documents of `kind`: the ids of records
+/// whose document matches and that are not queued, joined to `source` so that `cond` (access,
+/// filters, cursor) applies. Returns false, appending nothing, when the lookup cannot use the
+/// documents.
+///
+/// On SQLite the FTS5 table hands matches back in id order, so an `ORDER BY … LIMIT` over the
+/// branch reads only as far as the page needs. PostgreSQL's GIN indexes do not keep an order;
+/// there the caller narrows `cond` to a window of ids.
+fn push_document_branch(
+    out: &mut SqlBuf,
+    backend: Backend,
+    kind: Kind,
+    lookup: &Lookup,
+    source: Source<'_>,
+    cond: SqlBuf,
+) -> bool {
+    let Source { from, id } = source;
+    let pending = format!("(SELECT record_id FROM search_pending WHERE kind = {})", kind as i64);
+    let text = match (kind, lookup) {
+        (_, Lookup::Trigram(t)) | (Kind::Customer, Lookup::Cjk(t)) => t,
+        _ => return false,
+    };
+    match backend {
+        Backend::Sqlite => {
+            let fts = match (kind, lookup) {
+                (Kind::Customer, Lookup::Cjk(_)) => "customer_cjk",
+                (Kind::Customer, _) => "customer_docs",
+                (Kind::Contact, _) => "contact_docs",
+            };
+            out.push(&format!("SELECT f.rowid AS id FROM {fts} f CROSS JOIN {from} WHERE {id} = f.rowid AND "));
+            out.push(fts).push(" MATCH ").bind(fts_phrase(text));
+            out.push(&format!(" AND f.rowid NOT IN {pending} AND "));
+        }
+        Backend::Postgres => {
+            let (docs, key) = match kind {
+                Kind::Customer => ("customer_docs", "customer_id"),
+                Kind::Contact => ("contact_docs", "contact_id"),
+            };
+            out.push(&format!("SELECT d.{key} AS id FROM {docs} d CROSS JOIN {from} WHERE {id} = d.{key} AND "));
+            match lookup {
+                Lookup::Cjk(_) => out.push("d.cjk @> ARRAY[CAST(").bind(text.as_str()).push(" AS TEXT)]"),
+                _ => out.push("d.doc LIKE ").bind(format!("%{text}%")),
+            };
+            out.push(&format!(" AND d.{key} NOT IN {pending} AND "));
+        }
+    }
+    out.append(cond);
+    true
+}
+
+/// Appends the `SELECT` of the branch over queued records of `kind`: their ids where `live`
+/// (the match tested on the rows themselves) and `cond` hold.
+fn push_pending_branch(out: &mut SqlBuf, kind: Kind, source: Source<'_>, live: SqlBuf, cond: SqlBuf) {
+    let Source { from, id } = source;
+    out.push(&format!(
+        "SELECT p.record_id AS id FROM search_pending p CROSS JOIN {from} WHERE {id} = p.record_id AND p.kind = {} AND ",
+        kind as i64
+    ));
+    out.append(live).push(" AND ").append(cond);
+}
+
+/// Appends `documents UNION queued`: the ids of the records of `kind` whose text matches,
+/// from the documents for indexed records and from `live` (the match on the rows themselves)
+/// for those the indexer has not reached. Returns false, appending nothing, when the lookup
+/// cannot use the documents.
+pub(crate) fn push_text_branches(
+    out: &mut SqlBuf,
+    backend: Backend,
+    kind: Kind,
+    lookup: &Lookup,
+    source: Source<'_>,
+    live: SqlBuf,
+    cond: &SqlBuf,
+) -> bool {
+    if !push_document_branch(out, backend, kind, lookup, source, cond.clone()) {
+        return false;
+    }
+    out.push(" UNION ");
+    push_pending_branch(out, kind, source, live, cond.clone());
+    true
+}
+
+/// Rebuilds the documents of up to [`BATCH`] queued records in one transaction and takes them
+/// off the queue. Returns how many it took.
+pub async fn index_pending(store: &Store) -> Result<usize> {
+    // A look first, so that an idle indexer never takes SQLite's write lock.
+    let any: Option<i64> =
+        sqlx::query_scalar("SELECT kind FROM search_pending LIMIT 1").fetch_optional(store.pool()).await?;
+    if any.is_none() {
+        return Ok(0);
+    }
+    let mut tx = store.begin_write().await?;
+    let lock = match store.backend() {
+        Backend::Sqlite => "",
+        // Several nodes share the queue; each takes records no other node is indexing.
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+    };
+    let queued: Vec<(i64, Id)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT kind, record_id FROM search_pending ORDER BY kind, record_id LIMIT {BATCH}{lock}"
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    if queued.is_empty() {
+        return Ok(0);
+    }
+    let ids = |kind: Kind| -> Vec<Id> { queued.iter().filter(|(k, _)| *k == kind as i64).map(|(_, id)| *id).collect() };
+    let customers = ids(Kind::Customer);
+    let contacts = ids(Kind::Contact);
+    if !customers.is_empty() {
+        index_customers(store.backend(), &mut tx, &customers).await?;
+    }
+    if !contacts.is_empty() {
+        index_contacts(store.backend(), &mut tx, &contacts).await?;
+    }
+    for (kind, ids) in [(Kind::Customer, &customers), (Kind::Contact, &contacts)] {
+        if ids.is_empty() {
+            continue;
+        }
+        let mut sql = SqlBuf::new(format!("DELETE FROM search_pending WHERE kind = {} AND record_id IN ", kind as i64));
+        sql.bind_list(ids);
+        sql.query().execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(queued.len())
+}
+
+/// Indexes until the queue is empty (the demo loader and the command-line import, which
+/// finish with their data searchable through the indexes).
+pub async fn index_all(store: &Store) -> Result<usize> {
+    let mut total = 0;
+    loop {
+        let n = index_pending(store).await?;
+        if n == 0 {
+            return Ok(total);
+        }
+        total += n;
+    }
+}
+
+/// Runs the indexer until the process ends: a batch whenever records are queued, a look at the
+/// queue every `idle` otherwise, and a compaction of the indexes once a large amount has been
+/// indexed and the queue is empty. A failed batch is logged and tried again later; the
+/// searches meanwhile test the queued records directly.
+pub fn spawn_indexer(store: Store, idle: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut since_compaction = 0;
+        loop {
+            match index_pending(&store).await {
+                Ok(0) if since_compaction >= COMPACT_AFTER => match compact(&store).await {
+                    Ok(()) => since_compaction = 0,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "compacting the search indexes failed; trying again later");
+                        tokio::time::sleep(idle * 10).await;
+                    }
+                },
+                Ok(0) => tokio::time::sleep(idle).await,
+                Ok(n) => {
+                    since_compaction += n;
+                    tokio::task::yield_now().await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "search indexing failed; trying again shortly");
+                    tokio::time::sleep(idle * 10).await;
+                }
+            }
+        }
+    })
+}
+
+/// Records indexed after which the indexer compacts the indexes.
+const COMPACT_AFTER: usize = 20_000;
+
+/// Pages of index one compaction step writes: a short hold of SQLite's write lock.
+const COMPACT_STEP: i64 = 500;
+
+/// Merges the segments of SQLite's full-text indexes into one, a step per transaction so that
+/// writers wait at most one step. Every batch the indexer writes adds a segment, and a search
+/// reads each: after an import of 100,000 customers a search reads tens of segments; after
+/// compaction, one, which makes it several times faster. PostgreSQL's GIN indexes merge their
+/// pending entries themselves.
+pub async fn compact(store: &Store) -> Result<()> {
+    if store.backend() != Backend::Sqlite {
+        return Ok(());
+    }
+    for table in ["customer_docs", "customer_cjk", "contact_docs"] {
+        loop {
+            let mut tx = store.begin_write().await?;
+            let before: i64 = sqlx::query_scalar("SELECT total_changes()").fetch_one(&mut *tx).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {table} ({table}, rank) VALUES ('merge', {})",
+                -COMPACT_STEP
+            )))
+            .execute(&mut *tx)
+            .await?;
+            let after: i64 = sqlx::query_scalar("SELECT total_changes()").fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            // FTS5 writes at least two rows when a merge step did any work.
+            if after - before < 2 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    Ok(())
+}
+
+async fn index_customers(backend: Backend, tx: &mut sqlx::Transaction<'static, sqlx::Any>, ids: &[Id]) -> Result<()> {
+    let mut sql = SqlBuf::new("SELECT c.id, c.org_id, c.search_text FROM customers c WHERE c.id IN ");
+    sql.bind_list(ids);
+    let rows = sql.query().fetch_all(&mut **tx).await?;
+    let mut docs: Vec<(Id, Id, String)> = Vec::with_capacity(rows.len());
+    let mut at: HashMap<Id, usize> = HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let id: Id = r.try_get(0)?;
+        at.insert(id, docs.len());
+        docs.push((id, r.try_get(1)?, r.try_get(2)?));
+    }
+    let mut sql = SqlBuf::new(
+        "SELECT k.customer_id, k.search_text FROM customers c JOIN contacts k ON k.org_id = c.org_id \
+         AND k.customer_id = c.id WHERE c.id IN ",
+    );
+    sql.bind_list(ids).push(" ORDER BY k.id");
+    for r in sql.query().fetch_all(&mut **tx).await? {
+        let customer_id: Id = r.try_get(0)?;
+        let text: String = r.try_get(1)?;
+        if let Some(&i) = at.get(&customer_id) {
+            docs[i].2.push(' ');
+            docs[i].2.push_str(&text);
+        }
+    }
+    match backend {
+        Backend::Sqlite => {
+            for table in ["customer_docs", "customer_cjk"] {
+                let mut del = SqlBuf::new(format!("DELETE FROM {table} WHERE rowid IN "));
+                del.bind_list(ids);
+                del.query().execute(&mut **tx).await?;
+            }
+            for chunk in docs.chunks(500) {
+                let mut trigram = SqlBuf::new("INSERT INTO customer_docs (rowid, doc) VALUES ");
+                let mut cjk = SqlBuf::new("INSERT INTO customer_cjk (rowid, doc) VALUES ");
+                let mut any_cjk = false;
+                for (i, (id, _, doc)) in chunk.iter().enumerate() {
+                    trigram.push(if i == 0 { "(" } else { ", (" }).bind(*id).push(", ").bind(doc.as_str()).push(")");
+                    let keys = cjk_keys(doc);
+                    if !keys.is_empty() {
+                        cjk.push(if any_cjk { ", (" } else { "(" }).bind(*id).push(", ").bind(keys.join(" ")).push(")");
+                        any_cjk = true;
+                    }
+                }
+                trigram.query().execute(&mut **tx).await?;
+                if any_cjk {
+                    cjk.query().execute(&mut **tx).await?;
+                }
+            }
+        }
+        Backend::Postgres => {
+            let mut del = SqlBuf::new("DELETE FROM customer_docs WHERE customer_id IN ");
+            del.bind_list(ids);
+            del.query().execute(&mut **tx).await?;
+            for chunk in docs.chunks(500) {
+                let mut ins = SqlBuf::new("INSERT INTO customer_docs (customer_id, org_id, doc, cjk) VALUES ");
+                for (i, (id, org_id, doc)) in chunk.iter().enumerate() {
+                    ins.push(if i == 0 { "(" } else { ", (" }).bind(*id).push(", ").bind(*org_id);
+                    ins.push(", ")
+                        .bind(doc.as_str())
+                        .push(", CAST(")
+                        .bind(pg_array(&cjk_keys(doc)))
+                        .push(" AS TEXT[]))");
+                }
+                ins.query().execute(&mut **tx).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn index_contacts(backend: Backend, tx: &mut sqlx::Transaction<'static, sqlx::Any>, ids: &[Id]) -> Result<()> {
+    let mut sql = SqlBuf::new("SELECT id, org_id, search_text FROM contacts WHERE id IN ");
+    sql.bind_list(ids);
+    let rows = sql.query().fetch_all(&mut **tx).await?;
+    let (table, key) = match backend {
+        Backend::Sqlite => ("contact_docs", "rowid"),
+        Backend::Postgres => ("contact_docs", "contact_id"),
+    };
+    let mut del = SqlBuf::new(format!("DELETE FROM {table} WHERE {key} IN "));
+    del.bind_list(ids);
+    del.query().execute(&mut **tx).await?;
+    for chunk in rows.chunks(500) {
+        let mut ins = match backend {
+            Backend::Sqlite => SqlBuf::new("INSERT INTO contact_docs (rowid, doc) VALUES "),
+            Backend::Postgres => SqlBuf::new("INSERT INTO contact_docs (contact_id, org_id, doc) VALUES "),
+        };
+        for (i, r) in chunk.iter().enumerate() {
+            let (id, org_id, doc): (Id, Id, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            ins.push(if i == 0 { "(" } else { ", (" }).bind(id);
+            if backend == Backend::Postgres {
+                ins.push(", ").bind(org_id);
+            }
+            ins.push(", ").bind(doc).push(")");
+        }
+        ins.query().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// A PostgreSQL array literal of texts.
+fn pg_array(items: &[String]) -> String {
+    let quoted: Vec<String> =
+        items.iter().map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))).collect();
+    format!("{{{}}}", quoted.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookups_follow_the_length_and_script_of_the_text() {
+        assert_eq!(Lookup::of("北京华信"), Lookup::Trigram("北京华信".into()));
+        assert_eq!(Lookup::of("bjhx"), Lookup::Trigram("bjhx".into()));
+        assert_eq!(Lookup::of("上海"), Lookup::Cjk("上海".into()));
+        assert_eq!(Lookup::of("覃"), Lookup::Cjk("覃".into()));
+        assert_eq!(Lookup::of("bj"), Lookup::Walk);
+        assert_eq!(Lookup::of("上a"), Lookup::Walk);
+    }
+
+    #[test]
+    fn character_keys_are_characters_and_neighbouring_pairs_within_a_run() {
+        assert_eq!(
+            cjk_keys("上海天润 shanghai 王伟"),
+            vec!["上", "海", "上海", "天", "海天", "润", "天润", "王", "伟", "王伟"]
+        );
+        // No pair across a space or a Latin word, and each key once.
+        assert_eq!(cjk_keys("上海 上海x海"), vec!["上", "海", "上海"]);
+    }
+
+    #[test]
+    fn phrases_and_arrays_quote_what_they_hold() {
+        assert_eq!(fts_phrase("a\"b"), "\"a\"\"b\"");
+        assert_eq!(pg_array(&["上".into(), "a\"b\\".into()]), "{\"上\",\"a\\\"b\\\\\"}");
+    }
+}
