@@ -13,42 +13,54 @@ use tessera_host::store::Store;
 use tessera_host::web::WebConfig;
 use tessera_tests::{ADMIN_PASSWORD, TestDb, both_backends};
 
-/// What a search must find, worked out from the rows: customers whose own search text or one
-/// of whose contacts' contains the text, or with a phone ending in the digits or equal to the
-/// number typed.
-async fn expected(store: &Store, org_id: i64, q: &str) -> anyhow::Result<BTreeSet<i64>> {
-    let pool = store.pool();
-    let text = names::search_query(q).map(|t| t.replace(['%', '_'], "")).filter(|t| !t.is_empty());
-    let digits = phone::search_digits(q);
-    let mut found = BTreeSet::new();
-    if let Some(t) = &text {
-        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, search_text FROM customers WHERE org_id = $1")
-            .bind(org_id)
-            .fetch_all(pool)
-            .await?;
-        found.extend(rows.into_iter().filter(|(_, s)| s.contains(t.as_str())).map(|(id, _)| id));
-        let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT customer_id, search_text FROM contacts WHERE org_id = $1")
+/// The rows a search is checked against, read once per round of queries.
+struct Rows {
+    customers: Vec<(i64, String)>,
+    contacts: Vec<(i64, String)>,
+    phones: Vec<(i64, String, String)>,
+}
+
+impl Rows {
+    async fn read(store: &Store, org_id: i64) -> anyhow::Result<Rows> {
+        let pool = store.pool();
+        Ok(Rows {
+            customers: sqlx::query_as("SELECT id, search_text FROM customers WHERE org_id = $1")
                 .bind(org_id)
                 .fetch_all(pool)
-                .await?;
-        found.extend(rows.into_iter().filter(|(_, s)| s.contains(t.as_str())).map(|(id, _)| id));
-    }
-    if let Some(d) = &digits {
-        let reversed: String = d.chars().rev().collect();
-        let canonical = phone::normalize(q, None).ok().map(|p| p.canonical);
-        let rows: Vec<(i64, String, String)> =
-            sqlx::query_as("SELECT customer_id, digits_rev, canonical FROM phones WHERE org_id = $1")
+                .await?,
+            contacts: sqlx::query_as("SELECT customer_id, search_text FROM contacts WHERE org_id = $1")
                 .bind(org_id)
                 .fetch_all(pool)
-                .await?;
-        found.extend(
-            rows.into_iter()
-                .filter(|(_, rev, c)| rev.starts_with(&reversed) || canonical.as_deref() == Some(c.as_str()))
-                .map(|(id, _, _)| id),
-        );
+                .await?,
+            phones: sqlx::query_as("SELECT customer_id, digits_rev, canonical FROM phones WHERE org_id = $1")
+                .bind(org_id)
+                .fetch_all(pool)
+                .await?,
+        })
     }
-    Ok(found)
+
+    /// What a search must find: customers whose own search text or one of whose contacts'
+    /// contains the text, or with a phone ending in the digits or equal to the number typed.
+    fn expected(&self, q: &str) -> BTreeSet<i64> {
+        let text = names::search_query(q).map(|t| t.replace(['%', '_'], "")).filter(|t| !t.is_empty());
+        let digits = phone::search_digits(q);
+        let mut found = BTreeSet::new();
+        if let Some(t) = &text {
+            let texts = self.customers.iter().chain(&self.contacts);
+            found.extend(texts.filter(|(_, s)| s.contains(t.as_str())).map(|(id, _)| *id));
+        }
+        if let Some(d) = &digits {
+            let reversed: String = d.chars().rev().collect();
+            let canonical = phone::normalize(q, None).ok().map(|p| p.canonical);
+            found.extend(
+                self.phones
+                    .iter()
+                    .filter(|(_, rev, c)| rev.starts_with(&reversed) || canonical.as_deref() == Some(c.as_str()))
+                    .map(|(id, _, _)| *id),
+            );
+        }
+        found
+    }
 }
 
 /// Every customer the list answers for `q`, newest first, through every page.
@@ -75,7 +87,7 @@ async fn queries(store: &Store) -> anyhow::Result<Vec<String>> {
     let contacts: Vec<String> = sqlx::query_scalar("SELECT name FROM contacts ORDER BY id").fetch_all(pool).await?;
     let phones: Vec<String> = sqlx::query_scalar("SELECT raw FROM phones ORDER BY id").fetch_all(pool).await?;
     let mut qs: Vec<String> = Vec::new();
-    for (i, (name, code)) in names.iter().enumerate().step_by(37) {
+    for (i, (name, code)) in names.iter().enumerate().step_by(211) {
         let chars: Vec<char> = name.chars().collect();
         let len = 1 + i % 5;
         let start = i % chars.len().max(1);
@@ -89,15 +101,31 @@ async fn queries(store: &Store) -> anyhow::Result<Vec<String>> {
         }
         qs.push(code.to_lowercase());
     }
-    for (i, c) in contacts.iter().enumerate().step_by(53) {
+    for (i, c) in contacts.iter().enumerate().step_by(601) {
         qs.push(c.chars().take(1 + i % 3).collect());
     }
-    for (i, p) in phones.iter().enumerate().step_by(41) {
+    for (i, p) in phones.iter().enumerate().step_by(809) {
         let digits: String = p.chars().filter(char::is_ascii_digit).collect();
         qs.push(digits.chars().skip(digits.len().saturating_sub(4 + i % 5)).collect());
         qs.push(p.clone());
     }
-    qs.extend(["有限公司", "上海", "科", "bj", "zzqx", "没有这家公司", "00000000", "Acme", "a"].map(str::to_owned));
+    qs.extend(
+        [
+            "有限公司",
+            "上海",
+            "科",
+            "bj",
+            "zzqx",
+            "没有这家公司",
+            "00000000",
+            "Acme",
+            "a",
+            "间隔",
+            "仓储服务",
+            "cangchu",
+        ]
+        .map(str::to_owned),
+    );
     qs.retain(|q| !q.trim().is_empty());
     qs.sort();
     qs.dedup();
@@ -105,11 +133,38 @@ async fn queries(store: &Store) -> anyhow::Result<Vec<String>> {
 }
 
 async fn compare(store: &Store, access: &Access, org_id: i64, qs: &[String], when: &str) -> anyhow::Result<()> {
+    let rows = Rows::read(store, org_id).await?;
     for (i, q) in qs.iter().enumerate() {
-        let want: Vec<i64> = expected(store, org_id, q).await?.into_iter().rev().collect();
+        let want: Vec<i64> = rows.expected(q).into_iter().rev().collect();
         // Small pages for some queries, so that cursors cross branch and window boundaries.
         let got = listed(store, access, q, if i % 3 == 0 { 7 } else { 200 }).await?;
         assert_eq!(got, want, "{when}: the search {q:?} answered {} customers, the rows say {}", got.len(), want.len());
+    }
+    Ok(())
+}
+
+/// Adds a customer `gap` ids after the last one, so that the next customers start there.
+async fn leave_a_gap(store: &Store, org_id: i64, n: u64, gap: i64) -> anyhow::Result<()> {
+    let pool = store.pool();
+    let last: i64 = sqlx::query_scalar("SELECT MAX(id) FROM customers").fetch_one(pool).await?;
+    let name = format!("间隔{n}号仓储服务有限公司");
+    sqlx::query(
+        "INSERT INTO customers (id, org_id, code, name, kind, name_key, search_text, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'company', $5, $6, 0, 0)",
+    )
+    .bind(last + gap)
+    .bind(org_id)
+    .bind(format!("GAP-{n}"))
+    .bind(&name)
+    .bind(names::company_key(&name))
+    .bind(customers::search_text_for(&name, &format!("GAP-{n}")))
+    .execute(pool)
+    .await?;
+    if store.backend() == tessera_host::store::Backend::Postgres {
+        sqlx::query("SELECT setval(pg_get_serial_sequence('customers', 'id'), $1)")
+            .bind(last + gap)
+            .execute(pool)
+            .await?;
     }
     Ok(())
 }
@@ -132,7 +187,15 @@ both_backends! {
         let state = running.state.clone();
         let store = state.store.clone();
         let org_id = tessera_host::org::find_by_slug(&store, "acme").await?.context("org")?.id;
-        tessera_host::demo::seed_customers(&state, org_id, 600, 11).await?;
+        // Three batches far apart in the id space, so that PostgreSQL's windows of ids (2,000
+        // wide at first) meet pages that span gaps, empty windows and window edges inside a
+        // batch.
+        for (batch, gap) in [(0, 0), (1, 5_000), (2, 40_000)] {
+            if gap > 0 {
+                leave_a_gap(&store, org_id, batch, gap).await?;
+            }
+            tessera_host::demo::seed_customers(&state, org_id, 1_500, 11 + batch).await?;
+        }
         let admin_id: i64 = sqlx::query_scalar("SELECT id FROM users WHERE username = 'admin'").fetch_one(store.pool()).await?;
         let access = Access::load(&store, Principal { org_id, user_id: admin_id, department_id: None }).await?;
         let qs = queries(&store).await?;
@@ -140,7 +203,7 @@ both_backends! {
 
         compare(&store, &access, org_id, &qs, "nothing indexed yet").await?;
         let indexed = search::index_all(&store).await?;
-        assert!(indexed >= 600, "customers and contacts indexed: {indexed}");
+        assert!(indexed >= 4_502, "customers and contacts indexed: {indexed}");
         search::compact(&store).await?;
         compare(&store, &access, org_id, &qs, "everything indexed").await?;
 
@@ -148,7 +211,7 @@ both_backends! {
         // and deleted, customers deleted.
         let pool = store.pool();
         let some: Vec<i64> = sqlx::query_scalar("SELECT id FROM customers ORDER BY id").fetch_all(pool).await?;
-        for (n, id) in some.iter().step_by(29).enumerate() {
+        for (n, id) in some.iter().step_by(149).enumerate() {
             let name = format!("改名{n}号精密仪器有限公司");
             sqlx::query("UPDATE customers SET name = $1, search_text = $2 WHERE id = $3")
                 .bind(&name)
@@ -159,7 +222,7 @@ both_backends! {
         }
         let contact_ids: Vec<(i64, i64)> = sqlx::query_as("SELECT id, customer_id FROM contacts ORDER BY id").fetch_all(pool).await?;
         let mut moved = HashMap::new();
-        for (n, (id, customer)) in contact_ids.iter().step_by(31).enumerate() {
+        for (n, (id, customer)) in contact_ids.iter().step_by(401).enumerate() {
             match n % 3 {
                 0 => {
                     sqlx::query("UPDATE contacts SET search_text = $1 WHERE id = $2")
@@ -178,7 +241,7 @@ both_backends! {
                 }
             }
         }
-        for id in some.iter().skip(5).step_by(97) {
+        for id in some.iter().skip(5).step_by(307) {
             sqlx::query("DELETE FROM activities WHERE customer_id = $1").bind(id).execute(pool).await?;
             sqlx::query("DELETE FROM customers WHERE id = $1").bind(id).execute(pool).await?;
         }

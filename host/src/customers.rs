@@ -965,7 +965,7 @@ impl<'a> QuickSearch<'a> {
         let per_row = if backend == crate::store::Backend::Postgres { " OFFSET 0" } else { "" };
         match &self.text {
             Some(t) => {
-                let pattern = format!("%{t}%");
+                let pattern = search::like_pattern(backend, t);
                 sql.push("(c.search_text LIKE ").bind(pattern.clone());
                 sql.push(" OR EXISTS (SELECT 1 FROM contacts k WHERE k.org_id = c.org_id AND k.customer_id = c.id");
                 sql.push(" AND k.search_text LIKE ").bind(pattern).push(per_row).push("))");
@@ -992,17 +992,25 @@ impl<'a> QuickSearch<'a> {
     /// `customers c` under `cond`: the search documents, the customers waiting for the
     /// indexer (tested on their rows), and the phones. Only for a search that is
     /// [`QuickSearch::indexed`].
-    fn push_union(&self, out: &mut SqlBuf, backend: crate::store::Backend, org_id: Id, cond: &SqlBuf) {
+    fn push_union(
+        &self,
+        out: &mut SqlBuf,
+        backend: crate::store::Backend,
+        org_id: Id,
+        window: Option<search::Window>,
+        cond: &SqlBuf,
+    ) {
         let mut any = false;
         if self.text.is_some() {
             let mut live = SqlBuf::default();
             self.push_text_live(&mut live, backend);
             let customers = search::Source { from: "customers c", id: "c.id" };
-            any = search::push_text_branches(out, backend, search::Kind::Customer, &self.lookup, customers, live, cond);
+            let kind = search::Kind::Customer;
+            any = search::push_text_branches(out, backend, kind, &self.lookup, customers, window, live, cond);
         }
         if let Some(d) = &self.digits {
             if any {
-                out.push(" UNION ");
+                out.push(search::union(backend));
             }
             out.push("SELECT ph.customer_id AS id FROM phones ph CROSS JOIN customers c WHERE c.id = ph.customer_id ");
             out.push("AND ph.org_id = ").bind(org_id).push(" AND ");
@@ -1058,16 +1066,18 @@ where
     Ok(seen)
 }
 
-/// The first window of ids a PostgreSQL search looks through, and how much each next one
-/// grows (see [`page`]).
-const FIRST_WINDOW: i64 = 20_000;
-const WINDOW_GROWTH: i64 = 8;
+/// The first window of ids a PostgreSQL search walks (see [`page`]).
+const FIRST_WINDOW: i64 = 2_000;
+/// The widest window a PostgreSQL search walks; wider ones go through the trigram index.
+const WALK_WIDEST: i64 = 10_000;
 
 /// One page of the list. A quick search whose parts the indexes answer reads the search
 /// documents and phones (a `UNION` of id branches, each under the access filter); on SQLite the
 /// documents come in id order, so a newest-first page reads only as far as it needs. On
-/// PostgreSQL, whose trigram index has no order, a newest-first search looks through windows of
-/// ids from the top of the list, each [`WINDOW_GROWTH`] times the last, until the page is full.
+/// PostgreSQL, whose trigram index has no order, a newest-first search first walks the newest
+/// [`FIRST_WINDOW`] ids (a common text fills the page there); when that finds nothing, the
+/// trigram index answers at once (a rare text); otherwise the next window is as wide as the
+/// matches so far suggest a page needs, walked when narrow, through the index when wide.
 /// A text the indexes cannot hold (one or two letters) walks the list in order, which its LIMIT
 /// ends early for such common text.
 async fn page(store: &Store, access: &Access, q: &CustomerQuery, action: Action, limit: i64) -> Result<CustomerPage> {
@@ -1083,7 +1093,7 @@ async fn page(store: &Store, access: &Access, q: &CustomerQuery, action: Action,
     let (_, is_text) = sort.expr(descending);
     let windowed = store.backend() == crate::store::Backend::Postgres
         && sort == SortField::Created
-        && search.as_ref().is_some_and(QuickSearch::indexed);
+        && search.as_ref().is_some_and(|s| s.indexed() && s.text.is_some());
     let rows = if windowed {
         // Windows start at the cursor (or the end of the list) and move down the ids, or up
         // for the oldest-first order, until the page is full or a window reaches the far end.
@@ -1104,12 +1114,22 @@ async fn page(store: &Store, access: &Access, q: &CustomerQuery, action: Action,
         loop {
             let edge = if descending { start.saturating_sub(width) } else { start.saturating_add(width) };
             let reaches_end = if descending { edge <= first } else { edge >= last };
-            let sql = page_sql(store, access, q, action, limit, search.as_ref(), (!reaches_end).then_some(edge))?;
-            let rows = fetch_page_json(store, sql, descending).await?;
-            if rows.len() as i64 > limit || reaches_end {
+            let window = (!reaches_end).then_some(search::Window { edge, descending, walk: width <= WALK_WIDEST });
+            let rows =
+                fetch_page_json(store, page_sql(store, access, q, action, limit, search.as_ref(), window)?, descending)
+                    .await?;
+            let found = rows.len() as i64;
+            if found > limit || reaches_end {
                 break rows;
             }
-            width = width.saturating_mul(WINDOW_GROWTH);
+            if found == 0 {
+                // Rare text: the trigram index finds every match at once.
+                let sql = page_sql(store, access, q, action, limit, search.as_ref(), None)?;
+                break fetch_page_json(store, sql, descending).await?;
+            }
+            // The matches so far tell how far a page reaches: the next window is that far,
+            // with a quarter more to spare.
+            width = ((width.saturating_mul(limit + 1) / found).saturating_mul(5) / 4).max(width.saturating_mul(2));
         }
     } else {
         fetch_page_json(store, page_sql(store, access, q, action, limit, search.as_ref(), None)?, descending).await?
@@ -1134,7 +1154,7 @@ async fn page(store: &Store, access: &Access, q: &CustomerQuery, action: Action,
 
 /// The SQL of one page: `SELECT {COLUMNS}, <sort key> AS k FROM customers c …` with the
 /// access filter, the filters, the cursor and the search, in order, limited to `limit + 1`.
-/// With `window_edge`, only ids down to (or, oldest first, up to) it are searched.
+/// With a `window`, only ids down to (or, oldest first, up to) its edge are searched.
 fn page_sql(
     store: &Store,
     access: &Access,
@@ -1142,7 +1162,7 @@ fn page_sql(
     action: Action,
     limit: i64,
     search: Option<&QuickSearch<'_>>,
-    window_edge: Option<i64>,
+    window: Option<search::Window>,
 ) -> Result<SqlBuf> {
     let sort = q.sort.unwrap_or_default();
     let descending = q.desc.unwrap_or(matches!(sort, SortField::Created | SortField::Updated));
@@ -1203,20 +1223,23 @@ fn page_sql(
             }
         }
     }
-    if let Some(edge) = window_edge {
-        sql.push(if descending { " AND c.id >= " } else { " AND c.id <= " }).bind(edge);
+    if let Some(w) = window {
+        sql.push(&format!(" AND c.id {} ", w.op())).bind(w.edge);
     }
     let mut out = SqlBuf::new(format!("SELECT {COLUMNS}, {expr} AS k FROM "));
     match search {
         Some(search) if search.indexed() => {
-            // The ids come from the branches; in list order (newest first), the ORDER BY and
-            // LIMIT over the UNION let SQLite merge branches that each arrive in id order and
-            // stop at the page.
-            out.push("(");
-            search.push_union(&mut out, store.backend(), access.principal().org_id, &sql);
+            // The ids come from the branches. In list order (newest first) the ORDER BY and
+            // LIMIT over them let the database merge branches that each arrive in id order and
+            // stop at the page. PostgreSQL's branches may repeat a customer (matched by name
+            // and by phone), at most twice, so it takes twice the page and removes repeats.
+            let postgres = store.backend() == crate::store::Backend::Postgres;
+            out.push(if postgres { "(SELECT DISTINCT id FROM (" } else { "(" });
+            search.push_union(&mut out, store.backend(), access.principal().org_id, window, &sql);
             if sort == SortField::Created {
-                out.push(&format!(" ORDER BY 1 {dir}")).limit(limit + 1);
+                out.push(&format!(" ORDER BY 1 {dir}")).limit(if postgres { 2 * (limit + 1) } else { limit + 1 });
             }
+            out.push(if postgres { ") u" } else { "" });
             out.push(") m CROSS JOIN customers c WHERE c.id = m.id");
         }
         Some(search) => {

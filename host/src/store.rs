@@ -92,15 +92,6 @@ impl Store {
                 AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(30))
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            // Statements stay prepared, but each run is planned for its values:
-                            // a generic plan cannot know that `LIKE '%rare text%'` wants the
-                            // trigram index while a common one wants the walk in list order.
-                            conn.execute("SET plan_cache_mode = force_custom_plan").await?;
-                            Ok(())
-                        })
-                    })
                     .connect_with(options)
                     .await?
             }

@@ -202,7 +202,7 @@ pub async fn list(store: &Store, access: &Access, q: &ContactQuery) -> Result<Ve
     let digits = super::phone::search_digits(text);
     let live = |words: &str| {
         let mut live = SqlBuf::new("k.search_text LIKE ");
-        live.bind(format!("%{words}%"));
+        live.bind(super::search::like_pattern(backend, words));
         live
     };
     // The ids of the matching contacts from the indexes, when they hold the text.
@@ -211,7 +211,7 @@ pub async fn list(store: &Store, access: &Access, q: &ContactQuery) -> Result<Ve
         Some(w) => {
             let source = super::search::Source { from: FROM, id: "k.id" };
             let lookup = super::search::Lookup::of(w);
-            super::search::push_text_branches(&mut ids, backend, Kind::Contact, &lookup, source, live(w), &cond)
+            super::search::push_text_branches(&mut ids, backend, Kind::Contact, &lookup, source, None, live(w), &cond)
         }
         None => true,
     };
@@ -219,7 +219,7 @@ pub async fn list(store: &Store, access: &Access, q: &ContactQuery) -> Result<Ve
     if indexed {
         if let Some(d) = &digits {
             if words.is_some() {
-                ids.push(" UNION ");
+                ids.push(super::search::union(backend));
             }
             ids.push(&format!(
                 "SELECT ph.contact_id AS id FROM phones ph CROSS JOIN {FROM} WHERE k.id = ph.contact_id AND "
@@ -228,7 +228,11 @@ pub async fn list(store: &Store, access: &Access, q: &ContactQuery) -> Result<Ve
             super::push_phone_condition(&mut ids, backend, "ph", d, text);
             ids.push(" AND ").append(cond);
         }
-        sql.push("(").append(ids).push(" ORDER BY 1").limit(limit);
+        // PostgreSQL's branches may repeat a contact (by name and by phone): twice the page,
+        // repeats removed (see `search::union`).
+        let postgres = backend == crate::store::Backend::Postgres;
+        sql.push(if postgres { "(SELECT DISTINCT id FROM (" } else { "(" }).append(ids).push(" ORDER BY 1");
+        sql.limit(if postgres { 2 * limit } else { limit }).push(if postgres { ") u" } else { "" });
         sql.push(&format!(") m CROSS JOIN {FROM} WHERE k.id = m.id"));
     } else {
         // Too short for the trigram index (one or two characters): the list in order, which

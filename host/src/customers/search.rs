@@ -105,6 +105,24 @@ pub(crate) struct Source<'a> {
     pub id: &'a str,
 }
 
+/// A window of ids a PostgreSQL search looks through: from the cursor down to `edge`, or up to
+/// it for the oldest-first order. A narrow window is `walked`: every document in it is tested,
+/// which costs less than reading the trigram index's matches across the whole table when
+/// common trigrams make those many.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    pub edge: Id,
+    pub descending: bool,
+    pub walk: bool,
+}
+
+impl Window {
+    /// The comparison that keeps an id inside the window.
+    pub fn op(self) -> &'static str {
+        if self.descending { ">=" } else { "<=" }
+    }
+}
+
 /// Appends the `SELECT` of one search branch over the documents of `kind`: the ids of records
 /// whose document matches and that are not queued, joined to `source` so that `cond` (access,
 /// filters, cursor) applies. Returns false, appending nothing, when the lookup cannot use the
@@ -119,6 +137,7 @@ fn push_document_branch(
     kind: Kind,
     lookup: &Lookup,
     source: Source<'_>,
+    window: Option<Window>,
     cond: SqlBuf,
 ) -> bool {
     let Source { from, id } = source;
@@ -144,11 +163,21 @@ fn push_document_branch(
                 Kind::Contact => ("contact_docs", "contact_id"),
             };
             out.push(&format!("SELECT d.{key} AS id FROM {docs} d CROSS JOIN {from} WHERE {id} = d.{key} AND "));
-            match lookup {
-                Lookup::Cjk(_) => out.push("d.cjk @> ARRAY[CAST(").bind(text.as_str()).push(" AS TEXT)]"),
-                _ => out.push("d.doc LIKE ").bind(format!("%{text}%")),
+            // The same test in two forms: one the GIN indexes answer, and one they cannot,
+            // which a walk through a narrow window takes.
+            match (lookup, window.is_some_and(|w| w.walk)) {
+                (Lookup::Cjk(_), false) => out.push("d.cjk @> ARRAY[CAST(").bind(text.as_str()).push(" AS TEXT)]"),
+                (Lookup::Cjk(_), true) => out.push("CAST(").bind(text.as_str()).push(" AS TEXT) = ANY (d.cjk)"),
+                (_, false) => out.push("d.doc LIKE ").bind(like_pattern(backend, text)),
+                (_, true) => out.push("strpos(d.doc, ").bind(text.as_str()).push(") > 0"),
             };
             out.push(&format!(" AND d.{key} NOT IN {pending} AND "));
+            // PostgreSQL does not carry a range on the record's id over to the document's, so
+            // the window is named on the document too, where the bitmap of its primary key
+            // narrows the trigram index's matches before any row is read.
+            if let Some(w) = window {
+                out.push(&format!("d.{key} {} ", w.op())).bind(w.edge).push(" AND ");
+            }
         }
     }
     out.append(cond);
@@ -176,13 +205,14 @@ pub(crate) fn push_text_branches(
     kind: Kind,
     lookup: &Lookup,
     source: Source<'_>,
+    window: Option<Window>,
     live: SqlBuf,
     cond: &SqlBuf,
 ) -> bool {
-    if !push_document_branch(out, backend, kind, lookup, source, cond.clone()) {
+    if !push_document_branch(out, backend, kind, lookup, source, window, cond.clone()) {
         return false;
     }
-    out.push(" UNION ");
+    out.push(union(backend));
     push_pending_branch(out, kind, source, live, cond.clone());
     true
 }
@@ -408,6 +438,26 @@ async fn index_contacts(backend: Backend, tx: &mut sqlx::Transaction<'static, sq
         ins.query().execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+/// How the branches of a search are combined. SQLite merges `UNION` branches that each arrive
+/// in id order and stops at the page; PostgreSQL only merges `UNION ALL` branches (a `UNION`
+/// reads every branch to the end to remove duplicates), so there the caller removes the
+/// duplicates (a customer matching by name and by phone) above the merge.
+pub(crate) fn union(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => " UNION ",
+        Backend::Postgres => " UNION ALL ",
+    }
+}
+
+/// `%text%` for `LIKE`, with the text matched as written: PostgreSQL reads a backslash in a
+/// pattern as an escape, SQLite does not. (`%` and `_` are taken out of search texts before.)
+pub(crate) fn like_pattern(backend: Backend, text: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("%{text}%"),
+        Backend::Postgres => format!("%{}%", text.replace('\\', "\\\\")),
+    }
 }
 
 /// A PostgreSQL array literal of texts.
