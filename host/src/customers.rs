@@ -1004,9 +1004,13 @@ impl<'a> QuickSearch<'a> {
         if self.text.is_some() {
             let mut live = SqlBuf::default();
             self.push_text_live(&mut live, backend);
-            let customers = search::Source { from: "customers c", id: "c.id" };
-            let kind = search::Kind::Customer;
-            any = search::push_text_branches(out, backend, kind, &self.lookup, customers, window, live, cond);
+            let target = search::Target {
+                kind: search::Kind::Customer,
+                lookup: &self.lookup,
+                source: search::Source { from: "customers c", id: "c.id" },
+                window,
+            };
+            any = search::push_text_branches(out, backend, &target, live, cond);
         }
         if let Some(d) = &self.digits {
             if any {

@@ -209,9 +209,14 @@ pub async fn list(store: &Store, access: &Access, q: &ContactQuery) -> Result<Ve
     let mut ids = SqlBuf::default();
     let indexed = match &words {
         Some(w) => {
-            let source = super::search::Source { from: FROM, id: "k.id" };
             let lookup = super::search::Lookup::of(w);
-            super::search::push_text_branches(&mut ids, backend, Kind::Contact, &lookup, source, None, live(w), &cond)
+            let target = super::search::Target {
+                kind: Kind::Contact,
+                lookup: &lookup,
+                source: super::search::Source { from: FROM, id: "k.id" },
+                window: None,
+            };
+            super::search::push_text_branches(&mut ids, backend, &target, live(w), &cond)
         }
         None => true,
     };

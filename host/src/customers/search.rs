@@ -105,6 +105,16 @@ pub(crate) struct Source<'a> {
     pub id: &'a str,
 }
 
+/// What a text search looks for: records of `kind` joined as `source`, looked up in the
+/// documents as `lookup`, within `window` when there is one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Target<'a> {
+    pub kind: Kind,
+    pub lookup: &'a Lookup,
+    pub source: Source<'a>,
+    pub window: Option<Window>,
+}
+
 /// A window of ids a PostgreSQL search looks through: from the cursor down to `edge`, or up to
 /// it for the oldest-first order. A narrow window is `walked`: every document in it is tested,
 /// which costs less than reading the trigram index's matches across the whole table when
@@ -131,16 +141,8 @@ impl Window {
 /// On SQLite the FTS5 table hands matches back in id order, so an `ORDER BY … LIMIT` over the
 /// branch reads only as far as the page needs. PostgreSQL's GIN indexes do not keep an order;
 /// there the caller narrows `cond` to a window of ids.
-fn push_document_branch(
-    out: &mut SqlBuf,
-    backend: Backend,
-    kind: Kind,
-    lookup: &Lookup,
-    source: Source<'_>,
-    window: Option<Window>,
-    cond: SqlBuf,
-) -> bool {
-    let Source { from, id } = source;
+fn push_document_branch(out: &mut SqlBuf, backend: Backend, target: &Target<'_>, cond: SqlBuf) -> bool {
+    let Target { kind, lookup, source: Source { from, id }, window } = *target;
     let pending = format!("(SELECT record_id FROM search_pending WHERE kind = {})", kind as i64);
     let text = match (kind, lookup) {
         (_, Lookup::Trigram(t)) | (Kind::Customer, Lookup::Cjk(t)) => t,
@@ -202,18 +204,15 @@ fn push_pending_branch(out: &mut SqlBuf, kind: Kind, source: Source<'_>, live: S
 pub(crate) fn push_text_branches(
     out: &mut SqlBuf,
     backend: Backend,
-    kind: Kind,
-    lookup: &Lookup,
-    source: Source<'_>,
-    window: Option<Window>,
+    target: &Target<'_>,
     live: SqlBuf,
     cond: &SqlBuf,
 ) -> bool {
-    if !push_document_branch(out, backend, kind, lookup, source, window, cond.clone()) {
+    if !push_document_branch(out, backend, target, cond.clone()) {
         return false;
     }
     out.push(union(backend));
-    push_pending_branch(out, kind, source, live, cond.clone());
+    push_pending_branch(out, target.kind, target.source, live, cond.clone());
     true
 }
 
