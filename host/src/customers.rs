@@ -1074,14 +1074,16 @@ where
 const FIRST_WINDOW: i64 = 2_000;
 /// The widest window a PostgreSQL search walks; wider ones go through the trigram index.
 const WALK_WIDEST: i64 = 10_000;
+/// How much a PostgreSQL search window grows when the last held no match.
+const WINDOW_GROWTH: i64 = 8;
 
 /// One page of the list. A quick search whose parts the indexes answer reads the search
 /// documents and phones (a `UNION` of id branches, each under the access filter); on SQLite the
 /// documents come in id order, so a newest-first page reads only as far as it needs. On
 /// PostgreSQL, whose trigram index has no order, a newest-first search first walks the newest
-/// [`FIRST_WINDOW`] ids (a common text fills the page there); when that finds nothing, the
-/// trigram index answers at once (a rare text); otherwise the next window is as wide as the
-/// matches so far suggest a page needs, walked when narrow, through the index when wide.
+/// [`FIRST_WINDOW`] ids (a common text fills the page there); each next window is as wide as the
+/// matches so far suggest a page needs, or [`WINDOW_GROWTH`] times wider when none matched yet,
+/// walked when narrow and through the trigram index when wide.
 /// A text the indexes cannot hold (one or two letters) walks the list in order, which its LIMIT
 /// ends early for such common text.
 async fn page(store: &Store, access: &Access, q: &CustomerQuery, action: Action, limit: i64) -> Result<CustomerPage> {
@@ -1126,14 +1128,14 @@ async fn page(store: &Store, access: &Access, q: &CustomerQuery, action: Action,
             if found > limit || reaches_end {
                 break rows;
             }
-            if found == 0 {
-                // Rare text: the trigram index finds every match at once.
-                let sql = page_sql(store, access, q, action, limit, search.as_ref(), None)?;
-                break fetch_page_json(store, sql, descending).await?;
-            }
             // The matches so far tell how far a page reaches: the next window is that far,
-            // with a quarter more to spare.
-            width = ((width.saturating_mul(limit + 1) / found).saturating_mul(5) / 4).max(width.saturating_mul(2));
+            // with a quarter more to spare; with no match yet, eight times as far. (Asking the
+            // trigram index for every match at once would read all of a common text's matches
+            // when the newest customers happen not to have it, say after an import.)
+            width = match found {
+                0 => width.saturating_mul(WINDOW_GROWTH),
+                n => ((width.saturating_mul(limit + 1) / n).saturating_mul(5) / 4).max(width.saturating_mul(2)),
+            };
         }
     } else {
         fetch_page_json(store, page_sql(store, access, q, action, limit, search.as_ref(), None)?, descending).await?

@@ -81,7 +81,20 @@ impl Store {
                             // Reads go through a shared memory map instead of a copy per
                             // connection, and each connection keeps 32 MiB of pages.
                             conn.execute("PRAGMA mmap_size = 17179869184").await?;
-                            conn.execute("PRAGMA cache_size = -32768").await?;
+                            // Reads come from the memory map; the page cache holds the pages
+                            // a transaction changes. 256 MiB lets a large import keep its
+                            // changes in memory until it commits instead of writing them to the
+                            // log early and again later; a connection only takes what it uses.
+                            conn.execute("PRAGMA cache_size = -262144").await?;
+                            // A statement that fails half-way is undone from a journal of the
+                            // pages it changed, kept in memory rather than in a temporary file.
+                            conn.execute("PRAGMA temp_store = MEMORY").await?;
+                            // The log is copied into the database file by the store's own
+                            // checkpointer task (see `spawn_checkpointer`), not by whichever
+                            // request happens to commit when the log is long; the file is cut
+                            // back to 64 MiB after a large write has been copied.
+                            conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                            conn.execute("PRAGMA journal_size_limit = 67108864").await?;
                             Ok(())
                         })
                     })
@@ -96,6 +109,9 @@ impl Store {
                     .await?
             }
         };
+        if backend == Backend::Sqlite {
+            spawn_checkpointer(pool.clone());
+        }
         Ok(Store { pool, backend, auth_cache: Default::default() })
     }
 
@@ -141,12 +157,14 @@ impl Store {
     /// import, and hourly on SQLite. The planner needs to know how large tables are and how
     /// selective indexes are; without statistics SQLite takes `org_id = ?` for a narrow filter
     /// and reads every phone of an organisation in order rather than look one number up.
-    /// SQLite measures, in samples, the tables never measured or grown or shrunk tenfold since;
-    /// PostgreSQL analyses every table (its autovacuum does so too, later).
+    /// SQLite measures, in samples, the tables never measured or grown or shrunk tenfold since.
+    /// PostgreSQL vacuums and analyses (as its autovacuum does, later): besides statistics,
+    /// that marks the new rows' pages all-visible, without which an index that holds every
+    /// column a query needs (composition counts) still reads each row.
     pub async fn refresh_statistics(&self) -> Result<()> {
         match self.backend {
             Backend::Sqlite => sqlx::query("PRAGMA optimize = 0x10002").execute(&self.pool).await?,
-            Backend::Postgres => sqlx::query("ANALYZE").execute(&self.pool).await?,
+            Backend::Postgres => sqlx::query("VACUUM (ANALYZE)").execute(&self.pool).await?,
         };
         Ok(())
     }
@@ -160,6 +178,29 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// How often SQLite's write-ahead log is copied into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Copies what is committed in SQLite's write-ahead log into the database file, once a second,
+/// until the pool closes. A passive checkpoint waits for no one: writers go on while it copies,
+/// and it copies what no reader still needs. Done by the committing request instead (SQLite's
+/// default), an import's commit would also copy its few hundred megabytes before answering.
+fn spawn_checkpointer(pool: AnyPool) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if pool.is_closed() {
+                return;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                tracing::warn!(error = %e, "cannot copy the write-ahead log into the database file");
+            }
+        }
+    });
 }
 
 /// Now, in Unix milliseconds.

@@ -866,15 +866,30 @@ pub async fn start(
             }
         };
         let result = serde_json::to_string(&report).unwrap_or_else(|_| "{}".into());
-        let saved = sqlx::query("UPDATE customer_imports SET status = $2, result = $3, finished_at = $4 WHERE id = $1")
-            .bind(id)
-            .bind(status)
-            .bind(result)
-            .bind(now_ms())
-            .execute(store.pool())
-            .await;
-        if let Err(e) = saved {
-            tracing::error!(import = id, error = %e, "cannot record the outcome of an import");
+        // The outcome must land, or the import would show as running for ever: a busy database
+        // (another long write) is waited out.
+        let mut delay = std::time::Duration::from_millis(100);
+        for attempt in 1.. {
+            let saved =
+                sqlx::query("UPDATE customer_imports SET status = $2, result = $3, finished_at = $4 WHERE id = $1")
+                    .bind(id)
+                    .bind(status)
+                    .bind(&result)
+                    .bind(now_ms())
+                    .execute(store.pool())
+                    .await;
+            match saved {
+                Ok(_) => break,
+                Err(e) if attempt < OUTCOME_ATTEMPTS => {
+                    tracing::warn!(import = id, error = %e, "cannot record the outcome of an import yet; trying again");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                }
+                Err(e) => {
+                    tracing::error!(import = id, error = %e, "cannot record the outcome of an import");
+                    break;
+                }
+            }
         }
         progress.clear(id);
         if status == "done"
@@ -1043,6 +1058,9 @@ async fn run(
     progress.set(id, prepared.len());
     Ok(report)
 }
+
+/// Tries at recording an import's outcome (over about a minute) before giving up.
+const OUTCOME_ATTEMPTS: u32 = 16;
 
 /// New customers from which an import refreshes the planner's statistics.
 const LARGE_IMPORT: usize = 10_000;

@@ -281,6 +281,7 @@ pub fn spawn_indexer(store: Store, idle: Duration) -> tokio::task::JoinHandle<()
     tokio::spawn(async move {
         let mut since_compaction = 0;
         loop {
+            let started = std::time::Instant::now();
             match index_pending(&store).await {
                 Ok(0) if since_compaction >= COMPACT_AFTER => match compact(&store).await {
                     Ok(()) => since_compaction = 0,
@@ -292,7 +293,11 @@ pub fn spawn_indexer(store: Store, idle: Duration) -> tokio::task::JoinHandle<()
                 Ok(0) => tokio::time::sleep(idle).await,
                 Ok(n) => {
                     since_compaction += n;
-                    tokio::task::yield_now().await;
+                    // SQLite has one writer at a time and no queue for the others: each waits
+                    // and tries again. Pausing as long as the batch took leaves them room.
+                    if store.backend() == Backend::Sqlite {
+                        tokio::time::sleep(started.elapsed().max(Duration::from_millis(5))).await;
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "search indexing failed; trying again shortly");
@@ -320,6 +325,7 @@ pub async fn compact(store: &Store) -> Result<()> {
     }
     for table in ["customer_docs", "customer_cjk", "contact_docs"] {
         loop {
+            let started = std::time::Instant::now();
             let mut tx = store.begin_write().await?;
             let before: i64 = sqlx::query_scalar("SELECT total_changes()").fetch_one(&mut *tx).await?;
             sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -334,7 +340,8 @@ pub async fn compact(store: &Store) -> Result<()> {
             if after - before < 2 {
                 break;
             }
-            tokio::task::yield_now().await;
+            // Room for other writers, as between indexing batches.
+            tokio::time::sleep(started.elapsed()).await;
         }
     }
     Ok(())
