@@ -52,6 +52,12 @@ impl Error {
         Error::Invalid { field: Some(field), message: message.into() }
     }
 
+    /// Whether the database was busy with another writer (SQLite's one write lock), which a
+    /// background task simply tries again later.
+    pub fn is_busy(&self) -> bool {
+        matches!(self, Error::Database(sqlx::Error::Database(db)) if matches!(db.code().as_deref(), Some("5" | "6")))
+    }
+
     /// Maps constraint violations to the client errors they stand for; other database errors
     /// stay server errors.
     pub fn from_db(err: sqlx::Error, conflict: &str) -> Self {

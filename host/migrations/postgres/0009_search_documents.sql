@@ -15,12 +15,12 @@ CREATE TABLE customer_docs (
     org_id       BIGINT NOT NULL,
     -- Substrings of three or more characters, through the trigram index.
     doc          TEXT   NOT NULL,
-    -- Every Chinese character and every pair of neighbouring ones, for searches of one or two
-    -- characters, which a trigram cannot hold.
-    cjk          TEXT[] NOT NULL
+    -- Every Chinese character and every pair of neighbouring ones, space-separated, for
+    -- searches of one or two characters, which a trigram cannot hold.
+    cjk          TEXT   NOT NULL
 );
 CREATE INDEX customer_docs_trgm ON customer_docs USING gin (doc gin_trgm_ops);
-CREATE INDEX customer_docs_cjk ON customer_docs USING gin (cjk);
+CREATE INDEX customer_docs_cjk ON customer_docs USING gin (string_to_array(cjk, ' '));
 
 CREATE TABLE contact_docs (
     contact_id  BIGINT PRIMARY KEY,

@@ -22,7 +22,7 @@ use std::time::Duration;
 use sqlx::Row;
 
 use crate::error::Result;
-use crate::store::{Backend, Id, SqlBuf, Store};
+use crate::store::{Backend, Id, SqlArg, SqlBuf, Store, bulk_insert};
 
 /// What a queued record is, as stored in `search_pending.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,8 +168,12 @@ fn push_document_branch(out: &mut SqlBuf, backend: Backend, target: &Target<'_>,
             // The same test in two forms: one the GIN indexes answer, and one they cannot,
             // which a walk through a narrow window takes.
             match (lookup, window.is_some_and(|w| w.walk)) {
-                (Lookup::Cjk(_), false) => out.push("d.cjk @> ARRAY[CAST(").bind(text.as_str()).push(" AS TEXT)]"),
-                (Lookup::Cjk(_), true) => out.push("CAST(").bind(text.as_str()).push(" AS TEXT) = ANY (d.cjk)"),
+                (Lookup::Cjk(_), false) => {
+                    out.push("string_to_array(d.cjk, ' ') @> ARRAY[CAST(").bind(text.as_str()).push(" AS TEXT)]")
+                }
+                (Lookup::Cjk(_), true) => {
+                    out.push("CAST(").bind(text.as_str()).push(" AS TEXT) = ANY (string_to_array(d.cjk, ' '))")
+                }
                 (_, false) => out.push("d.doc LIKE ").bind(like_pattern(backend, text)),
                 (_, true) => out.push("strpos(d.doc, ").bind(text.as_str()).push(") > 0"),
             };
@@ -299,6 +303,10 @@ pub fn spawn_indexer(store: Store, idle: Duration) -> tokio::task::JoinHandle<()
                         tokio::time::sleep(started.elapsed().max(Duration::from_millis(5))).await;
                     }
                 }
+                Err(e) if e.is_busy() => {
+                    tracing::debug!("the database is busy with another writer; indexing a little later");
+                    tokio::time::sleep(idle).await;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "search indexing failed; trying again shortly");
                     tokio::time::sleep(idle * 10).await;
@@ -371,6 +379,8 @@ async fn index_customers(backend: Backend, tx: &mut sqlx::Transaction<'static, s
             docs[i].2.push_str(&text);
         }
     }
+    // Each document once per table and batch, in as few statements as the backends allow:
+    // every FTS5 statement leaves a segment that later merges must fold in.
     match backend {
         Backend::Sqlite => {
             for table in ["customer_docs", "customer_cjk"] {
@@ -378,40 +388,30 @@ async fn index_customers(backend: Backend, tx: &mut sqlx::Transaction<'static, s
                 del.bind_list(ids);
                 del.query().execute(&mut **tx).await?;
             }
-            for chunk in docs.chunks(500) {
-                let mut trigram = SqlBuf::new("INSERT INTO customer_docs (rowid, doc) VALUES ");
-                let mut cjk = SqlBuf::new("INSERT INTO customer_cjk (rowid, doc) VALUES ");
-                let mut any_cjk = false;
-                for (i, (id, _, doc)) in chunk.iter().enumerate() {
-                    trigram.push(if i == 0 { "(" } else { ", (" }).bind(*id).push(", ").bind(doc.as_str()).push(")");
-                    let keys = cjk_keys(doc);
-                    if !keys.is_empty() {
-                        cjk.push(if any_cjk { ", (" } else { "(" }).bind(*id).push(", ").bind(keys.join(" ")).push(")");
-                        any_cjk = true;
-                    }
+            let mut trigram = Vec::with_capacity(docs.len());
+            let mut cjk = Vec::with_capacity(docs.len());
+            for (id, _, doc) in docs {
+                let keys = cjk_keys(&doc);
+                if !keys.is_empty() {
+                    cjk.push(vec![SqlArg::Int(id), keys.join(" ").into()]);
                 }
-                trigram.query().execute(&mut **tx).await?;
-                if any_cjk {
-                    cjk.query().execute(&mut **tx).await?;
-                }
+                trigram.push(vec![SqlArg::Int(id), doc.into()]);
             }
+            bulk_insert(tx, "customer_docs", &["rowid", "doc"], trigram).await?;
+            bulk_insert(tx, "customer_cjk", &["rowid", "doc"], cjk).await?;
         }
         Backend::Postgres => {
             let mut del = SqlBuf::new("DELETE FROM customer_docs WHERE customer_id IN ");
             del.bind_list(ids);
             del.query().execute(&mut **tx).await?;
-            for chunk in docs.chunks(500) {
-                let mut ins = SqlBuf::new("INSERT INTO customer_docs (customer_id, org_id, doc, cjk) VALUES ");
-                for (i, (id, org_id, doc)) in chunk.iter().enumerate() {
-                    ins.push(if i == 0 { "(" } else { ", (" }).bind(*id).push(", ").bind(*org_id);
-                    ins.push(", ")
-                        .bind(doc.as_str())
-                        .push(", CAST(")
-                        .bind(pg_array(&cjk_keys(doc)))
-                        .push(" AS TEXT[]))");
-                }
-                ins.query().execute(&mut **tx).await?;
-            }
+            let rows = docs
+                .into_iter()
+                .map(|(id, org_id, doc)| {
+                    let keys = cjk_keys(&doc).join(" ");
+                    vec![SqlArg::Int(id), SqlArg::Int(org_id), doc.into(), keys.into()]
+                })
+                .collect();
+            bulk_insert(tx, "customer_docs", &["customer_id", "org_id", "doc", "cjk"], rows).await?;
         }
     }
     Ok(())
@@ -421,29 +421,26 @@ async fn index_contacts(backend: Backend, tx: &mut sqlx::Transaction<'static, sq
     let mut sql = SqlBuf::new("SELECT id, org_id, search_text FROM contacts WHERE id IN ");
     sql.bind_list(ids);
     let rows = sql.query().fetch_all(&mut **tx).await?;
-    let (table, key) = match backend {
-        Backend::Sqlite => ("contact_docs", "rowid"),
-        Backend::Postgres => ("contact_docs", "contact_id"),
+    let key = match backend {
+        Backend::Sqlite => "rowid",
+        Backend::Postgres => "contact_id",
     };
-    let mut del = SqlBuf::new(format!("DELETE FROM {table} WHERE {key} IN "));
+    let mut del = SqlBuf::new(format!("DELETE FROM contact_docs WHERE {key} IN "));
     del.bind_list(ids);
     del.query().execute(&mut **tx).await?;
-    for chunk in rows.chunks(500) {
-        let mut ins = match backend {
-            Backend::Sqlite => SqlBuf::new("INSERT INTO contact_docs (rowid, doc) VALUES "),
-            Backend::Postgres => SqlBuf::new("INSERT INTO contact_docs (contact_id, org_id, doc) VALUES "),
-        };
-        for (i, r) in chunk.iter().enumerate() {
-            let (id, org_id, doc): (Id, Id, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
-            ins.push(if i == 0 { "(" } else { ", (" }).bind(id);
-            if backend == Backend::Postgres {
-                ins.push(", ").bind(org_id);
-            }
-            ins.push(", ").bind(doc).push(")");
-        }
-        ins.query().execute(&mut **tx).await?;
+    let mut docs = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let (id, org_id, doc): (Id, Id, String) = (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+        docs.push(match backend {
+            Backend::Sqlite => vec![SqlArg::Int(id), doc.into()],
+            Backend::Postgres => vec![SqlArg::Int(id), SqlArg::Int(org_id), doc.into()],
+        });
     }
-    Ok(())
+    let columns: &[&str] = match backend {
+        Backend::Sqlite => &["rowid", "doc"],
+        Backend::Postgres => &["contact_id", "org_id", "doc"],
+    };
+    bulk_insert(tx, "contact_docs", columns, docs).await
 }
 
 /// How the branches of a search are combined. SQLite merges `UNION` branches that each arrive
@@ -464,13 +461,6 @@ pub(crate) fn like_pattern(backend: Backend, text: &str) -> String {
         Backend::Sqlite => format!("%{text}%"),
         Backend::Postgres => format!("%{}%", text.replace('\\', "\\\\")),
     }
-}
-
-/// A PostgreSQL array literal of texts.
-fn pg_array(items: &[String]) -> String {
-    let quoted: Vec<String> =
-        items.iter().map(|s| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))).collect();
-    format!("{{{}}}", quoted.join(","))
 }
 
 #[cfg(test)]
@@ -498,8 +488,7 @@ mod tests {
     }
 
     #[test]
-    fn phrases_and_arrays_quote_what_they_hold() {
+    fn phrases_quote_what_they_hold() {
         assert_eq!(fts_phrase("a\"b"), "\"a\"\"b\"");
-        assert_eq!(pg_array(&["上".into(), "a\"b\\".into()]), "{\"上\",\"a\\\"b\\\\\"}");
     }
 }
