@@ -182,6 +182,7 @@ both_backends! {
             first_org_name: "Acme".into(),
             admin_password: Some(ADMIN_PASSWORD.into()),
             demo: false,
+            dispatch: Default::default(),
         })
         .await?;
         let state = running.state.clone();

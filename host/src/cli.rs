@@ -273,6 +273,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         first_org_name: args.org_name,
         admin_password: std::env::var("TESSERA_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()),
         demo: args.demo,
+        dispatch: crate::events::DispatchConfig::default(),
     };
     let running = server::prepare(&opts).await?;
     let url = format!("http://{}", running.addr);

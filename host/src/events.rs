@@ -1,9 +1,19 @@
 //! Domain events. Every write that other parts of the CRM react to records an event in the
 //! `outbox` table, in the same transaction as the write itself: an event exists if and only
-//! if its change was committed. The dispatcher that delivers them to subscribers reads the
-//! outbox in id order.
+//! if its change was committed. The dispatcher (`dispatch`) fans events out to their
+//! subscribers, the outbound webhooks an organisation configures (`webhooks`), and delivers
+//! each at least once, in order per record; administrators read the delivery log and send
+//! again what failed (`deliveries`).
+
+pub mod deliveries;
+pub mod dispatch;
+mod routes;
+pub mod webhooks;
 
 use serde::Serialize;
+
+pub use dispatch::{DispatchConfig, spawn_dispatcher};
+pub(crate) use routes::routes;
 
 use crate::error::Result;
 use crate::store::{Id, now_ms};

@@ -23,6 +23,8 @@ pub struct ServeOptions {
     pub admin_password: Option<String>,
     /// Fill a new organisation with demo departments and users.
     pub demo: bool,
+    /// How events are delivered to webhooks (retry schedule, concurrency).
+    pub dispatch: crate::events::DispatchConfig,
 }
 
 /// How often an idle search indexer looks for queued records.
@@ -36,6 +38,7 @@ pub struct Running {
     pub addr: SocketAddr,
     pub first_start: Option<FirstStart>,
     pub state: AppState,
+    dispatch: crate::events::DispatchConfig,
     listener: TcpListener,
 }
 
@@ -66,7 +69,7 @@ pub async fn prepare(opts: &ServeOptions) -> Result<Running> {
         .await
         .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", opts.listen)))?;
     let addr = listener.local_addr().map_err(|e| Error::Config(e.to_string()))?;
-    Ok(Running { addr, first_start, state, listener })
+    Ok(Running { addr, first_start, state, dispatch: opts.dispatch.clone(), listener })
 }
 
 impl Running {
@@ -76,6 +79,7 @@ impl Running {
         let indexer = crate::customers::search::spawn_indexer(self.state.store.clone(), INDEXER_IDLE);
         let statistics = (self.state.store.backend() == crate::store::Backend::Sqlite)
             .then(|| spawn_statistics(self.state.store.clone()));
+        let dispatcher = crate::events::spawn_dispatcher(self.state.store.clone(), self.dispatch.clone())?;
         tracing::info!(addr = %self.addr, "listening");
         let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
@@ -85,6 +89,10 @@ impl Running {
         indexer.abort();
         if let Some(statistics) = statistics {
             statistics.abort();
+        }
+        // Deliveries cut short stay leased for a while, then are sent again.
+        for task in dispatcher {
+            task.abort();
         }
         served?;
         self.state.store.close().await;

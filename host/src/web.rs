@@ -424,6 +424,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::org::routes())
         .merge(crate::audit::routes())
         .merge(crate::customers::routes())
+        .merge(crate::events::routes())
         .split_for_parts()
 }
 

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Context, Result};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use tessera_host::events::DispatchConfig;
 use tessera_host::server::{self, ServeOptions};
 use tessera_host::store::{Backend, Store};
 use tessera_host::web::{AppState, WebConfig};
@@ -100,6 +101,20 @@ impl Drop for TestDb {
     }
 }
 
+/// The production retry schedule, scaled from seconds and hours down to milliseconds, so that
+/// a test sees every retry and the dead letter in a moment.
+pub fn fast_dispatch() -> DispatchConfig {
+    let production = DispatchConfig::default();
+    DispatchConfig {
+        retry_delays: production.retry_delays.iter().map(|d| *d / 1000).collect(),
+        max_retry_after: std::time::Duration::from_secs(5),
+        request_timeout: std::time::Duration::from_secs(5),
+        lease: std::time::Duration::from_secs(5),
+        idle: std::time::Duration::from_millis(10),
+        ..production
+    }
+}
+
 /// A host listening on a loopback port, on a database of its own.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -123,6 +138,15 @@ impl TestServer {
 
     /// Another node on the same database (what several host nodes behind a load balancer do).
     pub async fn start_on(db: std::sync::Arc<TestDb>, web: WebConfig) -> Result<TestServer> {
+        Self::start_configured(db, web, fast_dispatch()).await
+    }
+
+    /// A host on `db` that delivers events as `dispatch` says.
+    pub async fn start_configured(
+        db: std::sync::Arc<TestDb>,
+        web: WebConfig,
+        dispatch: DispatchConfig,
+    ) -> Result<TestServer> {
         let opts = ServeOptions {
             listen: "127.0.0.1:0".parse()?,
             database_url: db.url.clone(),
@@ -131,6 +155,7 @@ impl TestServer {
             first_org_name: "Acme Trading 艾克美贸易".into(),
             admin_password: Some(ADMIN_PASSWORD.into()),
             demo: false,
+            dispatch,
         };
         let running = server::prepare(&opts).await?;
         let addr = running.addr;

@@ -60,8 +60,37 @@ fn number_before(line: &str, word: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Python packages the suites call: the Standard Webhooks reference library, which checks the
+/// host's webhook signatures independently of the host's own code.
+const PYTHON_PACKAGES: &[(&str, &str)] = &[("standardwebhooks", "standardwebhooks")];
+
+/// Makes sure the Python packages the suites call are importable, installing them with pip.
+pub fn ensure_python_packages() -> Result<()> {
+    for (module, package) in PYTHON_PACKAGES {
+        let importable = || {
+            Command::new("python3")
+                .args(["-c", &format!("import {module}")])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if importable() {
+            continue;
+        }
+        eprintln!("installing the Python package {package}");
+        let _ = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", package])
+            .status();
+        if !importable() {
+            bail!("the test suites need python3 with the package {package}: python3 -m pip install {package}");
+        }
+    }
+    Ok(())
+}
+
 pub fn run(_args: &[String]) -> Result<()> {
     ensure_postgres()?;
+    ensure_python_packages()?;
     let mut cmd = cargo();
     cmd.args(["test", "--workspace", "--all-targets", "--no-fail-fast", "--color", "never"])
         .stdout(Stdio::piped())
