@@ -40,9 +40,25 @@ pub fn run(args: &[String]) -> Result<()> {
         .transpose()
         .context("--customers takes a number")?
         .unwrap_or(if quick { 20_000 } else { 1_000_000 });
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(String::as_str);
+    let (events, notifications) = if quick { (20_000, 200) } else { (100_000, 1_000) };
     ensure_tools()?;
     ensure_postgres()?;
     let binary = build_host(true)?;
+    let mut event_sections = Vec::new();
+    match only {
+        None => {}
+        Some("events") => {
+            for backend in ["sqlite", "postgres"] {
+                println!("== event delivery and notifications on {backend}");
+                event_sections.push((backend, crate::bench_events::run(&binary, backend, events, notifications)?));
+            }
+            let mut md = String::new();
+            crate::bench_events::report(&mut md, &event_sections);
+            return replace_section("events", &md);
+        }
+        Some(other) => bail!("--only takes `events`, not {other:?}"),
+    }
     let mut sections = Vec::new();
     let mut customer_sections = Vec::new();
     for backend in ["sqlite", "postgres"] {
@@ -50,8 +66,44 @@ pub fn run(args: &[String]) -> Result<()> {
         sections.push((backend, host_core(&binary, backend, seconds)?));
         println!("== customer database on {backend}, {customers} customers");
         customer_sections.push((backend, crate::bench_customers::run(&binary, backend, customers, seconds)?));
+        println!("== event delivery and notifications on {backend}");
+        event_sections.push((backend, crate::bench_events::run(&binary, backend, events, notifications)?));
     }
-    write_report(&sections, &customer_sections, customers, seconds)?;
+    write_report(&sections, &customer_sections, &event_sections, customers, seconds)?;
+    Ok(())
+}
+
+/// Wraps a section of the report in markers, so that a run of one benchmark can replace it.
+fn marked(name: &str, md: &str) -> String {
+    format!("\n<!-- section: {name} -->{md}<!-- end: {name} -->\n")
+}
+
+/// Replaces one section of `docs/BENCHMARKS.md` (or appends it), keeping the rest, and notes
+/// the date and machine of that run in the section.
+fn replace_section(name: &str, md: &str) -> Result<()> {
+    let path = root().join("docs/BENCHMARKS.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".to_owned());
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let section = marked(
+        name,
+        &format!("{md}\nThis section was measured on {date} by `cargo xtask bench --only {name}` on: {}.\n", machine()),
+    );
+    let (start, end) = (format!("<!-- section: {name} -->"), format!("<!-- end: {name} -->"));
+    let text = match (text.find(&start), text.find(&end)) {
+        (Some(a), Some(b)) if a < b => {
+            let before = text[..a].trim_end_matches('\n');
+            let after = &text[b + end.len()..];
+            format!("{before}\n{section}{}", after.trim_start_matches('\n'))
+        }
+        _ => format!("{}\n{section}", text.trim_end()),
+    };
+    std::fs::write(&path, text)?;
+    println!("updated the {name} section of {}", path.display());
     Ok(())
 }
 
@@ -365,6 +417,7 @@ fn machine() -> String {
 fn write_report(
     sections: &[(&str, HostCore)],
     customer_sections: &[(&str, crate::bench_customers::Figures)],
+    event_sections: &[(&str, crate::bench_events::Figures)],
     customers: usize,
     seconds: u32,
 ) -> Result<()> {
@@ -409,6 +462,9 @@ fn write_report(
          (one indexed lookup joined to the user), then reads the user, roles, organisation and grants."
     );
     crate::bench_customers::report(&mut md, customer_sections, customers);
+    let mut events = String::new();
+    crate::bench_events::report(&mut events, event_sections);
+    md.push_str(&marked("events", &events));
     let path = root().join("docs/BENCHMARKS.md");
     std::fs::write(&path, md)?;
     println!("wrote {}", path.display());

@@ -6,6 +6,7 @@
 
 mod bench;
 mod bench_customers;
+mod bench_events;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -39,9 +40,10 @@ tasks:
   run [--debug] [-- ARGS…]   build and start the CRM on SQLite with a demo organisation
                              (ARGS go to `tessera serve`, e.g. -- --listen 0.0.0.0:8080)
   test                       run every test suite on SQLite and PostgreSQL
-  bench [--quick] [--customers N]
+  bench [--quick] [--customers N] [--only events]
                              run the benchmarks (N customers, default 1,000,000; 20,000
-                             with --quick) and rewrite docs/BENCHMARKS.md";
+                             with --quick) and rewrite docs/BENCHMARKS.md; with --only,
+                             run one benchmark and replace its section";
 
 /// The password of the demo organisation's users when `TESSERA_ADMIN_PASSWORD` is not set.
 const DEMO_PASSWORD: &str = "tessera-demo-2026";
