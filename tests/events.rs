@@ -269,7 +269,7 @@ both_backends! {
         let db = Arc::new(TestDb::new(backend).await?);
         // A short schedule: two retries, then the dead letter.
         let dispatch = DispatchConfig { retry_delays: vec![Duration::from_millis(20); 2], ..fast_dispatch() };
-        let server = TestServer::start_configured(db, Default::default(), dispatch).await?;
+        let server = TestServer::start_configured(db, Default::default(), dispatch, None).await?;
         let admin = server.admin().await?;
         let receiver = Receiver::default();
         let url = receiver.start().await?;

@@ -183,6 +183,7 @@ both_backends! {
             admin_password: Some(ADMIN_PASSWORD.into()),
             demo: false,
             dispatch: Default::default(),
+            mail: None,
         })
         .await?;
         let state = running.state.clone();

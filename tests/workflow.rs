@@ -612,6 +612,46 @@ both_backends! {
         Ok(())
     }
 
+    async fn approvers_and_submitters_are_notified(backend) {
+        let server = TestServer::start(backend).await?;
+        let org = org(&server).await?;
+        let def = definition(&org.admin, json!({ "name": "Leave", "subject_type": "leave", "steps": [
+            { "name": "Boss", "approvers": [{ "kind": "user", "user_id": org.id("boss") }] }] })).await?;
+        let (alice, boss) = (org.client("alice"), org.client("boss"));
+        let a = submit(alice, def, "年假三天", json!({ "days": 3 })).await?;
+        let id = a["id"].as_i64().context("id")?;
+        // The dispatcher turns the events into notifications: the approver is told it waits.
+        let told = |client: &Client, n: usize| {
+            let client = client.clone();
+            async move {
+                for _ in 0..200 {
+                    let (_, page) = client.get("/api/v1/notifications").await?;
+                    let items = page["items"].as_array().cloned().unwrap_or_default();
+                    if items.len() >= n {
+                        return Ok::<_, anyhow::Error>(items);
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                anyhow::bail!("never told {n} times")
+            }
+        };
+        let items = told(boss, 1).await?;
+        assert_eq!(items[0]["title"], "待你审批：年假三天", "{}", items[0]);
+        assert_eq!(items[0]["kind"], "approval_waiting");
+        assert_eq!(items[0]["link"], format!("/approvals/{id}"));
+        let (status, _) = act(boss, id, "approve", json!({ "comment": "好的" })).await?;
+        assert_eq!(status, StatusCode::OK);
+        let items = told(alice, 1).await?;
+        assert_eq!(items[0]["title"], "审批已通过：年假三天", "{}", items[0]);
+        assert_eq!(items[0]["body"], "意见：好的");
+        assert_eq!(items[0]["kind"], "approval_update");
+        // Nobody is told of their own action.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(told(boss, 1).await?.len(), 1);
+        server.stop().await;
+        Ok(())
+    }
+
     async fn a_thousand_double_approvals_each_land_exactly_once(backend) {
         let server = TestServer::start(backend).await?;
         let org = org(&server).await?;

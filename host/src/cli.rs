@@ -137,6 +137,17 @@ struct ServeArgs {
     /// Take client addresses from X-Forwarded-For (only behind a proxy you run).
     #[arg(long, env = "TESSERA_TRUST_PROXY")]
     trust_proxy: bool,
+    /// The SMTP relay notification email goes out through, e.g. `smtp://relay:25`,
+    /// `smtp://user:password@relay:587?tls=required` or `smtps://relay:465`. Without it no
+    /// mail is sent.
+    #[arg(long, env = "TESSERA_SMTP_URL")]
+    smtp_url: Option<String>,
+    /// The sender of notification email.
+    #[arg(long, env = "TESSERA_MAIL_FROM", default_value = "Tessera CRM <crm@localhost>")]
+    mail_from: String,
+    /// The address users reach the CRM at, for links in email (e.g. https://crm.example.com).
+    #[arg(long, env = "TESSERA_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -274,6 +285,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         admin_password: std::env::var("TESSERA_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()),
         demo: args.demo,
         dispatch: crate::events::DispatchConfig::default(),
+        mail: args.smtp_url.as_deref().map(|url| crate::notifications::mail::MailConfig {
+            public_url: args.public_url.clone(),
+            ..crate::notifications::mail::MailConfig::new(url, &args.mail_from)
+        }),
     };
     let running = server::prepare(&opts).await?;
     let url = format!("http://{}", running.addr);

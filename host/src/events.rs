@@ -13,6 +13,16 @@ pub mod webhooks;
 use serde::Serialize;
 
 pub use dispatch::{DispatchConfig, spawn_dispatcher};
+
+/// Counts events recorded in this process: the dispatcher watches it to fan events out as
+/// soon as they are written, instead of on its next look.
+static RECORDED: std::sync::LazyLock<tokio::sync::watch::Sender<u64>> =
+    std::sync::LazyLock::new(|| tokio::sync::watch::channel(0).0);
+
+/// A watch on events recorded in this process.
+pub(crate) fn recorded() -> tokio::sync::watch::Receiver<u64> {
+    RECORDED.subscribe()
+}
 pub(crate) use routes::routes;
 
 use crate::error::Result;
@@ -48,6 +58,7 @@ impl<P: Serialize> Event<'_, P> {
         .bind(now_ms())
         .fetch_one(&mut **tx)
         .await?;
+        RECORDED.send_modify(|n| *n = n.wrapping_add(1));
         Ok(id)
     }
 }

@@ -25,6 +25,8 @@ pub struct ServeOptions {
     pub demo: bool,
     /// How events are delivered to webhooks (retry schedule, concurrency).
     pub dispatch: crate::events::DispatchConfig,
+    /// The SMTP relay notification email goes out through; without one no mail is sent.
+    pub mail: Option<crate::notifications::mail::MailConfig>,
 }
 
 /// How often an idle search indexer looks for queued records.
@@ -39,6 +41,7 @@ pub struct Running {
     pub first_start: Option<FirstStart>,
     pub state: AppState,
     dispatch: crate::events::DispatchConfig,
+    mail: Option<crate::notifications::mail::MailConfig>,
     listener: TcpListener,
 }
 
@@ -69,7 +72,7 @@ pub async fn prepare(opts: &ServeOptions) -> Result<Running> {
         .await
         .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", opts.listen)))?;
     let addr = listener.local_addr().map_err(|e| Error::Config(e.to_string()))?;
-    Ok(Running { addr, first_start, state, dispatch: opts.dispatch.clone(), listener })
+    Ok(Running { addr, first_start, state, dispatch: opts.dispatch.clone(), mail: opts.mail.clone(), listener })
 }
 
 impl Running {
@@ -79,7 +82,13 @@ impl Running {
         let indexer = crate::customers::search::spawn_indexer(self.state.store.clone(), INDEXER_IDLE);
         let statistics = (self.state.store.backend() == crate::store::Backend::Sqlite)
             .then(|| spawn_statistics(self.state.store.clone()));
-        let dispatcher = crate::events::spawn_dispatcher(self.state.store.clone(), self.dispatch.clone())?;
+        let mut tasks = crate::events::spawn_dispatcher(self.state.store.clone(), self.dispatch.clone())?;
+        tasks.push(
+            crate::scheduler::Scheduler::new(self.state.store.clone(), crate::notifications::jobs::builtin()?).spawn(),
+        );
+        if let Some(mail) = self.mail.clone() {
+            tasks.push(crate::notifications::mail::spawn_mailer(self.state.store.clone(), mail)?);
+        }
         tracing::info!(addr = %self.addr, "listening");
         let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown)
@@ -90,8 +99,9 @@ impl Running {
         if let Some(statistics) = statistics {
             statistics.abort();
         }
-        // Deliveries cut short stay leased for a while, then are sent again.
-        for task in dispatcher {
+        // Deliveries, job runs and mail cut short stay leased for a while, then are taken
+        // up again.
+        for task in tasks {
             task.abort();
         }
         served?;

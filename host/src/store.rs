@@ -39,6 +39,20 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     auth_cache: std::sync::Arc<crate::cache::AuthCache>,
+    signals: std::sync::Arc<Signals>,
+}
+
+/// Wake-ups between the parts of one node that share a database.
+#[derive(Debug)]
+pub struct Signals {
+    /// The user ids of notifications just committed, for their live streams.
+    pub notifications: tokio::sync::broadcast::Sender<Id>,
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Signals { notifications: tokio::sync::broadcast::channel(4096).0 }
+    }
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -112,7 +126,7 @@ impl Store {
         if backend == Backend::Sqlite {
             spawn_checkpointer(pool.clone());
         }
-        Ok(Store { pool, backend, auth_cache: Default::default() })
+        Ok(Store { pool, backend, auth_cache: Default::default(), signals: Default::default() })
     }
 
     /// Brings the schema up to date. Runs at every start; applied migrations are skipped.
@@ -131,6 +145,11 @@ impl Store {
     /// This node's memory of tokens and access (see [`crate::cache`]).
     pub fn auth_cache(&self) -> &crate::cache::AuthCache {
         &self.auth_cache
+    }
+
+    /// Wake-ups between this node's tasks.
+    pub fn signals(&self) -> &Signals {
+        &self.signals
     }
 
     /// Call after committing a change to users, roles, grants, departments or tokens.

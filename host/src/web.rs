@@ -426,6 +426,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::customers::routes())
         .merge(crate::events::routes())
         .merge(crate::workflow::routes())
+        .merge(crate::notifications::routes())
+        .merge(crate::scheduler::routes())
         .split_for_parts()
 }
 

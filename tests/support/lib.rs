@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tessera_host::events::DispatchConfig;
+pub use tessera_host::notifications::mail::MailConfig;
 use tessera_host::server::{self, ServeOptions};
 use tessera_host::store::{Backend, Store};
 use tessera_host::web::{AppState, WebConfig};
@@ -138,14 +139,15 @@ impl TestServer {
 
     /// Another node on the same database (what several host nodes behind a load balancer do).
     pub async fn start_on(db: std::sync::Arc<TestDb>, web: WebConfig) -> Result<TestServer> {
-        Self::start_configured(db, web, fast_dispatch()).await
+        Self::start_configured(db, web, fast_dispatch(), None).await
     }
 
-    /// A host on `db` that delivers events as `dispatch` says.
+    /// A host on `db` that delivers events as `dispatch` says and sends mail through `mail`.
     pub async fn start_configured(
         db: std::sync::Arc<TestDb>,
         web: WebConfig,
         dispatch: DispatchConfig,
+        mail: Option<MailConfig>,
     ) -> Result<TestServer> {
         let opts = ServeOptions {
             listen: "127.0.0.1:0".parse()?,
@@ -156,6 +158,7 @@ impl TestServer {
             admin_password: Some(ADMIN_PASSWORD.into()),
             demo: false,
             dispatch,
+            mail,
         };
         let running = server::prepare(&opts).await?;
         let addr = running.addr;

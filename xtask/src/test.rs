@@ -61,8 +61,9 @@ fn number_before(line: &str, word: &str) -> u64 {
 }
 
 /// Python packages the suites call: the Standard Webhooks reference library, which checks the
-/// host's webhook signatures independently of the host's own code.
-const PYTHON_PACKAGES: &[(&str, &str)] = &[("standardwebhooks", "standardwebhooks")];
+/// host's webhook signatures independently of the host's own code, and an SMTP server that
+/// receives the host's notification email.
+const PYTHON_PACKAGES: &[(&str, &str)] = &[("standardwebhooks", "standardwebhooks"), ("aiosmtpd", "aiosmtpd")];
 
 /// Makes sure the Python packages the suites call are importable, installing them with pip.
 pub fn ensure_python_packages() -> Result<()> {

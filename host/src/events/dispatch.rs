@@ -21,6 +21,7 @@ use sqlx::Row;
 
 use super::webhooks::{self, Outcome};
 use crate::error::Result;
+use crate::notifications::{self, reactions};
 use crate::store::{Backend, Id, SqlArg, SqlBuf, Store, bulk_insert, now_ms};
 
 /// How the dispatcher paces itself.
@@ -67,12 +68,25 @@ impl Default for DispatchConfig {
     }
 }
 
-/// Fans out up to one batch of undispatched events. Returns how many events it took.
-pub async fn fan_out(store: &Store, batch: i64) -> Result<usize> {
+/// What one fan-out did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FannedOut {
+    /// Events taken from the outbox.
+    pub events: usize,
+    /// Deliveries written for webhooks.
+    pub deliveries: usize,
+    /// Notifications host reactions made.
+    pub notifications: usize,
+}
+
+/// Fans out up to one batch of undispatched events: host reactions run in the same
+/// transaction (so each takes effect once), webhook deliveries are written, and the events
+/// are marked dispatched.
+pub async fn fan_out(store: &Store, batch: i64) -> Result<FannedOut> {
     let any: Option<Id> =
         sqlx::query_scalar("SELECT id FROM outbox WHERE dispatched = 0 LIMIT 1").fetch_optional(store.pool()).await?;
     if any.is_none() {
-        return Ok(0);
+        return Ok(FannedOut::default());
     }
     let lock = match store.backend() {
         Backend::Sqlite => "",
@@ -80,12 +94,13 @@ pub async fn fan_out(store: &Store, batch: i64) -> Result<usize> {
     };
     let mut tx = store.begin_write().await?;
     let events = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT id, org_id, topic, aggregate_type, aggregate_id FROM outbox WHERE dispatched = 0 ORDER BY id LIMIT {batch}{lock}"
+        "SELECT id, org_id, topic, aggregate_type, aggregate_id, actor_user_id FROM outbox WHERE dispatched = 0 \
+         ORDER BY id LIMIT {batch}{lock}"
     )))
     .fetch_all(&mut *tx)
     .await?;
     if events.is_empty() {
-        return Ok(0);
+        return Ok(FannedOut::default());
     }
     let mut orgs: Vec<Id> = Vec::new();
     for e in &events {
@@ -100,10 +115,17 @@ pub async fn fan_out(store: &Store, batch: i64) -> Result<usize> {
     let now = now_ms();
     let mut rows = Vec::new();
     let mut ids = Vec::with_capacity(events.len());
+    let mut made = Vec::new();
     for e in &events {
         let (id, org_id, topic, kind, aggregate): (Id, Id, String, String, Id) =
             (e.try_get(0)?, e.try_get(1)?, e.try_get(2)?, e.try_get(3)?, e.try_get(4)?);
         ids.push(id);
+        if reactions::reacts_to(&topic) {
+            let payload: String =
+                sqlx::query_scalar("SELECT payload FROM outbox WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
+            let event = reactions::EventRow { id, org_id, topic: topic.clone(), actor_user_id: e.try_get(5)?, payload };
+            made.extend(reactions::react(&mut tx, &event).await?);
+        }
         for (endpoint_id, _, _) in
             endpoints.iter().filter(|(_, o, t)| *o == org_id && webhooks::topics_match(t, &topic))
         {
@@ -118,6 +140,7 @@ pub async fn fan_out(store: &Store, batch: i64) -> Result<usize> {
             ]);
         }
     }
+    let deliveries = rows.len();
     bulk_insert(
         &mut tx,
         "deliveries",
@@ -131,7 +154,8 @@ pub async fn fan_out(store: &Store, batch: i64) -> Result<usize> {
         sql.query().execute(&mut *tx).await?;
     }
     tx.commit().await?;
-    Ok(events.len())
+    notifications::announce(store, &made);
+    Ok(FannedOut { events: events.len(), deliveries, notifications: made.len() })
 }
 
 /// A delivery taken for sending, with what sending needs.
@@ -346,17 +370,45 @@ pub fn http_client(config: &DispatchConfig) -> Result<reqwest::Client> {
         .map_err(|e| crate::Error::Internal(format!("cannot build the webhook HTTP client: {e}")))
 }
 
-/// Runs fan-out and delivery until the process ends, each as its own task, looking for work
-/// every `config.idle` when there was none. Failures are logged and the work is tried again.
+/// After an event is recorded the fan-out looks for it this often for a while, since the
+/// write that recorded it commits a moment later.
+const HURRY_POLL: Duration = Duration::from_millis(1);
+const HURRY_FOR: Duration = Duration::from_millis(50);
+
+/// Runs fan-out and delivery until the process ends, each as its own task. The fan-out wakes
+/// when an event is recorded in this process and otherwise looks for work every
+/// `config.idle` (events written by other nodes); the sender wakes when the fan-out wrote
+/// deliveries. Failures are logged and the work is tried again.
 pub fn spawn_dispatcher(store: Store, config: DispatchConfig) -> Result<Vec<tokio::task::JoinHandle<()>>> {
     let client = http_client(&config)?;
+    let deliveries_written = std::sync::Arc::new(tokio::sync::Notify::new());
     let fan = {
-        let (store, config) = (store.clone(), config.clone());
+        let (store, config, written) = (store.clone(), config.clone(), deliveries_written.clone());
         tokio::spawn(async move {
+            let mut recorded = super::recorded();
+            let mut hurry_until: Option<tokio::time::Instant> = None;
             loop {
                 match fan_out(&store, config.batch).await {
-                    Ok(0) => tokio::time::sleep(config.idle).await,
-                    Ok(_) => tokio::task::yield_now().await,
+                    Ok(done) if done.events > 0 => {
+                        if done.deliveries > 0 {
+                            written.notify_one();
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                    Ok(_) => match hurry_until {
+                        Some(until) if tokio::time::Instant::now() < until => tokio::time::sleep(HURRY_POLL).await,
+                        _ => {
+                            hurry_until = None;
+                            tokio::select! {
+                                changed = recorded.changed() => {
+                                    if changed.is_ok() {
+                                        hurry_until = Some(tokio::time::Instant::now() + HURRY_FOR);
+                                    }
+                                }
+                                () = tokio::time::sleep(config.idle) => {}
+                            }
+                        }
+                    },
                     Err(e) if e.is_busy() => tokio::time::sleep(config.idle).await,
                     Err(e) => {
                         tracing::warn!(error = %e, "fanning out events failed; trying again shortly");
@@ -369,7 +421,12 @@ pub fn spawn_dispatcher(store: Store, config: DispatchConfig) -> Result<Vec<toki
     let send = tokio::spawn(async move {
         loop {
             match deliver_due(&store, &client, &config).await {
-                Ok(0) => tokio::time::sleep(config.idle).await,
+                Ok(0) => {
+                    tokio::select! {
+                        () = deliveries_written.notified() => {}
+                        () = tokio::time::sleep(config.idle) => {}
+                    }
+                }
                 Ok(_) => tokio::task::yield_now().await,
                 Err(e) if e.is_busy() => tokio::time::sleep(config.idle).await,
                 Err(e) => {
