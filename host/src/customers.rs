@@ -98,6 +98,11 @@ pub struct Customer {
     pub updated_at: String,
     /// Incremented by every change; send it back with an update to detect concurrent edits.
     pub version: i64,
+    /// `active`, or `pending` while a required approval runs (then `rejected` or `withdrawn`
+    /// if it does not pass); see the workflow kernel.
+    pub approval_state: String,
+    /// The approval that decides `approval_state`, if one was needed.
+    pub approval_instance_id: Option<Id>,
 }
 
 /// The text fields of a customer that a create or update sets.
@@ -194,7 +199,8 @@ pub struct CustomerPatch {
 /// The columns every customer query reads, in [`customer_from_row`]'s order.
 pub(crate) const COLUMNS: &str = "c.id, c.code, c.name, c.kind, c.category, c.level, c.status, c.industry, c.region, c.source, \
     c.address, c.website, c.bank_name, c.bank_account, c.tax_id, c.credit_limit, c.tags, c.notes, c.owner_id, \
-    c.department_id, c.parent_id, c.last_followed_up_at, c.next_follow_up_at, c.created_at, c.updated_at, c.version, c.org_id, c.custom";
+    c.department_id, c.parent_id, c.last_followed_up_at, c.next_follow_up_at, c.created_at, c.updated_at, c.version, c.org_id, c.custom, \
+    c.approval_state, c.approval_instance_id";
 
 /// The columns of `customers c` that scope access.
 pub const SCOPE: ScopeColumns<'static> =
@@ -260,6 +266,8 @@ pub(crate) fn customer_from_row(r: &sqlx::any::AnyRow) -> Result<Customer> {
         created_at: crate::timefmt::rfc3339(r.try_get(23)?),
         updated_at: crate::timefmt::rfc3339(r.try_get(24)?),
         version: r.try_get(25)?,
+        approval_state: r.try_get(28)?,
+        approval_instance_id: r.try_get(29)?,
     })
 }
 
@@ -635,7 +643,10 @@ pub async fn create(store: &Store, access: &Access, input: &NewCustomer) -> Resu
     .map_err(|e| Error::from_db(e, "customer code taken"))?;
     fields::index_unique(&mut tx, p.org_id, id, &custom).await?;
     write_phones(&mut tx, p.org_id, id, None, &phones).await?;
-    let created = load_in(&mut tx, p.org_id, id).await?;
+    let mut created = load_in(&mut tx, p.org_id, id).await?;
+    if crate::workflow::customer_approval::start_if_required(&mut tx, p.org_id, p.user_id, &created).await?.is_some() {
+        created = load_in(&mut tx, p.org_id, id).await?;
+    }
     Event {
         org_id: p.org_id,
         topic: "customer.created",
@@ -1292,6 +1303,8 @@ struct JsonRow {
     version: i64,
     _org_id: Id,
     custom: String,
+    approval_state: String,
+    approval_instance_id: Option<Id>,
     sort_key: serde_json::Value,
     phones: JsonPhones,
 }
@@ -1363,6 +1376,8 @@ impl JsonRow {
             created_at: crate::timefmt::rfc3339(self.created_at),
             updated_at: crate::timefmt::rfc3339(self.updated_at),
             version: self.version,
+            approval_state: self.approval_state,
+            approval_instance_id: self.approval_instance_id,
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod server;
 pub mod store;
 pub mod timefmt;
 pub mod web;
+pub mod workflow;
 
 pub use error::{Error, Result};
 /// Re-exported so that tests and tools use the same time library.

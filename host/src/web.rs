@@ -425,6 +425,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::audit::routes())
         .merge(crate::customers::routes())
         .merge(crate::events::routes())
+        .merge(crate::workflow::routes())
         .merge(crate::notifications::routes())
         .merge(crate::scheduler::routes())
         .split_for_parts()

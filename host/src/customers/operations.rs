@@ -458,7 +458,7 @@ pub async fn find_duplicates(
     let rows = sql.query().fetch_all(store.pool()).await?;
     let mut found = Vec::new();
     for r in &rows {
-        let key: String = r.try_get(28)?;
+        let key: String = r.try_get(30)?;
         found.push((super::customer_from_row(r)?, key));
     }
     let mut customers: Vec<Customer> = found.iter().map(|(c, _)| c.clone()).collect();

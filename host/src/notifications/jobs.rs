@@ -123,11 +123,19 @@ pub async fn contact_birthdays(store: Store, run: Run) -> Result<String> {
     Ok(format!("{found} birthdays today, {made} owners notified"))
 }
 
+/// Reminds approvers of approvals nearing their deadline and escalates overdue ones (the
+/// workflow kernel decides which; each step is reminded and escalated once).
+pub async fn approval_deadlines(store: Store, _run: Run) -> Result<String> {
+    let done = crate::workflow::run_deadlines(&store, crate::store::now_ms()).await?;
+    Ok(format!("{done} reminders and escalations"))
+}
+
 /// The host's built-in jobs.
 pub fn builtin() -> Result<Vec<crate::scheduler::Job>> {
     use crate::scheduler::Job;
     Ok(vec![
         Job::new("follow-ups-due", "*/5 * * * *", follow_ups_due)?,
         Job::new("contact-birthdays", "0 * * * *", contact_birthdays)?,
+        Job::new("approval-deadlines", "* * * * *", approval_deadlines)?,
     ])
 }

@@ -28,7 +28,7 @@ pub fn reacts_to(topic: &str) -> bool {
 /// The kind and wording of the notification for an approval event.
 fn approval(topic: &str) -> Option<(Kind, &'static str, &'static str)> {
     Some(match topic {
-        "approval.waiting" => (APPROVAL_WAITING, "待你审批：", "Waiting for your approval: "),
+        "approval.submitted" | "approval.waiting" => (APPROVAL_WAITING, "待你审批：", "Waiting for your approval: "),
         "approval.transferred" => (APPROVAL_WAITING, "审批转给了你：", "Approval handed to you: "),
         "approval.urged" => (APPROVAL_WAITING, "催办：", "Please decide: "),
         "approval.reminder" => (APPROVAL_DEADLINE, "审批即将超时：", "Approval due soon: "),
