@@ -37,8 +37,10 @@ pub struct DispatchConfig {
     pub max_retry_after: Duration,
     /// How long one request may take.
     pub request_timeout: Duration,
-    /// Requests in flight at once.
+    /// Requests in flight at once, per sender.
     pub concurrency: usize,
+    /// Sender tasks per node: while one records a batch's outcomes, another sends.
+    pub senders: usize,
     /// Events fanned out, and deliveries taken, per transaction.
     pub batch: i64,
     /// How long a node holds deliveries it is sending.
@@ -61,6 +63,7 @@ impl Default for DispatchConfig {
             max_retry_after: Duration::from_secs(24 * 3600),
             request_timeout: Duration::from_secs(15),
             concurrency: 32,
+            senders: 3,
             batch: 500,
             lease: Duration::from_secs(60),
             idle: Duration::from_millis(50),
@@ -244,6 +247,7 @@ async fn record(store: &Store, config: &DispatchConfig, sent: Vec<(Due, Result<O
     let now = now_ms();
     let mut tx = store.begin_write().await?;
     let mut attempts = Vec::with_capacity(sent.len());
+    let mut delivered: std::collections::BTreeMap<u16, Vec<Id>> = std::collections::BTreeMap::new();
     for (due, outcome, took_ms) in sent {
         let attempt = due.attempts + 1;
         let outcome =
@@ -262,18 +266,7 @@ async fn record(store: &Store, config: &DispatchConfig, sent: Vec<(Due, Result<O
             SqlArg::Int(took_ms),
         ]);
         match outcome {
-            Outcome::Delivered { .. } => {
-                sqlx::query(
-                    "UPDATE deliveries SET status = 'delivered', attempts = $2, last_status = $3, last_error = NULL, \
-                     leased_until = 0, finished_at = $4 WHERE id = $1",
-                )
-                .bind(due.id)
-                .bind(attempt)
-                .bind(status)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
+            Outcome::Delivered { status } => delivered.entry(status).or_default().push(due.id),
             Outcome::Gone => {
                 // The receiver asked for nothing more: the endpoint stops, its other
                 // deliveries wait until an administrator enables it again.
@@ -327,6 +320,19 @@ async fn record(store: &Store, config: &DispatchConfig, sent: Vec<(Due, Result<O
             },
         }
     }
+    // Deliveries that arrived, one statement per answer status and thousand deliveries.
+    for (status, ids) in delivered {
+        for chunk in ids.chunks(1000) {
+            let mut sql =
+                SqlBuf::new("UPDATE deliveries SET status = 'delivered', attempts = attempts + 1, last_status = ");
+            sql.bind(i64::from(status))
+                .push(", last_error = NULL, leased_until = 0, finished_at = ")
+                .bind(now)
+                .push(" WHERE id IN ")
+                .bind_list(chunk);
+            sql.query().execute(&mut *tx).await?;
+        }
+    }
     bulk_insert(
         &mut tx,
         "delivery_attempts",
@@ -345,10 +351,23 @@ pub async fn deliver_due(store: &Store, client: &reqwest::Client, config: &Dispa
         return Ok(0);
     }
     let count = due.len();
+    // Each endpoint's address is read once per batch.
+    let mut urls: std::collections::HashMap<Id, std::result::Result<reqwest::Url, String>> =
+        std::collections::HashMap::new();
+    for d in &due {
+        urls.entry(d.endpoint_id).or_insert_with(|| {
+            reqwest::Url::parse(&d.url).map_err(|e| format!("the endpoint's URL is not usable: {e}"))
+        });
+    }
+    let urls = &urls;
     let sent: Vec<(Due, Result<Outcome>, i64)> = futures::stream::iter(due)
         .map(|d| async move {
             let started = std::time::Instant::now();
-            let outcome = webhooks::send(client, &d.url, &d.secret, d.event_id, &d.body).await;
+            let outcome = match urls.get(&d.endpoint_id) {
+                Some(Ok(url)) => webhooks::send(client, url.clone(), &d.secret, d.event_id, &d.body).await,
+                Some(Err(error)) => Ok(Outcome::Failed { status: None, error: error.clone(), retry_after: None }),
+                None => Err(crate::Error::Internal("a delivery without its endpoint".into())),
+            };
             let took = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
             (d, outcome, took)
         })
@@ -365,7 +384,7 @@ pub fn http_client(config: &DispatchConfig) -> Result<reqwest::Client> {
         .timeout(config.request_timeout)
         .connect_timeout(config.request_timeout.min(Duration::from_secs(10)))
         .redirect(reqwest::redirect::Policy::none())
-        .pool_max_idle_per_host(config.concurrency)
+        .pool_max_idle_per_host(config.concurrency * config.senders.max(1))
         .build()
         .map_err(|e| crate::Error::Internal(format!("cannot build the webhook HTTP client: {e}")))
 }
@@ -418,25 +437,34 @@ pub fn spawn_dispatcher(store: Store, config: DispatchConfig) -> Result<Vec<toki
             }
         })
     };
-    let send = tokio::spawn(async move {
-        loop {
-            match deliver_due(&store, &client, &config).await {
-                Ok(0) => {
-                    tokio::select! {
-                        () = deliveries_written.notified() => {}
-                        () = tokio::time::sleep(config.idle) => {}
+    let mut tasks = vec![fan];
+    for _ in 0..config.senders.max(1) {
+        let (store, client, config, written) =
+            (store.clone(), client.clone(), config.clone(), deliveries_written.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                match deliver_due(&store, &client, &config).await {
+                    Ok(0) => {
+                        tokio::select! {
+                            () = written.notified() => {}
+                            () = tokio::time::sleep(config.idle) => {}
+                        }
+                    }
+                    Ok(_) => {
+                        // Others may have waited for this batch to be recorded.
+                        written.notify_one();
+                        tokio::task::yield_now().await;
+                    }
+                    Err(e) if e.is_busy() => tokio::time::sleep(config.idle).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "delivering events failed; trying again shortly");
+                        tokio::time::sleep(config.idle * 20).await;
                     }
                 }
-                Ok(_) => tokio::task::yield_now().await,
-                Err(e) if e.is_busy() => tokio::time::sleep(config.idle).await,
-                Err(e) => {
-                    tracing::warn!(error = %e, "delivering events failed; trying again shortly");
-                    tokio::time::sleep(config.idle * 20).await;
-                }
             }
-        }
-    });
-    Ok(vec![fan, send])
+        }));
+    }
+    Ok(tasks)
 }
 
 #[cfg(test)]

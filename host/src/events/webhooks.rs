@@ -342,7 +342,13 @@ pub fn retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
 }
 
 /// Sends one event to one endpoint.
-pub async fn send(client: &reqwest::Client, url: &str, secret: &str, event_id: Id, body: &str) -> Result<Outcome> {
+pub async fn send(
+    client: &reqwest::Client,
+    url: reqwest::Url,
+    secret: &str,
+    event_id: Id,
+    body: &str,
+) -> Result<Outcome> {
     let msg_id = message_id(event_id);
     let timestamp = jiff::Timestamp::now().as_second();
     let signature = sign(secret, &msg_id, timestamp, body)?;
