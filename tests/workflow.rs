@@ -549,6 +549,37 @@ both_backends! {
             .await?;
         assert_eq!(status, StatusCode::NOT_FOUND, "a customer one may not read is not there");
 
+        // Imported customers of those categories wait for approval too.
+        let csv = "name,category\n导入伙伴一号,partner\n导入普通客户,customer\n";
+        let path = "/api/v1/customer-imports?file_name=partners.csv";
+        let (status, upload) = alice
+            .send(alice.request(reqwest::Method::POST, path).header("content-type", "application/octet-stream").body(csv.as_bytes().to_vec()))
+            .await?;
+        assert_eq!(status, StatusCode::CREATED, "{upload}");
+        let import = upload["id"].as_i64().context("import id")?;
+        let plan = json!({ "mapping": { "name": "name", "category": "category" }, "dedupe": "skip" });
+        let (status, started) = alice.post(&format!("/api/v1/customer-imports/{import}/run"), &plan).await?;
+        assert!(status.is_success(), "{status} {started}");
+        let mut states = Vec::new();
+        for _ in 0..200 {
+            let rows: Vec<(String, String, Option<i64>)> = sqlx::query_as(
+                "SELECT name, approval_state, approval_instance_id FROM customers WHERE name LIKE '导入%' ORDER BY name",
+            )
+            .fetch_all(server.store().pool())
+            .await?;
+            if rows.len() == 2 {
+                states = rows;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(states.len(), 2, "the import ran");
+        assert_eq!((states[0].0.as_str(), states[0].1.as_str()), ("导入伙伴一号", "pending"), "{states:?}");
+        assert!(states[0].2.is_some_and(|i| i > 0));
+        assert_eq!((states[1].1.as_str(), states[1].2), ("active", None), "{states:?}");
+        let (_, waiting) = boss.get("/api/v1/approvals/inbox").await?;
+        assert!(waiting["items"].as_array().is_some_and(|w| w.iter().any(|a| a["title"] == "导入伙伴一号")), "{waiting}");
+
         // Turning it off lets partners in at once.
         admin.put("/api/v1/workflow/customer-approval", &json!({ "categories": [] })).await?;
         let (_, free) = alice.post("/api/v1/customers", &json!({ "name": "Free Partner", "category": "partner" })).await?;

@@ -57,7 +57,17 @@ pub fn run(args: &[String]) -> Result<()> {
             crate::bench_events::report(&mut md, &event_sections);
             return replace_section("events", &md);
         }
-        Some(other) => bail!("--only takes `events`, not {other:?}"),
+        Some("customers") => {
+            let mut customer_sections = Vec::new();
+            for backend in ["sqlite", "postgres"] {
+                println!("== customer database on {backend}, {customers} customers");
+                customer_sections.push((backend, crate::bench_customers::run(&binary, backend, customers, seconds)?));
+            }
+            let mut md = String::new();
+            crate::bench_customers::report(&mut md, &customer_sections, customers);
+            return replace_section("customers", &md);
+        }
+        Some(other) => bail!("--only takes `events` or `customers`, not {other:?}"),
     }
     let mut sections = Vec::new();
     let mut customer_sections = Vec::new();
@@ -94,13 +104,28 @@ fn replace_section(name: &str, md: &str) -> Result<()> {
         &format!("{md}\nThis section was measured on {date} by `cargo xtask bench --only {name}` on: {}.\n", machine()),
     );
     let (start, end) = (format!("<!-- section: {name} -->"), format!("<!-- end: {name} -->"));
-    let text = match (text.find(&start), text.find(&end)) {
-        (Some(a), Some(b)) if a < b => {
+    // A report written before sections were marked holds the section from its heading to the
+    // next marked section.
+    let unmarked = || {
+        let heading = match name {
+            "customers" => "\n## Customer database",
+            _ => return None,
+        };
+        let a = text.find(heading)?;
+        let b = text[a..].find("\n<!-- section:").map_or(text.len(), |b| a + b);
+        Some((a, b))
+    };
+    let span = match (text.find(&start), text.find(&end)) {
+        (Some(a), Some(b)) if a < b => Some((a, b + end.len())),
+        _ => unmarked(),
+    };
+    let text = match span {
+        Some((a, b)) => {
             let before = text[..a].trim_end_matches('\n');
-            let after = &text[b + end.len()..];
+            let after = &text[b..];
             format!("{before}\n{section}{}", after.trim_start_matches('\n'))
         }
-        _ => format!("{}\n{section}", text.trim_end()),
+        None => format!("{}\n{section}", text.trim_end()),
     };
     std::fs::write(&path, text)?;
     println!("updated the {name} section of {}", path.display());
@@ -461,7 +486,9 @@ fn write_report(
          sign-ins queue among themselves while other requests keep their latency. `GET /api/v1/me` resolves the token \
          (one indexed lookup joined to the user), then reads the user, roles, organisation and grants."
     );
-    crate::bench_customers::report(&mut md, customer_sections, customers);
+    let mut customers_md = String::new();
+    crate::bench_customers::report(&mut customers_md, customer_sections, customers);
+    md.push_str(&marked("customers", &customers_md));
     let mut events = String::new();
     crate::bench_events::report(&mut events, event_sections);
     md.push_str(&marked("events", &events));

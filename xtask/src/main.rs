@@ -40,7 +40,7 @@ tasks:
   run [--debug] [-- ARGS…]   build and start the CRM on SQLite with a demo organisation
                              (ARGS go to `tessera serve`, e.g. -- --listen 0.0.0.0:8080)
   test                       run every test suite on SQLite and PostgreSQL
-  bench [--quick] [--customers N] [--only events]
+  bench [--quick] [--customers N] [--only events|customers]
                              run the benchmarks (N customers, default 1,000,000; 20,000
                              with --quick) and rewrite docs/BENCHMARKS.md; with --only,
                              run one benchmark and replace its section";

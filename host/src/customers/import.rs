@@ -943,6 +943,10 @@ async fn run(
             .into_iter()
             .collect();
     let mut unique = UniqueValues::load(&mut tx, p.org_id).await?;
+    // New customers of categories that need approval wait for it, as those created one by one
+    // do.
+    let approval = crate::workflow::customer_approval::get(&mut *tx, p.org_id).await?;
+    let mut awaiting_approval: Vec<Id> = Vec::new();
     let mut written = prepared.len() - creating.len();
     for (batch, codes) in creating.chunks(IMPORT_BATCH).zip(codes.chunks(IMPORT_BATCH)) {
         let ids = store.reserve_ids(&mut tx, "customers", batch.len()).await?;
@@ -989,6 +993,11 @@ async fn run(
                 phones.push(phone_args(p.org_id, *new_id, None, &input, &ph));
             }
             unique_rows.extend(unique.claim(p.org_id, *new_id, row)?);
+            if approval.definition_id.is_some()
+                && row.fields.get("category").is_some_and(|c| approval.categories.contains(c))
+            {
+                awaiting_approval.push(*new_id);
+            }
             let payload = serde_json::json!({ "id": new_id, "code": code, "name": row.name, "import_id": id });
             events.push(event_args(p.org_id, "customer.created", ("customer", *new_id), p.user_id, &payload, now));
             if let Some(contact) = &row.contact {
@@ -1002,6 +1011,10 @@ async fn run(
         bulk_insert(&mut tx, "outbox", EVENT_COLUMNS, events).await?;
         written += batch.len();
         progress.set(id, written);
+    }
+    for customer_id in awaiting_approval {
+        let customer = super::load_in(&mut tx, p.org_id, customer_id).await?;
+        crate::workflow::customer_approval::start_if_required(&mut tx, p.org_id, p.user_id, &customer).await?;
     }
     // Every row's contact, for new and matched customers alike.
     for batch in contacts.chunks(IMPORT_BATCH) {
