@@ -22,8 +22,11 @@ use utoipa::ToSchema;
 pub use cron::Schedule;
 
 use crate::error::Result;
-use crate::store::{Backend, Id, Store, now_ms};
+use crate::store::{Backend, Id, SqlBuf, Store, now_ms};
 use crate::timefmt::{rfc3339, rfc3339_opt};
+
+/// How often a run's outcome is tried again when the database stays busy.
+const RECORD_TRIES: u32 = 16;
 
 /// What a job is told about the run it makes.
 #[derive(Debug, Clone, Copy)]
@@ -152,13 +155,16 @@ impl Scheduler {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         };
+        // Only this node's jobs: a node must not hold (and so hide from the others) a job it
+        // cannot run, e.g. one an older or newer version of the host registered.
+        let names: Vec<String> = self.jobs.iter().map(|j| j.name.clone()).collect();
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.store.begin_write().await?;
-        let due = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT name, next_run_at FROM scheduled_jobs WHERE next_run_at <= $1 ORDER BY next_run_at{lock}"
-        )))
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
+        let mut sql = SqlBuf::new("SELECT name, next_run_at FROM scheduled_jobs WHERE next_run_at <= ");
+        sql.bind(now).push(" AND name IN ").bind_list(&names).push(" ORDER BY next_run_at").push(lock);
+        let due = sql.query().fetch_all(&mut *tx).await?;
         let lease_until = now + ms(self.lease);
         let mut claimed = Vec::new();
         for row in due {
@@ -197,13 +203,11 @@ impl Scheduler {
                 });
             }
         }
-        let lapsed = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id, job, scheduled_for, attempt, missed FROM job_runs WHERE status = 'running' AND leased_until <= $1 \
-             ORDER BY id{lock}"
-        )))
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
+        let mut sql = SqlBuf::new(
+            "SELECT id, job, scheduled_for, attempt, missed FROM job_runs WHERE status = 'running' AND leased_until <= ",
+        );
+        sql.bind(now).push(" AND job IN ").bind_list(&names).push(" ORDER BY id").push(lock);
+        let lapsed = sql.query().fetch_all(&mut *tx).await?;
         for row in lapsed {
             let (id, name, scheduled_for, attempt, missed): (Id, String, i64, i64, i64) =
                 (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?, row.try_get(4)?);
@@ -262,20 +266,29 @@ impl Scheduler {
                 ("failed", None, Some(e.to_string()))
             }
         };
-        sqlx::query(
-            "UPDATE job_runs SET status = $2, output = $3, error = $4, finished_at = $5 \
-             WHERE id = $1 AND node = $6 AND attempt = $7",
-        )
-        .bind(claimed.id)
-        .bind(status)
-        .bind(output)
-        .bind(error)
-        .bind(now_ms())
-        .bind(&self.node)
-        .bind(claimed.run.attempt)
-        .execute(self.store.pool())
-        .await?;
-        Ok(())
+        // A long writer elsewhere (a bulk load) may hold SQLite's lock past the busy timeout;
+        // the outcome is worth waiting for, else the run is made again after its lease.
+        let mut tries = 0;
+        loop {
+            let recorded = sqlx::query(
+                "UPDATE job_runs SET status = $2, output = $3, error = $4, finished_at = $5 \
+                 WHERE id = $1 AND node = $6 AND attempt = $7",
+            )
+            .bind(claimed.id)
+            .bind(status)
+            .bind(&output)
+            .bind(&error)
+            .bind(now_ms())
+            .bind(&self.node)
+            .bind(claimed.run.attempt)
+            .execute(self.store.pool())
+            .await;
+            match recorded.map_err(crate::Error::from) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.is_busy() && tries < RECORD_TRIES => tries += 1,
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Claims what is due at `now` and runs it. Returns how many runs it made.
