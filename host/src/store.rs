@@ -84,6 +84,12 @@ impl Store {
                 AnyPoolOptions::new()
                     .max_connections(8)
                     .acquire_timeout(Duration::from_secs(30))
+                    // A SQLite connection reads the planner's statistics when it opens and
+                    // keeps them: statistics gathered later (the hourly refresh, a bulk load
+                    // by `tessera demo` or `tessera import` in another process) reach the
+                    // queries only through new connections. The host's background tasks keep
+                    // connections from ever idling out, so they are renewed every 5 minutes.
+                    .max_lifetime(Duration::from_secs(300))
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             conn.execute("PRAGMA journal_mode = WAL").await?;
