@@ -22,7 +22,7 @@ use utoipa::ToSchema;
 pub use cron::Schedule;
 
 use crate::error::Result;
-use crate::store::{Backend, Id, SqlBuf, Store, now_ms};
+use crate::store::{Backend, Id, SqlBuf, Store, duration_ms, now_ms};
 use crate::timefmt::{rfc3339, rfc3339_opt};
 
 /// How often a run's outcome is tried again when the database stays busy.
@@ -89,10 +89,6 @@ struct Claimed {
     id: Id,
     job: Job,
     run: Run,
-}
-
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
 impl Scheduler {
@@ -165,7 +161,7 @@ impl Scheduler {
         let mut sql = SqlBuf::new("SELECT name, next_run_at FROM scheduled_jobs WHERE next_run_at <= ");
         sql.bind(now).push(" AND name IN ").bind_list(&names).push(" ORDER BY next_run_at").push(lock);
         let due = sql.query().fetch_all(&mut *tx).await?;
-        let lease_until = now + ms(self.lease);
+        let lease_until = now + duration_ms(self.lease);
         let mut claimed = Vec::new();
         for row in due {
             let (name, next_run_at): (String, i64) = (row.try_get(0)?, row.try_get(1)?);
@@ -246,7 +242,7 @@ impl Scheduler {
             tokio::select! {
                 outcome = &mut work => break outcome,
                 _ = renew.tick() => {
-                    let until = now_ms() + ms(self.lease);
+                    let until = now_ms() + duration_ms(self.lease);
                     let renewed = sqlx::query("UPDATE job_runs SET leased_until = $2 WHERE id = $1 AND node = $3 AND status = 'running'")
                         .bind(claimed.id)
                         .bind(until)

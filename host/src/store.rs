@@ -243,6 +243,12 @@ pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
+/// A duration in milliseconds, as timestamps are kept; absurdly long ones are capped far
+/// enough from `i64::MAX` that adding one to a timestamp cannot overflow.
+pub fn duration_ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
 /// A piece of SQL with its arguments, built up from parts. Placeholders are numbered
 /// (`$1`, `$2`, …) as they are pushed, which both backends accept.
 #[derive(Debug, Default, Clone)]

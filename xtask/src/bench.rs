@@ -257,6 +257,37 @@ pub fn http(
     Ok((status, body))
 }
 
+/// Runs one statement straight on the benchmark's database (psql or sqlite3, waiting out
+/// a busy database) and returns its text.
+pub fn query_db(server: &Server, statement: &str) -> Result<String> {
+    let out = match server.db_args.first().map(String::as_str) {
+        Some("--database-url") => {
+            std::process::Command::new("psql").arg(&server.db_args[1]).args(["-tAqc", statement]).output()?
+        }
+        _ => std::process::Command::new("sqlite3")
+            .arg("-cmd")
+            .arg(".timeout 30000")
+            .arg(server.dir.0.join("tessera.db"))
+            .arg(statement)
+            .output()?,
+    };
+    if !out.status.success() {
+        bail!("{statement}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Signs in and makes an API token.
+pub fn make_token(addr: SocketAddr, username: &str, password: &str) -> Result<String> {
+    let (cookie, csrf) = sign_in(addr, username, password)?;
+    let auth = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
+    let (status, body) = http(addr, "POST", "/api/v1/me/tokens", &auth, Some("{\"name\":\"bench\"}"))?;
+    if status != 201 {
+        bail!("cannot make a token for {username}: {status} {body}");
+    }
+    json_field(&body, "token").context("token")
+}
+
 pub fn json_field(body: &str, field: &str) -> Option<String> {
     let key = format!("\"{field}\":\"");
     let start = body.find(&key)? + key.len();

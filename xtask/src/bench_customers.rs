@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench::{ADMIN_PASSWORD, WrkResult, http, json_field, psql, sign_in, start_server_with, wrk};
+use crate::bench::{ADMIN_PASSWORD, WrkResult, http, make_token, psql, query_db, start_server_with, wrk};
 
 /// What one backend measured.
 pub struct Figures {
@@ -33,16 +33,6 @@ pub struct Figures {
     /// From the import's `done` until the indexer has built the new customers' documents.
     import_indexed_secs: f64,
     sqlite3_secs: Option<f64>,
-}
-
-fn token(addr: std::net::SocketAddr, username: &str) -> Result<String> {
-    let (cookie, csrf) = sign_in(addr, username, ADMIN_PASSWORD)?;
-    let auth = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
-    let (status, body) = http(addr, "POST", "/api/v1/me/tokens", &auth, Some("{\"name\":\"bench\"}"))?;
-    if status != 201 {
-        bail!("cannot make a token for {username}: {status} {body}");
-    }
-    json_field(&body, "token").context("token")
 }
 
 fn encode(s: &str) -> String {
@@ -79,15 +69,6 @@ fn import_file(dir: &Path, rows: usize) -> Result<std::path::PathBuf> {
     let path = dir.join("import.csv");
     std::fs::write(&path, text)?;
     Ok(path)
-}
-
-/// Runs one query straight on the benchmark's database (psql or sqlite3) and returns its text.
-fn query_db(server: &crate::bench::Server, sql: &str) -> Result<String> {
-    let out = match server.db_args.first().map(String::as_str) {
-        Some("--database-url") => Command::new("psql").arg(&server.db_args[1]).args(["-tAc", sql]).output()?,
-        _ => Command::new("sqlite3").arg(server.dir.0.join("tessera.db")).arg(sql).output()?,
-    };
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 /// Counts what the demo loaded, straight from the database.
@@ -132,8 +113,8 @@ pub fn run(binary: &Path, backend: &str, customers: usize, seconds: u32) -> Resu
         "    {load_secs:.0} s: {} customers, {} contacts, {} activities, {} phones; indexed in {index_secs:.0} s",
         loaded[0], loaded[1], loaded[2], loaded[3]
     );
-    let admin = token(addr, "admin")?;
-    let manager = token(addr, "wang.fang")?;
+    let admin = make_token(addr, "admin", ADMIN_PASSWORD)?;
+    let manager = make_token(addr, "wang.fang", ADMIN_PASSWORD)?;
     let auth = |t: &str| vec![format!("Authorization: Bearer {t}")];
 
     println!("  customer list page (50 rows, department scope), 64 connections");

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench::{ADMIN_PASSWORD, Server, http, json_field, psql, sign_in, start_server};
+use crate::bench::{ADMIN_PASSWORD, Server, http, make_token, psql, query_db, start_server};
 
 /// What one backend measured.
 #[derive(Debug, Clone, Default)]
@@ -104,37 +104,8 @@ impl Receiver {
     }
 }
 
-/// Runs SQL on the server's database with its command-line client.
-fn sql(server: &Server, statement: &str) -> Result<String> {
-    let out = match server.db_args.first().map(String::as_str) {
-        Some("--database-url") => {
-            std::process::Command::new("psql").arg(&server.db_args[1]).args(["-tAqc", statement]).output()?
-        }
-        _ => std::process::Command::new("sqlite3")
-            .arg("-cmd")
-            .arg(".timeout 30000")
-            .arg(server.dir.0.join("tessera.db"))
-            .arg(statement)
-            .output()?,
-    };
-    if !out.status.success() {
-        bail!("{statement}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
 fn bearer(token: &str) -> String {
     format!("Bearer {token}")
-}
-
-fn make_token(addr: SocketAddr, username: &str, password: &str) -> Result<String> {
-    let (cookie, csrf) = sign_in(addr, username, password)?;
-    let auth = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
-    let (status, body) = http(addr, "POST", "/api/v1/me/tokens", &auth, Some("{\"name\":\"bench\"}"))?;
-    if status != 201 {
-        bail!("cannot make a token for {username}: {status} {body}");
-    }
-    json_field(&body, "token").context("token")
 }
 
 fn number_field(body: &str, field: &str) -> Option<i64> {
@@ -153,7 +124,7 @@ fn events_per_second(server: &Server, token: &str, events: u64) -> Result<(u64, 
     if status != 201 {
         bail!("cannot add the webhook endpoint: {status} {body}");
     }
-    let org = sql(server, "SELECT id FROM orgs ORDER BY id LIMIT 1")?;
+    let org = query_db(server, "SELECT id FROM orgs ORDER BY id LIMIT 1")?;
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
     let rows = match server.db_args.first().map(String::as_str) {
         Some("--database-url") => format!("SELECT x FROM generate_series(1, {events}) AS x"),
@@ -167,7 +138,7 @@ fn events_per_second(server: &Server, token: &str, events: u64) -> Result<(u64, 
     );
     println!("  committing {events} events and waiting for every delivery");
     let started = Instant::now();
-    sql(server, &insert)?;
+    query_db(server, &insert)?;
     let deadline = started + Duration::from_secs(900);
     let mut last_report = Instant::now();
     while receiver.count() < events {
@@ -188,7 +159,7 @@ fn events_per_second(server: &Server, token: &str, events: u64) -> Result<(u64, 
     // Every delivery is recorded as delivered, too.
     for _ in 0..600 {
         let delivered: u64 =
-            sql(server, "SELECT COUNT(*) FROM deliveries WHERE status = 'delivered'")?.parse().unwrap_or(0);
+            query_db(server, "SELECT COUNT(*) FROM deliveries WHERE status = 'delivered'")?.parse().unwrap_or(0);
         if delivered >= events {
             break;
         }

@@ -22,7 +22,7 @@ use sqlx::Row;
 use super::webhooks::{self, Outcome};
 use crate::error::Result;
 use crate::notifications::{self, reactions};
-use crate::store::{Backend, Id, SqlArg, SqlBuf, Store, bulk_insert, now_ms};
+use crate::store::{Backend, Id, SqlArg, SqlBuf, Store, bulk_insert, duration_ms, now_ms};
 
 /// How the dispatcher paces itself.
 #[derive(Debug, Clone)]
@@ -219,7 +219,7 @@ async fn take_due(store: &Store, config: &DispatchConfig) -> Result<Vec<Due>> {
             body: webhooks::body(&topic, created_at, &payload),
         });
     }
-    let lease_until = now + i64::try_from(config.lease.as_millis()).unwrap_or(i64::MAX / 2);
+    let lease_until = now + duration_ms(config.lease);
     let ids: Vec<Id> = due.iter().map(|d| d.id).collect();
     for chunk in ids.chunks(1000) {
         let mut sql = SqlBuf::new("UPDATE deliveries SET leased_until = ");
@@ -291,7 +291,7 @@ async fn record(store: &Store, config: &DispatchConfig, sent: Vec<(Due, Result<O
             }
             Outcome::Failed { retry_after, .. } => match next_wait(config, attempt, retry_after) {
                 Some(wait) => {
-                    let at = now + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX / 2);
+                    let at = now + duration_ms(wait);
                     sqlx::query(
                         "UPDATE deliveries SET attempts = $2, last_status = $3, last_error = $4, next_attempt_at = $5, \
                          leased_until = 0 WHERE id = $1",

@@ -9,7 +9,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use sqlx::Row as _;
 
 use crate::error::{Error, Result};
-use crate::store::{Backend, Id, Store, now_ms};
+use crate::store::{Backend, Id, Store, duration_ms, now_ms};
 
 /// Where mail goes out.
 #[derive(Debug, Clone)]
@@ -57,10 +57,6 @@ struct Queued {
     title: String,
     body: String,
     link: Option<String>,
-}
-
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
 impl Mailer {
@@ -141,7 +137,7 @@ impl Mailer {
         for q in due {
             let now = now_ms();
             let attempt = q.attempts + 1;
-            let outcome = if now - q.created_at > ms(self.config.max_age) {
+            let outcome = if now - q.created_at > duration_ms(self.config.max_age) {
                 Err((format!("not sent within {} hours; given up", self.config.max_age.as_secs() / 3600), true))
             } else {
                 match self.message(&q) {
@@ -165,7 +161,7 @@ impl Mailer {
                         )
                         .bind(q.id)
                         .bind(attempt)
-                        .bind(now + ms(*wait))
+                        .bind(now + duration_ms(*wait))
                         .bind(error),
                         None => sqlx::query(
                             "UPDATE notification_emails SET status = 'failed', attempts = $2, last_error = $3, leased_until = 0 WHERE id = $1",
