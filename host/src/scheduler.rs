@@ -22,7 +22,7 @@ use utoipa::ToSchema;
 pub use cron::Schedule;
 
 use crate::error::Result;
-use crate::store::{Backend, Id, SqlBuf, Store, duration_ms, now_ms};
+use crate::store::{Id, SqlBuf, Store, duration_ms, now_ms};
 use crate::timefmt::{rfc3339, rfc3339_opt};
 
 /// How often a run's outcome is tried again when the database stays busy.
@@ -147,10 +147,7 @@ impl Scheduler {
     /// Claims the runs due at `now`: runs whose time came (catching up missed ones in one),
     /// and runs whose node let its lease lapse.
     async fn claim(&self, now: i64) -> Result<Vec<Claimed>> {
-        let lock = match self.store.backend() {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        };
+        let lock = self.store.skip_locked(" FOR UPDATE SKIP LOCKED");
         // Only this node's jobs: a node must not hold (and so hide from the others) a job it
         // cannot run, e.g. one an older or newer version of the host registered.
         let names: Vec<String> = self.jobs.iter().map(|j| j.name.clone()).collect();

@@ -153,6 +153,17 @@ impl Store {
         &self.auth_cache
     }
 
+    /// The clause that takes rows a query selects for this node's work alone, skipping those
+    /// another node holds: `lock` (e.g. ` FOR UPDATE SKIP LOCKED`, ` FOR UPDATE OF d SKIP
+    /// LOCKED`) on PostgreSQL, where several nodes share queues; nothing on SQLite, whose
+    /// writers already take turns (`begin_write`).
+    pub fn skip_locked(&self, lock: &'static str) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => lock,
+        }
+    }
+
     /// Wake-ups between this node's tasks.
     pub fn signals(&self) -> &Signals {
         &self.signals

@@ -230,11 +230,8 @@ pub async fn index_pending(store: &Store) -> Result<usize> {
         return Ok(0);
     }
     let mut tx = store.begin_write().await?;
-    let lock = match store.backend() {
-        Backend::Sqlite => "",
-        // Several nodes share the queue; each takes records no other node is indexing.
-        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-    };
+    // Several nodes share the queue; each takes records no other node is indexing.
+    let lock = store.skip_locked(" FOR UPDATE SKIP LOCKED");
     let queued: Vec<(i64, Id)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT kind, record_id FROM search_pending ORDER BY kind, record_id LIMIT {BATCH}{lock}"
     )))

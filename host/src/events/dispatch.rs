@@ -22,7 +22,7 @@ use sqlx::Row;
 use super::webhooks::{self, Outcome};
 use crate::error::Result;
 use crate::notifications::{self, reactions};
-use crate::store::{Backend, Id, SqlArg, SqlBuf, Store, bulk_insert, duration_ms, now_ms};
+use crate::store::{Id, SqlArg, SqlBuf, Store, bulk_insert, duration_ms, now_ms};
 
 /// How the dispatcher paces itself.
 #[derive(Debug, Clone)]
@@ -91,10 +91,7 @@ pub async fn fan_out(store: &Store, batch: i64) -> Result<FannedOut> {
     if any.is_none() {
         return Ok(FannedOut::default());
     }
-    let lock = match store.backend() {
-        Backend::Sqlite => "",
-        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-    };
+    let lock = store.skip_locked(" FOR UPDATE SKIP LOCKED");
     let mut tx = store.begin_write().await?;
     let events = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT id, org_id, topic, aggregate_type, aggregate_id, actor_user_id FROM outbox WHERE dispatched = 0 \
@@ -178,10 +175,7 @@ struct Due {
 /// its record is still pending for the same endpoint.
 async fn take_due(store: &Store, config: &DispatchConfig) -> Result<Vec<Due>> {
     let now = now_ms();
-    let lock = match store.backend() {
-        Backend::Sqlite => "",
-        Backend::Postgres => " FOR UPDATE OF d SKIP LOCKED",
-    };
+    let lock = store.skip_locked(" FOR UPDATE OF d SKIP LOCKED");
     let any: Option<Id> = sqlx::query_scalar(
         "SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1 AND leased_until <= $1 LIMIT 1",
     )

@@ -9,7 +9,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use sqlx::Row as _;
 
 use crate::error::{Error, Result};
-use crate::store::{Backend, Id, Store, duration_ms, now_ms};
+use crate::store::{Id, Store, duration_ms, now_ms};
 
 /// Where mail goes out.
 #[derive(Debug, Clone)]
@@ -75,10 +75,7 @@ impl Mailer {
     /// Leases up to 50 due emails.
     async fn take(&self, store: &Store) -> Result<Vec<Queued>> {
         let now = now_ms();
-        let lock = match store.backend() {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE OF e SKIP LOCKED",
-        };
+        let lock = store.skip_locked(" FOR UPDATE OF e SKIP LOCKED");
         let mut tx = store.begin_write().await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT e.id, e.to_address, e.attempts, n.created_at, n.title, n.body, n.link \
