@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod notifications;
 pub mod org;
+pub mod runtime;
 pub mod scheduler;
 pub mod server;
 pub mod store;
