@@ -86,6 +86,10 @@ pub struct PluginInfo {
     pub license_required: bool,
     #[serde(default)]
     pub author: Option<String>,
+    /// Events the plugin handles; may also be written as a top-level `events` list before
+    /// the `[plugin]` table. Both lists are merged into [`Manifest::events`].
+    #[serde(default, skip_serializing)]
+    pub events: Vec<String>,
 }
 
 /// An entity (a table of the plugin's own records).
@@ -225,8 +229,10 @@ fn bad(field: &str, message: impl std::fmt::Display) -> Error {
 impl Manifest {
     /// Parses and checks `plugin.toml`.
     pub fn parse(text: &str) -> Result<Manifest> {
-        let manifest: Manifest = toml::from_str(text)
+        let mut manifest: Manifest = toml::from_str(text)
             .map_err(|e| Error::Invalid { field: Some("manifest"), message: format!("plugin.toml: {}", e.message()) })?;
+        let inline = std::mem::take(&mut manifest.plugin.events);
+        manifest.events.extend(inline);
         manifest.check()?;
         Ok(manifest)
     }
