@@ -50,10 +50,24 @@ pub const APPROVAL_UPDATE: Kind =
 /// An approval's deadline is near or passed (reminders and escalations).
 pub const APPROVAL_DEADLINE: Kind =
     Kind { name: "approval_deadline", zh: "审批超时提醒", en: "Approval deadlines", email_by_default: true };
+/// A message a plugin sends (the pool plugin's reminders, an order's status from the ERP, …).
+pub const PLUGIN_MESSAGE: Kind =
+    Kind { name: "plugin_message", zh: "插件消息", en: "Messages from plugins", email_by_default: false };
+/// For admins: a plugin was stopped by the circuit breaker, or an upgrade waits for a grant.
+pub const PLUGIN_ALERT: Kind =
+    Kind { name: "plugin_alert", zh: "插件告警", en: "Plugin alerts", email_by_default: true };
 
 /// Every kind, in the order preferences list them.
-pub const KINDS: [Kind; 6] =
-    [FOLLOW_UP_DUE, CONTACT_BIRTHDAY, CUSTOMER_ASSIGNED, APPROVAL_WAITING, APPROVAL_UPDATE, APPROVAL_DEADLINE];
+pub const KINDS: [Kind; 8] = [
+    FOLLOW_UP_DUE,
+    CONTACT_BIRTHDAY,
+    CUSTOMER_ASSIGNED,
+    APPROVAL_WAITING,
+    APPROVAL_UPDATE,
+    APPROVAL_DEADLINE,
+    PLUGIN_MESSAGE,
+    PLUGIN_ALERT,
+];
 
 fn kind(name: &str) -> Result<Kind> {
     KINDS.iter().copied().find(|k| k.name == name).ok_or_else(|| {

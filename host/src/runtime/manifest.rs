@@ -229,8 +229,10 @@ fn bad(field: &str, message: impl std::fmt::Display) -> Error {
 impl Manifest {
     /// Parses and checks `plugin.toml`.
     pub fn parse(text: &str) -> Result<Manifest> {
-        let mut manifest: Manifest = toml::from_str(text)
-            .map_err(|e| Error::Invalid { field: Some("manifest"), message: format!("plugin.toml: {}", e.message()) })?;
+        let mut manifest: Manifest = toml::from_str(text).map_err(|e| Error::Invalid {
+            field: Some("manifest"),
+            message: format!("plugin.toml: {}", e.message()),
+        })?;
         let inline = std::mem::take(&mut manifest.plugin.events);
         manifest.events.extend(inline);
         manifest.check()?;
@@ -313,7 +315,10 @@ impl Manifest {
             let known = |f: &str| fields.contains(f) || INDEXABLE_BUILTINS.contains(&f);
             for index in &entity.indexes {
                 if index.is_empty() || index.iter().any(|f| !known(f)) {
-                    return Err(bad(&format!("entities.{}.indexes", entity.name), format!("{index:?} names unknown fields")));
+                    return Err(bad(
+                        &format!("entities.{}.indexes", entity.name),
+                        format!("{index:?} names unknown fields"),
+                    ));
                 }
             }
             for f in entity.searchable.iter().chain(entity.timeline.iter()) {
@@ -346,7 +351,8 @@ impl Manifest {
             return Err(bad("jobs", "the plugin declares jobs but does not request schedule"));
         }
         for job in &self.jobs {
-            job.schedule.parse::<crate::scheduler::Schedule>()
+            job.schedule
+                .parse::<crate::scheduler::Schedule>()
                 .map_err(|e| bad(&format!("jobs.{}.schedule", job.name), e))?;
         }
         let mut settings = BTreeSet::new();

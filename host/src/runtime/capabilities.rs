@@ -1,0 +1,15 @@
+//! The host capabilities offered to plugins, one module each with the same shape: the WIT
+//! `Host` impl for [`PluginState`](super::sandbox::PluginState), its grant check through the
+//! granter, and its tests. This module only lists them.
+
+pub mod customers;
+pub mod events;
+pub mod http;
+pub mod log;
+pub mod notify;
+pub mod records;
+pub mod settings;
+pub mod workflow;
+
+impl super::bindings::tessera::plugin::types::Host for super::sandbox::PluginState {}
+impl super::bindings::tessera::plugin::ui::Host for super::sandbox::PluginState {}

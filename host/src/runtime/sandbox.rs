@@ -1,0 +1,247 @@
+//! What one plugin call runs in: a fresh wasmtime `Store` whose data is a [`PluginState`],
+//! holding the call's context (plugin, organisation, caller, grants), a WASI context with
+//! nothing in it, the memory limiter and the host-call budget.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::PluginFault;
+use super::registry::{Enabled, Loaded};
+use crate::access::{self, Access, Action, Grants, Principal, Scope};
+use crate::store::{Id, Store};
+
+/// Limits every call runs under.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Linear memory a plugin instance may grow to.
+    pub memory_bytes: usize,
+    /// Time an interactive call (an inbound request, a page, an action) may take.
+    pub interactive_deadline: Duration,
+    /// Time an event handler or a job may take.
+    pub background_deadline: Duration,
+    /// Time one host call may take before it answers `unavailable`.
+    pub host_call_bound: Duration,
+    /// Host calls one invocation may make.
+    pub host_call_budget: u32,
+    /// Largest body an inbound response or outbound request may carry.
+    pub max_body_bytes: usize,
+    /// Table elements an instance may have.
+    pub table_elements: usize,
+    /// Instances, memories and tables one call may create.
+    pub instances: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 64 << 20,
+            interactive_deadline: Duration::from_secs(2),
+            background_deadline: Duration::from_secs(30),
+            host_call_bound: Duration::from_secs(10),
+            host_call_budget: 10_000,
+            max_body_bytes: 10 << 20,
+            table_elements: 100_000,
+            instances: 16,
+        }
+    }
+}
+
+/// Refuses memory and table growth past the limits, and remembers the peak and any refusal so
+/// that a trap that follows can be explained.
+#[derive(Debug)]
+pub struct Limiter {
+    memory_cap: usize,
+    table_cap: usize,
+    instances: usize,
+    /// The largest memory any instance of this call reached.
+    pub peak_memory: usize,
+    /// A growth that was refused: (current, desired) bytes.
+    pub refused: Option<(usize, usize)>,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.memory_cap {
+            self.refused = Some((current, desired));
+            return Ok(false);
+        }
+        self.peak_memory = self.peak_memory.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= self.table_cap)
+    }
+
+    fn instances(&self) -> usize {
+        self.instances
+    }
+
+    fn tables(&self) -> usize {
+        self.instances * 4
+    }
+
+    fn memories(&self) -> usize {
+        self.instances
+    }
+}
+
+/// The trap raised when an invocation spends its host-call budget.
+#[derive(Debug, thiserror::Error)]
+#[error("the plugin made more than {0} host calls in one invocation")]
+pub struct BudgetSpent(pub u32);
+
+/// Who a call acts for, and what it may do.
+#[derive(Clone)]
+pub struct CallContext {
+    pub store: Store,
+    pub plugin: Arc<Loaded>,
+    pub enabled: Arc<Enabled>,
+    /// The signed-in user the call runs for, with their access; none for events, jobs and
+    /// inbound webhooks.
+    pub user: Option<Access>,
+    pub locale: String,
+    pub limits: Arc<Limits>,
+    pub http: reqwest::Client,
+    /// The runtime, for host calls that change the plugin's own state (settings, events).
+    pub runtime: std::sync::Weak<super::Runtime>,
+}
+
+impl CallContext {
+    pub fn org_id(&self) -> Id {
+        self.enabled.org_id
+    }
+
+    /// The WIT `caller` record for this call.
+    pub fn caller(&self) -> super::bindings::Caller {
+        super::bindings::Caller {
+            org_id: self.org_id(),
+            user_id: self.user.as_ref().map(|a| a.principal().user_id),
+            locale: self.locale.clone(),
+        }
+    }
+
+    /// The granter: every host call names the capability it needs, and is refused unless the
+    /// organisation's admin granted it.
+    pub fn require(&self, capability: &str) -> Result<(), PluginFault> {
+        if self.enabled.grants.iter().any(|g| g == capability) {
+            Ok(())
+        } else if self.plugin.manifest.requests(capability) {
+            Err(PluginFault::Denied(format!(
+                "{} was not granted {capability} by this organisation's admin",
+                self.plugin.label()
+            )))
+        } else {
+            Err(PluginFault::Denied(format!(
+                "{} did not request {capability} in its manifest",
+                self.plugin.label()
+            )))
+        }
+    }
+
+    /// The access a host call is checked with: the signed-in user's own (a plugin never sees
+    /// more than the person using it), else the plugin's service user with organisation-wide
+    /// scope for exactly what its grants allow.
+    pub fn access(&self) -> Access {
+        if let Some(user) = &self.user {
+            return user.clone();
+        }
+        let mut grants = Grants::default();
+        let has = |c: &str| self.enabled.grants.iter().any(|g| g == c);
+        for module in ["customers", "contacts", "activities"] {
+            if has("customers:read") {
+                grants.add(module, Action::Read, Scope::All);
+            }
+            if has("customers:write") {
+                grants.add(module, Action::Create, Scope::All);
+                grants.add(module, Action::Edit, Scope::All);
+            }
+            if has("customers:transfer") {
+                grants.add(module, Action::Transfer, Scope::All);
+            }
+        }
+        if has("activities:write") {
+            grants.add("activities", Action::Create, Scope::All);
+            grants.add("activities", Action::Read, Scope::All);
+        }
+        let principal =
+            Principal { org_id: self.org_id(), user_id: self.enabled.service_user_id, department_id: None };
+        Access::new(principal, grants, access::DepartmentTree::default())
+    }
+}
+
+/// The data of one call's `Store`.
+pub struct PluginState {
+    pub ctx: CallContext,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub limiter: Limiter,
+    host_calls: u32,
+}
+
+impl PluginState {
+    pub fn new(ctx: CallContext) -> Self {
+        // Nothing ambient: no preopened directories, no environment, no arguments, stdio
+        // that goes nowhere, no sockets and no name lookups.
+        let wasi = wasmtime_wasi::WasiCtx::builder()
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .build();
+        let limits = ctx.limits.clone();
+        PluginState {
+            ctx,
+            wasi,
+            table: ResourceTable::new(),
+            limiter: Limiter {
+                memory_cap: limits.memory_bytes,
+                table_cap: limits.table_elements,
+                instances: limits.instances,
+                peak_memory: 0,
+                refused: None,
+            },
+            host_calls: 0,
+        }
+    }
+
+    /// Counts a host call against the invocation's budget; past it, the call traps.
+    pub fn enter(&mut self) -> wasmtime::Result<()> {
+        self.host_calls += 1;
+        if self.host_calls > self.ctx.limits.host_call_budget {
+            return Err(wasmtime::Error::new(BudgetSpent(self.ctx.limits.host_call_budget)));
+        }
+        Ok(())
+    }
+
+    /// Runs a host call's work within the wall-clock bound; a call that takes longer answers
+    /// `unavailable` and its work is dropped.
+    pub async fn bounded<T>(
+        &self,
+        what: &str,
+        work: impl Future<Output = crate::Result<T>>,
+    ) -> Result<T, PluginFault> {
+        match tokio::time::timeout(self.ctx.limits.host_call_bound, work).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(PluginFault::Unavailable(format!(
+                "{what} took longer than {} ms",
+                self.ctx.limits.host_call_bound.as_millis()
+            ))),
+        }
+    }
+
+    pub fn host_calls(&self) -> u32 {
+        self.host_calls
+    }
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
