@@ -1,12 +1,14 @@
 //! `cargo xtask …`: the project's tasks.
 //!
 //! - `run`: build the CRM and start it on SQLite with a demo organisation.
+//! - `build-plugins`: build the plugins for `wasm32-wasip2` and package them in `target/plugins/`.
 //! - `test`: run every test suite (PostgreSQL must be reachable) and fail if any was skipped.
 //! - `bench`: run the benchmarks on SQLite and PostgreSQL and rewrite `docs/BENCHMARKS.md`.
 
 mod bench;
 mod bench_customers;
 mod bench_events;
+mod plugins;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
+        Some("build-plugins") => plugins::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         _ => {
@@ -39,6 +42,8 @@ const USAGE: &str = "usage: cargo xtask <task>
 tasks:
   run [--debug] [-- ARGS…]   build and start the CRM on SQLite with a demo organisation
                              (ARGS go to `tessera serve`, e.g. -- --listen 0.0.0.0:8080)
+  build-plugins              build the plugins for wasm32-wasip2 and package them as
+                             target/plugins/<id>-<version>.wasm
   test                       run every test suite on SQLite and PostgreSQL
   bench [--quick] [--customers N] [--only events|customers]
                              run the benchmarks (N customers, default 1,000,000; 20,000

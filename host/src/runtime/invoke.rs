@@ -84,7 +84,7 @@ impl Runtime {
     fn new_store(&self, active: &Active, user: Option<Access>, locale: &str, urgency: Urgency) -> (wasmtime::Store<PluginState>, Duration) {
         let ctx = CallContext {
             store: self.registry.store().clone(),
-            plugin: active.loaded.clone(),
+            plugin: active.loaded.manifest.clone(),
             enabled: active.enabled.clone(),
             user,
             locale: locale.to_owned(),

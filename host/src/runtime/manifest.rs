@@ -372,6 +372,11 @@ impl Manifest {
         self.entities.iter().find(|e| e.name == name)
     }
 
+    /// `id version`, as errors and logs name a plugin.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.plugin.id, self.plugin.version)
+    }
+
     /// Whether the manifest requests a capability.
     pub fn requests(&self, capability: &str) -> bool {
         self.plugin.capabilities.iter().any(|c| c == capability)

@@ -43,7 +43,7 @@ impl Loaded {
 
     /// `id version`, as errors and logs name a plugin.
     pub fn label(&self) -> String {
-        format!("{} {}", self.manifest.plugin.id, self.manifest.plugin.version)
+        self.manifest.label()
     }
 }
 

@@ -10,7 +10,8 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::PluginFault;
-use super::registry::{Enabled, Loaded};
+use super::manifest::Manifest;
+use super::registry::Enabled;
 use crate::access::{self, Access, Action, Grants, Principal, Scope};
 use crate::store::{Id, Store};
 
@@ -99,7 +100,8 @@ pub struct BudgetSpent(pub u32);
 #[derive(Clone)]
 pub struct CallContext {
     pub store: Store,
-    pub plugin: Arc<Loaded>,
+    /// The manifest of the plugin version being called.
+    pub plugin: Arc<Manifest>,
     pub enabled: Arc<Enabled>,
     /// The signed-in user the call runs for, with their access; none for events, jobs and
     /// inbound webhooks.
