@@ -132,7 +132,7 @@ impl CallContext {
     pub fn require(&self, capability: &str) -> Result<(), PluginFault> {
         if self.enabled.grants.iter().any(|g| g == capability) {
             Ok(())
-        } else if self.plugin.manifest.requests(capability) {
+        } else if self.plugin.requests(capability) {
             Err(PluginFault::Denied(format!(
                 "{} was not granted {capability} by this organisation's admin",
                 self.plugin.label()
