@@ -184,6 +184,7 @@ both_backends! {
             demo: false,
             dispatch: Default::default(),
             mail: None,
+            plugins: Default::default(),
         })
         .await?;
         let state = running.state.clone();

@@ -148,6 +148,10 @@ struct ServeArgs {
     /// The address users reach the CRM at, for links in email (e.g. https://crm.example.com).
     #[arg(long, env = "TESSERA_PUBLIC_URL")]
     public_url: Option<String>,
+    /// The plugin directory: packages (`*.wasm`) dropped into it are installed while the CRM
+    /// runs. Default: `plugins` in the data directory.
+    #[arg(long, env = "TESSERA_PLUGIN_DIR")]
+    plugin_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -289,6 +293,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             public_url: args.public_url.clone(),
             ..crate::notifications::mail::MailConfig::new(url, &args.mail_from)
         }),
+        plugins: crate::runtime::RuntimeConfig {
+            plugin_dir: Some(args.plugin_dir.clone().unwrap_or_else(|| args.db.data_dir.join("plugins"))),
+            ..crate::runtime::RuntimeConfig::default()
+        },
     };
     let running = server::prepare(&opts).await?;
     let url = format!("http://{}", running.addr);
@@ -311,6 +319,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => println!("  sign in with your existing accounts"),
     }
     println!("  API:          {url}/api/v1/openapi.json");
+    if let Some(dir) = &opts.plugins.plugin_dir {
+        println!("  plugins:      {} (packages dropped here are installed at once)", dir.display());
+    }
     running.serve(server::shutdown_signal()).await?;
     Ok(())
 }

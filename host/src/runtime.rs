@@ -115,6 +115,37 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Enables every installed plugin for an organisation with every capability it requests,
+    /// in an order that puts dependencies first (the demo organisation's setup).
+    pub async fn enable_all(&self, org_id: Id) -> crate::Result<()> {
+        let mut pending = self.registry.list(org_id).await?;
+        while !pending.is_empty() {
+            let before = pending.len();
+            let mut left = Vec::new();
+            for info in pending {
+                let capabilities: Vec<String> = info.manifest["plugin"]["capabilities"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
+                    .unwrap_or_default();
+                match self.registry.enable(org_id, &info.id, None, &capabilities, None).await {
+                    Ok(()) => {}
+                    Err(crate::Error::Conflict(_)) => left.push(info),
+                    Err(e) => tracing::warn!(plugin = %info.id, error = %e, "cannot enable a bundled plugin"),
+                }
+            }
+            if left.len() == before {
+                for info in &left {
+                    tracing::warn!(plugin = %info.id, "not enabled: its dependencies are missing");
+                }
+                break;
+            }
+            pending = left;
+        }
+        Ok(())
+    }
+}
+
 /// Counts failures in a row per organisation and plugin; at the threshold the plugin is
 /// disabled for that organisation and its admins are told.
 struct Breaker {

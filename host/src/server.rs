@@ -27,6 +27,8 @@ pub struct ServeOptions {
     pub dispatch: crate::events::DispatchConfig,
     /// The SMTP relay notification email goes out through; without one no mail is sent.
     pub mail: Option<crate::notifications::mail::MailConfig>,
+    /// The plugin runtime: limits, the watched plugin directory.
+    pub plugins: crate::runtime::RuntimeConfig,
 }
 
 /// How often an idle search indexer looks for queued records.
@@ -42,6 +44,7 @@ pub struct Running {
     pub state: AppState,
     dispatch: crate::events::DispatchConfig,
     mail: Option<crate::notifications::mail::MailConfig>,
+    demo: bool,
     listener: TcpListener,
 }
 
@@ -55,7 +58,7 @@ pub async fn prepare(opts: &ServeOptions) -> Result<Running> {
         // PostgreSQL's autovacuum keeps its statistics; SQLite's are kept by the host.
         store.refresh_statistics().await?;
     }
-    let state = AppState::new(store, opts.web.clone());
+    let state = AppState::with_plugins(store, opts.web.clone(), opts.plugins.clone());
     let first_start = org::bootstrap(
         &state.store,
         &state.hasher,
@@ -72,7 +75,15 @@ pub async fn prepare(opts: &ServeOptions) -> Result<Running> {
         .await
         .map_err(|e| Error::Config(format!("cannot listen on {}: {e}", opts.listen)))?;
     let addr = listener.local_addr().map_err(|e| Error::Config(e.to_string()))?;
-    Ok(Running { addr, first_start, state, dispatch: opts.dispatch.clone(), mail: opts.mail.clone(), listener })
+    Ok(Running {
+        addr,
+        first_start,
+        state,
+        dispatch: opts.dispatch.clone(),
+        mail: opts.mail.clone(),
+        demo: opts.demo,
+        listener,
+    })
 }
 
 impl Running {
@@ -86,6 +97,11 @@ impl Running {
         tasks.push(
             crate::scheduler::Scheduler::new(self.state.store.clone(), crate::notifications::jobs::builtin()?).spawn(),
         );
+        tasks.extend(self.state.plugins.start().await?);
+        if let (Some(first), true) = (&self.first_start, self.demo) {
+            // The demo organisation runs every plugin the host has, with what each requests.
+            self.state.plugins.enable_all(first.org.id).await?;
+        }
         if let Some(mail) = self.mail.clone() {
             tasks.push(crate::notifications::mail::spawn_mailer(self.state.store.clone(), mail)?);
         }

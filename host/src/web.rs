@@ -55,11 +55,19 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     /// Progress of customer imports running on this node.
     pub imports: Arc<crate::customers::import::ImportProgress>,
+    /// The plugin runtime of this node.
+    pub plugins: Arc<crate::runtime::Runtime>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: WebConfig) -> Self {
-        AppState { store, config: Arc::new(config), hasher: PasswordHasher::new(), imports: Arc::default() }
+        Self::with_plugins(store, config, crate::runtime::RuntimeConfig::default())
+    }
+
+    /// A state whose plugin runtime is set up as `plugins` says.
+    pub fn with_plugins(store: Store, config: WebConfig, plugins: crate::runtime::RuntimeConfig) -> Self {
+        let runtime = crate::runtime::Runtime::new(store.clone(), plugins);
+        AppState { store, config: Arc::new(config), hasher: PasswordHasher::new(), imports: Arc::default(), plugins: runtime }
     }
 }
 
@@ -428,6 +436,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(crate::workflow::routes())
         .merge(crate::notifications::routes())
         .merge(crate::scheduler::routes())
+        .merge(crate::runtime::routes::routes())
         .split_for_parts()
 }
 
@@ -442,6 +451,7 @@ pub fn router(state: AppState) -> Router {
             let doc = doc.clone();
             async move { axum::Json(doc.as_ref().clone()) }
         }))
+        .merge(crate::runtime::routes::plugin_http())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)

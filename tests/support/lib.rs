@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tessera_host::events::DispatchConfig;
+pub use tessera_host::runtime::RuntimeConfig;
 pub use tessera_host::notifications::mail::MailConfig;
 use tessera_host::server::{self, ServeOptions};
 use tessera_host::store::{Backend, Store};
@@ -116,6 +117,18 @@ pub fn fast_dispatch() -> DispatchConfig {
     }
 }
 
+/// The plugin runtime as tests run it: events and jobs looked for every 20 ms, retries of
+/// events in milliseconds, plain HTTP allowed to loopback receivers.
+pub fn test_plugins() -> RuntimeConfig {
+    RuntimeConfig {
+        follow_every: std::time::Duration::from_millis(100),
+        pump_every: std::time::Duration::from_millis(20),
+        event_retry_delays: vec![std::time::Duration::from_millis(50); 3],
+        allow_plain_http: vec!["127.0.0.1".into(), "localhost".into()],
+        ..RuntimeConfig::default()
+    }
+}
+
 /// A host listening on a loopback port, on a database of its own.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -149,6 +162,21 @@ impl TestServer {
         dispatch: DispatchConfig,
         mail: Option<MailConfig>,
     ) -> Result<TestServer> {
+        Self::start_full(db, web, dispatch, mail, test_plugins()).await
+    }
+
+    /// A host on `db` whose plugin runtime is set up as `plugins` says.
+    pub async fn start_with_plugins(db: std::sync::Arc<TestDb>, plugins: RuntimeConfig) -> Result<TestServer> {
+        Self::start_full(db, WebConfig::default(), fast_dispatch(), None, plugins).await
+    }
+
+    async fn start_full(
+        db: std::sync::Arc<TestDb>,
+        web: WebConfig,
+        dispatch: DispatchConfig,
+        mail: Option<MailConfig>,
+        plugins: RuntimeConfig,
+    ) -> Result<TestServer> {
         let opts = ServeOptions {
             listen: "127.0.0.1:0".parse()?,
             database_url: db.url.clone(),
@@ -159,6 +187,7 @@ impl TestServer {
             demo: false,
             dispatch,
             mail,
+            plugins,
         };
         let running = server::prepare(&opts).await?;
         let addr = running.addr;
@@ -352,4 +381,50 @@ macro_rules! both_backends {
             }
         }
     )*};
+}
+
+/// The directory `cargo xtask build-plugins` writes packages to.
+pub fn plugin_packages_dir() -> PathBuf {
+    std::env::var_os("TESSERA_PLUGIN_PACKAGES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/plugins"))
+}
+
+/// The newest built package of a plugin (`<id>-<version>.wasm`).
+pub fn plugin_package(id: &str) -> Result<Vec<u8>> {
+    let dir = plugin_packages_dir();
+    let mut found: Vec<(Vec<u64>, PathBuf)> = std::fs::read_dir(&dir)
+        .with_context(|| format!("no plugin packages in {}: run `cargo xtask build-plugins`", dir.display()))?
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let version = name.strip_prefix(&format!("{id}-"))?.strip_suffix(".wasm")?.to_owned();
+            let key: Vec<u64> = version.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+            Some((key, e.path()))
+        })
+        .collect();
+    found.sort();
+    let (_, path) = found.pop().with_context(|| format!("no package of {id} in {}: run `cargo xtask build-plugins`", dir.display()))?;
+    Ok(std::fs::read(path)?)
+}
+
+impl Client {
+    /// Installs a package through the admin API.
+    pub async fn install_plugin(&self, package: Vec<u8>) -> Result<(StatusCode, Value)> {
+        self.send(
+            self.request(Method::POST, "/api/v1/plugins").header("content-type", "application/wasm").body(package),
+        )
+        .await
+    }
+
+    /// Installs the built package of `id` and enables it with `capabilities`; fails the test
+    /// if either step is refused.
+    pub async fn install_and_enable(&self, id: &str, capabilities: &[&str]) -> Result<Value> {
+        let (status, body) = self.install_plugin(plugin_package(id)?).await?;
+        anyhow::ensure!(status == StatusCode::CREATED, "install {id}: {status} {body}");
+        let (status, body) =
+            self.post(&format!("/api/v1/plugins/{id}/enable"), &json!({ "capabilities": capabilities })).await?;
+        anyhow::ensure!(status == StatusCode::OK, "enable {id}: {status} {body}");
+        Ok(body)
+    }
 }

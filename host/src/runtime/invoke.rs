@@ -282,7 +282,14 @@ fn classify(label: &str, err: wasmtime::Error, state: &PluginState, deadline: Du
                     ),
                 )
             }
-            Trap::UnreachableCodeReached => (FailureKind::Trap, format!("{label} panicked (trap: {trap}): {}", root(&err))),
+            Trap::MemoryOutOfBounds => (
+                FailureKind::Trap,
+                format!("{label} accessed memory out of bounds (a bad pointer, or its own stack overflowed) and was stopped"),
+            ),
+            Trap::UnreachableCodeReached => match state.last_error_line() {
+                Some(line) => (FailureKind::Trap, format!("{label} panicked and was stopped: {line}")),
+                None => (FailureKind::Trap, format!("{label} reached unreachable code and was stopped: {}", root(&err))),
+            },
             other => (FailureKind::Trap, format!("{label} trapped: {other}")),
         }
     } else if state.limiter.refused.is_some() {

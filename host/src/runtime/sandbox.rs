@@ -183,13 +183,19 @@ pub struct PluginState {
     table: ResourceTable,
     pub limiter: Limiter,
     host_calls: u32,
+    stderr: wasmtime_wasi::p2::pipe::MemoryOutputPipe,
 }
+
+/// Bytes of a guest's standard error kept per call.
+const STDERR_KEPT: usize = 8 << 10;
 
 impl PluginState {
     pub fn new(ctx: CallContext) -> Self {
         // Nothing ambient: no preopened directories, no environment, no arguments, stdio
         // that goes nowhere, no sockets and no name lookups.
+        let stderr = wasmtime_wasi::p2::pipe::MemoryOutputPipe::new(STDERR_KEPT);
         let wasi = wasmtime_wasi::WasiCtx::builder()
+            .stderr(stderr.clone())
             .allow_ip_name_lookup(false)
             .socket_addr_check(|_, _| Box::pin(async { false }))
             .allow_tcp(false)
@@ -208,7 +214,16 @@ impl PluginState {
                 refused: None,
             },
             host_calls: 0,
+            stderr,
         }
+    }
+
+    /// The last line the guest wrote to its standard error (a Rust panic's message), which
+    /// the host keeps to explain a trap; stdout goes nowhere.
+    pub fn last_error_line(&self) -> Option<String> {
+        let bytes = self.stderr.contents();
+        let text = String::from_utf8_lossy(&bytes);
+        text.lines().rev().find(|l| !l.trim().is_empty()).map(|l| l.trim().chars().take(500).collect())
     }
 
     /// Counts a host call against the invocation's budget; past it, the call traps.
