@@ -92,10 +92,39 @@ pub fn ensure_python_packages() -> Result<()> {
 pub fn run(_args: &[String]) -> Result<()> {
     ensure_postgres()?;
     ensure_python_packages()?;
-    let mut cmd = cargo();
-    cmd.args(["test", "--workspace", "--all-targets", "--no-fail-fast", "--color", "never"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    // The end-to-end suites install the built plugins and test guests.
+    let packages = crate::plugins::build_plugins()?;
+    let mut counts = Counts::default();
+    let mut ok = true;
+    let mut host = cargo();
+    host.args(["test", "--workspace", "--all-targets", "--no-fail-fast", "--color", "never"])
+        .env("TESSERA_PLUGIN_PACKAGES", &packages);
+    ok &= run_suites(host, &mut counts)?;
+    // The guest SDK's own tests, natively (its helpers are plain Rust).
+    let mut sdk = cargo();
+    sdk.args(["test", "--no-fail-fast", "--color", "never", "--manifest-path"]).arg(crate::root().join("sdk/Cargo.toml"));
+    ok &= run_suites(sdk, &mut counts)?;
+    println!();
+    println!("suites: {}", counts.suites);
+    println!("tests: {} passed, {} failed, {} skipped", counts.passed, counts.failed, counts.ignored);
+    if !ok || counts.failed > 0 {
+        bail!("tests failed");
+    }
+    if counts.ignored > 0 {
+        bail!("{} tests were skipped (ignored); every suite must run", counts.ignored);
+    }
+    if !counts.empty_suites.is_empty() {
+        bail!("these suites ran no test: {}", counts.empty_suites.join(", "));
+    }
+    if counts.passed == 0 {
+        bail!("no test ran");
+    }
+    Ok(())
+}
+
+/// Runs one `cargo test` and adds its summaries to `counts`; returns whether it succeeded.
+fn run_suites(mut cmd: Command, counts: &mut Counts) -> Result<bool> {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().context("cannot run cargo test")?;
     let stderr = child.stderr.take().context("stderr")?;
     // cargo names each test binary on stderr ("Running …"); keep the latest to name empty suites.
@@ -111,7 +140,6 @@ pub fn run(_args: &[String]) -> Result<()> {
             eprintln!("{line}");
         }
     });
-    let mut counts = Counts::default();
     let stdout = child.stdout.take().context("stdout")?;
     for line in BufReader::new(stdout).lines().map_while(Result::ok) {
         println!("{line}");
@@ -136,24 +164,8 @@ pub fn run(_args: &[String]) -> Result<()> {
     }
     let status = child.wait()?;
     let _ = err_thread.join();
-    println!();
-    println!("suites: {}", counts.suites);
-    println!("tests: {} passed, {} failed, {} skipped", counts.passed, counts.failed, counts.ignored);
-    if !status.success() || counts.failed > 0 {
-        bail!("tests failed");
-    }
-    if counts.ignored > 0 {
-        bail!("{} tests were skipped (ignored); every suite must run", counts.ignored);
-    }
-    if !counts.empty_suites.is_empty() {
-        bail!("these suites ran no test: {}", counts.empty_suites.join(", "));
-    }
-    if counts.passed == 0 {
-        bail!("no test ran");
-    }
-    Ok(())
+    Ok(status.success())
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
