@@ -89,6 +89,8 @@ fn run(args: &[String]) -> Result<()> {
     let binary = build_host(!debug)?;
     let password = std::env::var("TESSERA_ADMIN_PASSWORD").unwrap_or_else(|_| DEMO_PASSWORD.into());
     let data = root().join("data");
+    let bundled = plugins::bundle_into(&data.join("plugins"))?;
+    println!("Bundled plugins in {}: {}", data.join("plugins").display(), bundled.join(", "));
     println!("Starting Tessera CRM with its data in {}", data.display());
     println!(
         "Demo sign-in: admin / {password} (organisation `demo`); sales manager wang.fang and salespeople zhang.wei, li.na, liu.yang share the password."
