@@ -415,8 +415,8 @@ both_backends! {
             }));
         }
         let mut waits = Vec::new();
-        for n in 1..=20u32 {
-            let version = format!("{base}-r{n}");
+        for n in 1..=20u64 {
+            let version = bump_patch(&base, n)?;
             let next = package::repack(&probe, &manifest.replacen(&format!("version = \"{base}\""), &format!("version = \"{version}\""), 1))?;
             let written = Instant::now();
             std::fs::write(dir.join(format!("probe-{version}.wasm")), next)?;
@@ -433,7 +433,7 @@ both_backends! {
         }
         let (status, body) = admin.post("/api/v1/plugins/probe/rollback", &json!({})).await?;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(body["version"], format!("{base}-r19"), "{body}");
+        assert_eq!(body["version"], bump_patch(&base, 19)?, "{body}");
         tokio::time::sleep(Duration::from_millis(200)).await;
         stop.store(true, Ordering::Relaxed);
         for task in load {
@@ -444,14 +444,14 @@ both_backends! {
         waits.sort();
         println!("new version serving after its file appeared: median {} ms, max {} ms", waits[waits.len() / 2].as_millis(), waits[waits.len() - 1].as_millis());
         // A roll back pins the version: a newer file does not undo it.
-        let newer = format!("{base}-r99");
+        let newer = bump_patch(&base, 99)?;
         std::fs::write(
             dir.join(format!("probe-{newer}.wasm")),
             package::repack(&probe, &manifest.replacen(&format!("version = \"{base}\""), &format!("version = \"{newer}\""), 1))?,
         )?;
         tokio::time::sleep(Duration::from_millis(500)).await;
         let (_, info) = admin.get("/api/v1/plugins/probe").await?;
-        assert_eq!(info["version"], format!("{base}-r19"), "{info}");
+        assert_eq!(info["version"], bump_patch(&base, 19)?, "{info}");
         assert_eq!(info["latest"], newer, "{info}");
         server.stop().await;
         let _ = std::fs::remove_dir_all(dir);
@@ -498,6 +498,14 @@ fn manifest_of(package_bytes: &[u8]) -> anyhow::Result<String> {
         }
     }
     anyhow::bail!("the package has no manifest")
+}
+
+/// `base` with its patch number raised by `n`.
+fn bump_patch(base: &str, n: u64) -> anyhow::Result<String> {
+    let mut parts: Vec<u64> = base.split('.').map(str::parse).collect::<Result<_, _>>()?;
+    anyhow::ensure!(parts.len() == 3, "{base} is not major.minor.patch");
+    parts[2] += n;
+    Ok(format!("{}.{}.{}", parts[0], parts[1], parts[2]))
 }
 
 fn version_of(manifest: &str) -> anyhow::Result<String> {

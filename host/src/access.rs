@@ -105,11 +105,19 @@ impl FromStr for Scope {
 }
 
 /// Checks a module name against the modules roles may grant.
+/// Besides the host's modules, each plugin's records are a module `plugin:<id>`, so a role can
+/// give a plugin's records a scope of their own (else the role's `customers` scope applies).
 pub fn validate_module(module: &str) -> Result<()> {
-    if HOST_MODULES.contains(&module) {
+    let plugin = module.strip_prefix("plugin:").is_some_and(|id| {
+        (2..=40).contains(&id.len()) && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    });
+    if HOST_MODULES.contains(&module) || plugin {
         Ok(())
     } else {
-        Err(Error::invalid("module", format!("unknown module {module:?}; known modules: {}", HOST_MODULES.join(", "))))
+        Err(Error::invalid(
+            "module",
+            format!("unknown module {module:?}; known modules: {}, and plugin:<plugin id>", HOST_MODULES.join(", ")),
+        ))
     }
 }
 

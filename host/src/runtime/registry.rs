@@ -265,8 +265,16 @@ impl Registry {
                 continue;
             }
             let package = self.package(org_id, plugin_id, &latest).await?;
+            // The admin has seen what the running version requests (and granted some of it);
+            // a version that requests nothing more is taken up with the same grants, one that
+            // requests more waits for the admin.
+            let running = match Version::parse(&current) {
+                Ok(v) => self.package(org_id, plugin_id, &v).await.ok().map(|p| p.manifest.plugin.capabilities),
+                Err(_) => None,
+            }
+            .unwrap_or_else(|| grants.clone());
             let missing: Vec<&String> =
-                package.manifest.plugin.capabilities.iter().filter(|c| !grants.contains(c)).collect();
+                package.manifest.plugin.capabilities.iter().filter(|c| !running.contains(c)).collect();
             if !missing.is_empty() {
                 let label = format!("{plugin_id} {latest}");
                 let list = missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
@@ -287,6 +295,7 @@ impl Registry {
                 .await?;
                 continue;
             }
+            let grants: Vec<String> = grants.into_iter().filter(|g| package.manifest.requests(g)).collect();
             if let Err(e) = self.switch_version(org_id, plugin_id, &package, &grants, true).await {
                 tracing::warn!(plugin = plugin_id, org_id, error = %e, "cannot move to the latest version");
             }

@@ -44,8 +44,10 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 pub(crate) fn plugin_http() -> Router<AppState> {
     Router::new()
         .route("/api/plugins/{plugin}", any(api_root))
+        .route("/api/plugins/{plugin}/", any(api_root))
         .route("/api/plugins/{plugin}/{*rest}", any(api_route))
         .route("/hooks/{plugin}/{org}", any(hook_root))
+        .route("/hooks/{plugin}/{org}/", any(hook_root))
         .route("/hooks/{plugin}/{org}/{*rest}", any(hook_route))
 }
 

@@ -223,7 +223,17 @@ impl PluginState {
     pub fn last_error_line(&self) -> Option<String> {
         let bytes = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
-        text.lines().rev().find(|l| !l.trim().is_empty()).map(|l| l.trim().chars().take(500).collect())
+        let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+        // A Rust panic prints "thread … panicked at file:line:col:", then its message, then a
+        // note about backtraces.
+        let line = match lines.iter().rposition(|l| l.contains("panicked at")) {
+            Some(i) => match lines.get(i + 1) {
+                Some(message) => format!("{message} ({})", lines[i].split("panicked at").nth(1).unwrap_or("").trim_end_matches(':').trim()),
+                None => lines[i].to_owned(),
+            },
+            None => (*lines.iter().rev().find(|l| !l.starts_with("note:"))?).to_owned(),
+        };
+        Some(line.chars().take(500).collect())
     }
 
     /// Counts a host call against the invocation's budget; past it, the call traps.
