@@ -232,6 +232,12 @@ both_backends! {
             },
         )
         .await?;
+        // An upload is its organisation's own; the operator installs for every organisation.
+        let (status, _) = tessera_tests::Client::new(&server.base, None).get("/api/v1/plugins").await?;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let err = server.state.plugins.registry.enable(other.org.id, "probe", None, &[], None).await.err();
+        assert!(err.is_some(), "another organisation cannot enable an upload it cannot see");
+        server.state.plugins.registry.install(package::read(plugin_package("probe")?)?, "directory", None, None).await?;
         server.state.plugins.registry.enable(other.org.id, "probe", None, &["customers:read".into()], None).await?;
         let active = server.state.plugins.registry.active(other.org.id, "probe").context("enabled")?;
         let request = tessera_host::runtime::bindings::HttpRequest {
@@ -295,7 +301,7 @@ both_backends! {
         let (status, body) = admin
             .post("/api/plugins/probe/publish", &json!({ "name": "poison", "subject_kind": "item", "subject_id": 1, "payload": { "fail": true } }))
             .await?;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
         admin
             .post("/api/plugins/probe/publish", &json!({ "name": "after", "subject_kind": "item", "subject_id": 2, "payload": {} }))
             .await?;

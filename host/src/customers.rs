@@ -923,6 +923,8 @@ pub struct CustomerQuery {
     pub tag: Option<String>,
     /// Customers whose next follow-up is due before this time (RFC 3339).
     pub follow_up_before: Option<String>,
+    /// Customers not followed up since this time (RFC 3339), or never.
+    pub not_followed_up_since: Option<String>,
     #[param(value_type = Option<String>)]
     pub sort: Option<SortField>,
     /// `true` for descending (the default for `created` and `updated`).
@@ -1210,6 +1212,10 @@ fn page_sql(
     }
     if let Some(before) = &q.follow_up_before {
         sql.push(" AND c.next_follow_up_at < ").bind(parse_time("follow_up_before", before)?);
+    }
+    if let Some(since) = &q.not_followed_up_since {
+        let since = parse_time("not_followed_up_since", since)?;
+        sql.push(" AND (c.last_followed_up_at IS NULL OR c.last_followed_up_at < ").bind(since).push(")");
     }
     if let Some(cursor) = &q.cursor {
         let (value, id) = decode_cursor(cursor)?;

@@ -107,7 +107,8 @@ impl Runtime {
     /// by other nodes, feeding events, running jobs and watching the plugin directory.
     pub async fn start(self: &Arc<Self>) -> crate::Result<Vec<tokio::task::JoinHandle<()>>> {
         self.registry.refresh().await?;
-        let mut tasks = vec![pump::spawn_follow(self.clone()), pump::spawn_events(self.clone()), pump::spawn_jobs(self.clone())];
+        let mut tasks =
+            vec![pump::spawn_follow(self.clone()), pump::spawn_events(self.clone()), pump::spawn_jobs(self.clone())];
         if let Some(dir) = &self.config.plugin_dir {
             tasks.push(watch::spawn(self.clone(), dir.clone()).await?);
         }

@@ -67,7 +67,13 @@ impl AppState {
     /// A state whose plugin runtime is set up as `plugins` says.
     pub fn with_plugins(store: Store, config: WebConfig, plugins: crate::runtime::RuntimeConfig) -> Self {
         let runtime = crate::runtime::Runtime::new(store.clone(), plugins);
-        AppState { store, config: Arc::new(config), hasher: PasswordHasher::new(), imports: Arc::default(), plugins: runtime }
+        AppState {
+            store,
+            config: Arc::new(config),
+            hasher: PasswordHasher::new(),
+            imports: Arc::default(),
+            plugins: runtime,
+        }
     }
 }
 

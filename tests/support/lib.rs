@@ -10,8 +10,8 @@ use anyhow::{Context, Result};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tessera_host::events::DispatchConfig;
-pub use tessera_host::runtime::RuntimeConfig;
 pub use tessera_host::notifications::mail::MailConfig;
+pub use tessera_host::runtime::RuntimeConfig;
 use tessera_host::server::{self, ServeOptions};
 use tessera_host::store::{Backend, Store};
 use tessera_host::web::{AppState, WebConfig};
@@ -404,7 +404,9 @@ pub fn plugin_package(id: &str) -> Result<Vec<u8>> {
         })
         .collect();
     found.sort();
-    let (_, path) = found.pop().with_context(|| format!("no package of {id} in {}: run `cargo xtask build-plugins`", dir.display()))?;
+    let (_, path) = found
+        .pop()
+        .with_context(|| format!("no package of {id} in {}: run `cargo xtask build-plugins`", dir.display()))?;
     Ok(std::fs::read(path)?)
 }
 

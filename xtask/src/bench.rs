@@ -43,6 +43,14 @@ pub fn run(args: &[String]) -> Result<()> {
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).map(String::as_str);
     let (events, notifications) = if quick { (20_000, 200) } else { (100_000, 1_000) };
     ensure_tools()?;
+    if only == Some("plugins") {
+        // The plugin benchmarks run on SQLite alone.
+        let binary = build_host(true)?;
+        println!("== plugin runtime");
+        let mut md = String::new();
+        crate::bench_plugins::report(&mut md, &crate::bench_plugins::run(&binary, quick)?);
+        return replace_section("plugins", &md);
+    }
     ensure_postgres()?;
     let binary = build_host(true)?;
     let mut event_sections = Vec::new();
@@ -67,7 +75,7 @@ pub fn run(args: &[String]) -> Result<()> {
             crate::bench_customers::report(&mut md, &customer_sections, customers);
             return replace_section("customers", &md);
         }
-        Some(other) => bail!("--only takes `events` or `customers`, not {other:?}"),
+        Some(other) => bail!("--only takes `events`, `customers` or `plugins`, not {other:?}"),
     }
     let mut sections = Vec::new();
     let mut customer_sections = Vec::new();
@@ -79,7 +87,9 @@ pub fn run(args: &[String]) -> Result<()> {
         println!("== event delivery and notifications on {backend}");
         event_sections.push((backend, crate::bench_events::run(&binary, backend, events, notifications)?));
     }
-    write_report(&sections, &customer_sections, &event_sections, customers, seconds)?;
+    println!("== plugin runtime");
+    let plugins = crate::bench_plugins::run(&binary, quick)?;
+    write_report(&sections, &customer_sections, &event_sections, &plugins, customers, seconds)?;
     Ok(())
 }
 
@@ -184,13 +194,18 @@ pub fn start_server(binary: &Path, backend: &str) -> Result<Server> {
 /// Starts `tessera serve` on a fresh database; with `demo`, the organisation gets the demo
 /// departments and people (all with the admin password).
 pub fn start_server_with(binary: &Path, backend: &str, demo: bool) -> Result<Server> {
+    start_server_args(binary, backend, demo, &[])
+}
+
+/// [`start_server_with`], with more arguments for `tessera serve`.
+pub fn start_server_args(binary: &Path, backend: &str, demo: bool, args: &[std::ffi::OsString]) -> Result<Server> {
     let dir = std::env::temp_dir().join(format!("tessera-bench-{}-{backend}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     let port = free_port()?;
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let mut cmd = Command::new(binary);
-    cmd.arg("serve").arg("--listen").arg(addr.to_string());
+    cmd.arg("serve").arg("--listen").arg(addr.to_string()).args(args);
     if demo {
         cmd.arg("--demo");
     }
@@ -345,7 +360,7 @@ fn to_ms(v: &str) -> Option<f64> {
     num.parse::<f64>().ok().map(|n| n * factor)
 }
 
-fn parse_wrk(text: &str) -> Option<WrkResult> {
+pub fn parse_wrk(text: &str) -> Option<WrkResult> {
     let mut r = WrkResult::default();
     for line in text.lines().map(str::trim) {
         let mut parts = line.split_whitespace();
@@ -474,6 +489,7 @@ fn write_report(
     sections: &[(&str, HostCore)],
     customer_sections: &[(&str, crate::bench_customers::Figures)],
     event_sections: &[(&str, crate::bench_events::Figures)],
+    plugins: &crate::bench_plugins::Figures,
     customers: usize,
     seconds: u32,
 ) -> Result<()> {
@@ -523,6 +539,9 @@ fn write_report(
     let mut events = String::new();
     crate::bench_events::report(&mut events, event_sections);
     md.push_str(&marked("events", &events));
+    let mut plugins_md = String::new();
+    crate::bench_plugins::report(&mut plugins_md, plugins);
+    md.push_str(&marked("plugins", &plugins_md));
     let path = root().join("docs/BENCHMARKS.md");
     std::fs::write(&path, md)?;
     println!("wrote {}", path.display());

@@ -3,11 +3,13 @@
 //! - `run`: build the CRM and start it on SQLite with a demo organisation.
 //! - `build-plugins`: build the plugins for `wasm32-wasip2` and package them in `target/plugins/`.
 //! - `test`: run every test suite (PostgreSQL must be reachable) and fail if any was skipped.
-//! - `bench`: run the benchmarks on SQLite and PostgreSQL and rewrite `docs/BENCHMARKS.md`.
+//! - `bench`: run the benchmarks on SQLite and PostgreSQL, and the plugin runtime's on SQLite,
+//!   and rewrite `docs/BENCHMARKS.md`.
 
 mod bench;
 mod bench_customers;
 mod bench_events;
+mod bench_plugins;
 mod plugins;
 mod test;
 
@@ -45,7 +47,7 @@ tasks:
   build-plugins              build the plugins for wasm32-wasip2 and package them as
                              target/plugins/<id>-<version>.wasm
   test                       run every test suite on SQLite and PostgreSQL
-  bench [--quick] [--customers N] [--only events|customers]
+  bench [--quick] [--customers N] [--only events|customers|plugins]
                              run the benchmarks (N customers, default 1,000,000; 20,000
                              with --quick) and rewrite docs/BENCHMARKS.md; with --only,
                              run one benchmark and replace its section";

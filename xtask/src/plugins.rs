@@ -249,6 +249,32 @@ pub fn manifest_section(wasm: &[u8]) -> Result<Option<Vec<u8>>> {
     Ok(found)
 }
 
+/// Builds the plugins and copies the product plugins (every crate directly under `plugins/`,
+/// not the test guests) into a host's plugin directory, where the host installs them and the
+/// demo organisation enables them. Returns the `id version` of each.
+pub fn bundle_into(plugin_dir: &Path) -> Result<Vec<String>> {
+    let packages = build_plugins()?;
+    std::fs::create_dir_all(plugin_dir).with_context(|| format!("cannot create {}", plugin_dir.display()))?;
+    let mut bundled = Vec::new();
+    let mut products: Vec<PathBuf> = std::fs::read_dir(root().join("plugins"))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("plugin.toml").is_file() && p.join("Cargo.toml").is_file())
+        .collect();
+    products.sort();
+    for dir in products {
+        let text = std::fs::read_to_string(dir.join("plugin.toml"))?;
+        let manifest: toml::Value = toml::from_str(&text).with_context(|| format!("{}/plugin.toml", dir.display()))?;
+        let id = manifest["plugin"]["id"].as_str().context("plugin.id")?;
+        let version = manifest["plugin"]["version"].as_str().context("plugin.version")?;
+        let name = format!("{id}-{version}.wasm");
+        std::fs::copy(packages.join(&name), plugin_dir.join(&name))
+            .with_context(|| format!("cannot copy {name} into {}", plugin_dir.display()))?;
+        bundled.push(format!("{id} {version}"));
+    }
+    Ok(bundled)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,30 +341,4 @@ mod tests {
             assert!(err.contains(expected), "{err} should mention {expected}");
         }
     }
-}
-
-/// Builds the plugins and copies the product plugins (every crate directly under `plugins/`,
-/// not the test guests) into a host's plugin directory, where the host installs them and the
-/// demo organisation enables them. Returns the `id version` of each.
-pub fn bundle_into(plugin_dir: &Path) -> Result<Vec<String>> {
-    let packages = build_plugins()?;
-    std::fs::create_dir_all(plugin_dir).with_context(|| format!("cannot create {}", plugin_dir.display()))?;
-    let mut bundled = Vec::new();
-    let mut products: Vec<PathBuf> = std::fs::read_dir(root().join("plugins"))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.join("plugin.toml").is_file() && p.join("Cargo.toml").is_file())
-        .collect();
-    products.sort();
-    for dir in products {
-        let text = std::fs::read_to_string(dir.join("plugin.toml"))?;
-        let manifest: toml::Value = toml::from_str(&text).with_context(|| format!("{}/plugin.toml", dir.display()))?;
-        let id = manifest["plugin"]["id"].as_str().context("plugin.id")?;
-        let version = manifest["plugin"]["version"].as_str().context("plugin.version")?;
-        let name = format!("{id}-{version}.wasm");
-        std::fs::copy(packages.join(&name), plugin_dir.join(&name))
-            .with_context(|| format!("cannot copy {name} into {}", plugin_dir.display()))?;
-        bundled.push(format!("{id} {version}"));
-    }
-    Ok(bundled)
 }

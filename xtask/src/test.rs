@@ -102,7 +102,8 @@ pub fn run(_args: &[String]) -> Result<()> {
     ok &= run_suites(host, &mut counts)?;
     // The guest SDK's own tests, natively (its helpers are plain Rust).
     let mut sdk = cargo();
-    sdk.args(["test", "--no-fail-fast", "--color", "never", "--manifest-path"]).arg(crate::root().join("sdk/Cargo.toml"));
+    sdk.args(["test", "--no-fail-fast", "--color", "never", "--manifest-path"])
+        .arg(crate::root().join("sdk/Cargo.toml"));
     ok &= run_suites(sdk, &mut counts)?;
     println!();
     println!("suites: {}", counts.suites);

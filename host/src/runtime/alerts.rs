@@ -19,7 +19,14 @@ pub async fn admins(store: &Store, org_id: Id) -> Result<Vec<Id>> {
 }
 
 /// Notifies every admin once per `dedupe_key`.
-pub async fn tell_admins(store: &Store, org_id: Id, dedupe_key: &str, title: Text, body: Text, plugin_id: &str) -> Result<()> {
+pub async fn tell_admins(
+    store: &Store,
+    org_id: Id,
+    dedupe_key: &str,
+    title: Text,
+    body: Text,
+    plugin_id: &str,
+) -> Result<()> {
     let admins = admins(store, org_id).await?;
     let mut tx = store.begin_write().await?;
     let mut made = Vec::new();

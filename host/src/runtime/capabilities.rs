@@ -9,6 +9,8 @@ pub mod log;
 pub mod notify;
 pub mod records;
 pub mod settings;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod workflow;
 
 impl super::bindings::tessera::plugin::types::Host for super::sandbox::PluginState {}

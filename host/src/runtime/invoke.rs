@@ -81,7 +81,13 @@ pub enum Urgency {
 }
 
 impl Runtime {
-    fn new_store(&self, active: &Active, user: Option<Access>, locale: &str, urgency: Urgency) -> (wasmtime::Store<PluginState>, Duration) {
+    fn new_store(
+        &self,
+        active: &Active,
+        user: Option<Access>,
+        locale: &str,
+        urgency: Urgency,
+    ) -> (wasmtime::Store<PluginState>, Duration) {
         let ctx = CallContext {
             store: self.registry.store().clone(),
             plugin: active.loaded.manifest.clone(),
@@ -259,7 +265,13 @@ fn fault_failure(label: &str, fault: PluginFault, stats: CallStats) -> CallFailu
 }
 
 /// Turns a trap or instantiation error into a failure that says what happened.
-fn classify(label: &str, err: wasmtime::Error, state: &PluginState, deadline: Duration, elapsed: Duration) -> CallFailure {
+fn classify(
+    label: &str,
+    err: wasmtime::Error,
+    state: &PluginState,
+    deadline: Duration,
+    elapsed: Duration,
+) -> CallFailure {
     let peak_memory = state.limiter.peak_memory;
     let (kind, message) = if let Some(spent) = err.downcast_ref::<BudgetSpent>() {
         (FailureKind::Budget, format!("{label} was stopped: {spent}"))
@@ -267,7 +279,11 @@ fn classify(label: &str, err: wasmtime::Error, state: &PluginState, deadline: Du
         match trap {
             Trap::Interrupt => (
                 FailureKind::Deadline,
-                format!("{label} was stopped after {} ms: it ran past its {} ms deadline", elapsed.as_millis(), deadline.as_millis()),
+                format!(
+                    "{label} was stopped after {} ms: it ran past its {} ms deadline",
+                    elapsed.as_millis(),
+                    deadline.as_millis()
+                ),
             ),
             Trap::StackOverflow => (FailureKind::Trap, format!("{label} overflowed its stack and was stopped")),
             _ if state.limiter.refused.is_some() => {
@@ -284,16 +300,23 @@ fn classify(label: &str, err: wasmtime::Error, state: &PluginState, deadline: Du
             }
             Trap::MemoryOutOfBounds => (
                 FailureKind::Trap,
-                format!("{label} accessed memory out of bounds (a bad pointer, or its own stack overflowed) and was stopped"),
+                format!(
+                    "{label} accessed memory out of bounds (a bad pointer, or its own stack overflowed) and was stopped"
+                ),
             ),
             Trap::UnreachableCodeReached => match state.last_error_line() {
                 Some(line) => (FailureKind::Trap, format!("{label} panicked and was stopped: {line}")),
-                None => (FailureKind::Trap, format!("{label} reached unreachable code and was stopped: {}", root(&err))),
+                None => {
+                    (FailureKind::Trap, format!("{label} reached unreachable code and was stopped: {}", root(&err)))
+                }
             },
             other => (FailureKind::Trap, format!("{label} trapped: {other}")),
         }
     } else if state.limiter.refused.is_some() {
-        (FailureKind::MemoryCap, format!("{label} ran out of memory under its cap of {} MiB", state.ctx.limits.memory_bytes >> 20))
+        (
+            FailureKind::MemoryCap,
+            format!("{label} ran out of memory under its cap of {} MiB", state.ctx.limits.memory_bytes >> 20),
+        )
     } else {
         let text = format!("{err:#}");
         if text.contains("maximum concurrent") || text.contains("pooling") {

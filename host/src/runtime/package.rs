@@ -31,7 +31,8 @@ fn refused(message: impl Into<String>) -> Error {
 
 /// WASI interfaces a Rust or C guest's standard library imports; the host links them with
 /// nothing behind them (no files, no sockets, no environment, stdio to nowhere).
-const WASI_PACKAGES: &[&str] = &["wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:filesystem/", "wasi:sockets/"];
+const WASI_PACKAGES: &[&str] =
+    &["wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:filesystem/", "wasi:sockets/"];
 
 /// Interfaces of the plugin API this host implements.
 const API_INTERFACES: &[&str] =
@@ -40,7 +41,11 @@ const API_INTERFACES: &[&str] =
 /// Reads and checks a package.
 pub fn read(bytes: Vec<u8>) -> Result<Package> {
     if bytes.len() > MAX_PACKAGE_BYTES {
-        return Err(refused(format!("the package is {} MiB; the limit is {} MiB", bytes.len() >> 20, MAX_PACKAGE_BYTES >> 20)));
+        return Err(refused(format!(
+            "the package is {} MiB; the limit is {} MiB",
+            bytes.len() >> 20,
+            MAX_PACKAGE_BYTES >> 20
+        )));
     }
     if !wasmparser::Parser::is_component(&bytes) {
         return Err(refused(if wasmparser::Parser::is_core_wasm(&bytes) {
@@ -58,8 +63,8 @@ pub fn read(bytes: Vec<u8>) -> Result<Package> {
             Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
             Payload::End(_) => depth = depth.saturating_sub(1),
             Payload::CustomSection(section) if depth == 0 && section.name() == MANIFEST_SECTION => {
-                let text = std::str::from_utf8(section.data())
-                    .map_err(|_| refused("the manifest section is not UTF-8"))?;
+                let text =
+                    std::str::from_utf8(section.data()).map_err(|_| refused("the manifest section is not UTF-8"))?;
                 manifest_text = Some(text.to_owned());
             }
             Payload::ComponentImportSection(reader) if depth == 0 => {
@@ -92,9 +97,8 @@ fn check_imports(label: &str, imports: &[String]) -> Result<()> {
         }
         if let Some(rest) = name.strip_prefix("tessera:plugin/") {
             let (interface, version) = rest.split_once('@').unwrap_or((rest, ""));
-            let version = semver::Version::parse(version).map_err(|_| {
-                refused(format!("{label} imports {name}, which names no API version"))
-            })?;
+            let version = semver::Version::parse(version)
+                .map_err(|_| refused(format!("{label} imports {name}, which names no API version")))?;
             // Within 0.x a minor version is a breaking one; a plugin built against a newer
             // patch level than the host's still links, an older or newer minor does not.
             if version.major != host.major || version.minor != host.minor {

@@ -161,7 +161,8 @@ impl Registry {
     /// Every enabled plugin of an organisation.
     pub fn active_in(&self, org_id: Id) -> Vec<Arc<Active>> {
         let snapshot = self.active.load();
-        let mut out: Vec<Arc<Active>> = snapshot.iter().filter(|((o, _), _)| *o == org_id).map(|(_, a)| a.clone()).collect();
+        let mut out: Vec<Arc<Active>> =
+            snapshot.iter().filter(|((o, _), _)| *o == org_id).map(|(_, a)| a.clone()).collect();
         out.sort_by(|a, b| a.loaded.id().cmp(b.loaded.id()));
         out
     }
@@ -189,7 +190,13 @@ impl Registry {
     /// Installs a package: checks it, compiles and links it (so a package that cannot run is
     /// refused before it is stored), stores it, and moves the organisations that follow the
     /// latest version onto it. Installing the same package twice changes nothing.
-    pub async fn install(&self, package: Package, source: &str, org_id: Option<Id>, by: Option<Id>) -> Result<InstalledVersion> {
+    pub async fn install(
+        &self,
+        package: Package,
+        source: &str,
+        org_id: Option<Id>,
+        by: Option<Id>,
+    ) -> Result<InstalledVersion> {
         let m = &package.manifest;
         let label = format!("{} {}", m.plugin.id, m.plugin.version);
         self.load(&package).await?;
@@ -203,7 +210,19 @@ impl Registry {
                 .map(|r| (r.get(0), r.get(1)));
         let now = now_ms();
         match existing {
-            Some((sha, _)) if sha == package.sha256 => {}
+            Some((sha, owner)) if sha == package.sha256 => {
+                // The operator installing what an organisation uploaded makes it everyone's.
+                if org_id.is_none() && owner.is_some() {
+                    sqlx::query(
+                        "UPDATE plugin_packages SET org_id = NULL, source = $3 WHERE plugin_id = $1 AND version = $2",
+                    )
+                    .bind(&m.plugin.id)
+                    .bind(&version)
+                    .bind(source)
+                    .execute(self.store.pool())
+                    .await?;
+                }
+            }
             Some(_) => {
                 return Err(Error::Conflict(format!(
                     "{label} is already installed with different contents; give the new build a new version"
@@ -288,7 +307,9 @@ impl Registry {
                     ),
                     crate::notifications::Text::new(
                         format!("新版本需要新的权限：{list}。请在插件管理中升级并授权。"),
-                        format!("The new version requests {list}. Upgrade it from the plugin admin page to grant them."),
+                        format!(
+                            "The new version requests {list}. Upgrade it from the plugin admin page to grant them."
+                        ),
                     ),
                     plugin_id,
                 )
@@ -340,10 +361,7 @@ impl Registry {
     ) -> Result<()> {
         let version = match version {
             Some(v) => Version::parse(v).map_err(|e| bad("version", format!("{v:?} is not a version: {e}")))?,
-            None => self
-                .latest_version(org_id, plugin_id)
-                .await?
-                .ok_or(Error::NotFound("plugin"))?,
+            None => self.latest_version(org_id, plugin_id).await?.ok_or(Error::NotFound("plugin"))?,
         };
         let package = self.package(org_id, plugin_id, &version).await?;
         let m = &package.manifest;
@@ -351,7 +369,10 @@ impl Registry {
             if !m.requests(g) {
                 return Err(bad(
                     "capabilities",
-                    format!("{plugin_id} {version} does not request {g}; it requests {}", m.plugin.capabilities.join(", ")),
+                    format!(
+                        "{plugin_id} {version} does not request {g}; it requests {}",
+                        m.plugin.capabilities.join(", ")
+                    ),
                 ));
             }
         }
@@ -429,7 +450,9 @@ impl Registry {
             match row {
                 Some((v, state)) if state == "enabled" && Version::parse(&v).is_ok_and(|v| req.matches(&v)) => {}
                 Some((v, state)) if state == "enabled" => {
-                    return Err(Error::Conflict(format!("{label} needs {dep} {range}, and this organisation runs {dep} {v}")));
+                    return Err(Error::Conflict(format!(
+                        "{label} needs {dep} {range}, and this organisation runs {dep} {v}"
+                    )));
                 }
                 _ => {
                     return Err(Error::Conflict(format!("{label} needs {dep} {range}; enable {dep} first")));
@@ -606,7 +629,12 @@ impl Registry {
     }
 
     /// Stores an organisation's settings of a plugin, checked against the manifest's form.
-    pub async fn set_settings(&self, org_id: Id, plugin_id: &str, values: &Map<String, Value>) -> Result<Map<String, Value>> {
+    pub async fn set_settings(
+        &self,
+        org_id: Id,
+        plugin_id: &str,
+        values: &Map<String, Value>,
+    ) -> Result<Map<String, Value>> {
         let active = self.active(org_id, plugin_id);
         let manifest = match &active {
             Some(a) => a.loaded.manifest.clone(),
@@ -723,7 +751,8 @@ impl Registry {
 
     /// Rebuilds the snapshot of enabled plugins if the database changed since the last one.
     pub async fn follow(&self) -> Result<()> {
-        let epoch: i64 = sqlx::query_scalar("SELECT epoch FROM plugin_epoch WHERE id = 1").fetch_one(self.store.pool()).await?;
+        let epoch: i64 =
+            sqlx::query_scalar("SELECT epoch FROM plugin_epoch WHERE id = 1").fetch_one(self.store.pool()).await?;
         if *self.seen_epoch.lock().map_err(|_| poisoned())? == epoch {
             return Ok(());
         }
@@ -733,7 +762,8 @@ impl Registry {
     /// Rebuilds the snapshot of enabled plugins from the database and swaps it in.
     pub async fn refresh(&self) -> Result<()> {
         let _one = self.rebuilding.lock().await;
-        let epoch: i64 = sqlx::query_scalar("SELECT epoch FROM plugin_epoch WHERE id = 1").fetch_one(self.store.pool()).await?;
+        let epoch: i64 =
+            sqlx::query_scalar("SELECT epoch FROM plugin_epoch WHERE id = 1").fetch_one(self.store.pool()).await?;
         let rows = sqlx::query(
             "SELECT o.org_id, o.plugin_id, o.version, o.grants, o.settings, o.service_user_id, p.sha256 \
              FROM org_plugins o JOIN plugin_packages p ON p.plugin_id = o.plugin_id AND p.version = o.version \
@@ -802,7 +832,7 @@ fn default_settings(m: &Manifest) -> Map<String, Value> {
     m.settings.iter().filter_map(|s| s.default.clone().map(|d| (s.name.clone(), d))).collect()
 }
 
-fn check_setting(setting: &super::manifest::Setting, value: &Value) -> Result<()> {
+pub(crate) fn check_setting(setting: &super::manifest::Setting, value: &Value) -> Result<()> {
     let ok = value.is_null()
         || match setting.kind.as_str() {
             "text" | "secret" => value.is_string(),
@@ -812,9 +842,5 @@ fn check_setting(setting: &super::manifest::Setting, value: &Value) -> Result<()
             "select" => value.as_str().is_some_and(|v| setting.options.iter().any(|o| o == v)),
             _ => false,
         };
-    if ok {
-        Ok(())
-    } else {
-        Err(bad("settings", format!("{} must be a {} value", setting.name, setting.kind)))
-    }
+    if ok { Ok(()) } else { Err(bad("settings", format!("{} must be a {} value", setting.name, setting.kind))) }
 }

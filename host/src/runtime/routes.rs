@@ -16,8 +16,8 @@ use serde_json::{Map, Value, json};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::bindings::{HttpRequest, PluginFault};
 use super::bindings::tessera::plugin::ui;
+use super::bindings::{HttpRequest, PluginFault};
 use super::invoke::{CallFailure, FailureKind};
 use super::package::{self, MAX_PACKAGE_BYTES};
 use super::registry::{Active, InstalledVersion, PluginInfo};
@@ -76,7 +76,11 @@ impl From<CallFailure> for ApiError {
 }
 
 fn not_enabled(plugin: &str) -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "plugin_not_enabled", format!("the plugin {plugin:?} is not enabled in this organisation"))
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "plugin_not_enabled",
+        format!("the plugin {plugin:?} is not enabled in this organisation"),
+    )
 }
 
 fn active(state: &AppState, org_id: crate::store::Id, plugin: &str) -> ApiResult<Arc<Active>> {
@@ -96,7 +100,11 @@ async fn list_plugins(State(state): State<AppState>, auth: Auth) -> ApiResult<Js
 #[utoipa::path(post, path = "/api/v1/plugins", tag = "plugins", request_body(content = Vec<u8>, content_type = "application/wasm"),
     responses((status = 201, body = InstalledVersion), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("token" = []), ("session" = [])))]
-async fn install(State(state): State<AppState>, auth: Auth, body: Bytes) -> ApiResult<(StatusCode, Json<InstalledVersion>)> {
+async fn install(
+    State(state): State<AppState>,
+    auth: Auth,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<InstalledVersion>)> {
     auth.require_admin(&state).await?;
     let p = auth.0.principal;
     let package = package::read(body.to_vec())?;
@@ -257,7 +265,11 @@ pub struct SettingsView {
 /// The settings form and its values (administrators); secrets are masked.
 #[utoipa::path(get, path = "/api/v1/plugins/{id}/settings", tag = "plugins", params(("id" = String, Path)),
     responses((status = 200, body = SettingsView), (status = 404, body = ErrorBody)), security(("token" = []), ("session" = [])))]
-async fn get_settings(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<SettingsView>> {
+async fn get_settings(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SettingsView>> {
     auth.require_admin(&state).await?;
     let active = active(&state, auth.0.principal.org_id, &id)?;
     Ok(Json(settings_view(&active.loaded.manifest, &active.enabled.settings)))
@@ -463,7 +475,12 @@ async fn api_root(state: State<AppState>, auth: Auth, Path(plugin): Path<String>
     plugin_api(state, auth, plugin, String::new(), req).await
 }
 
-async fn api_route(state: State<AppState>, auth: Auth, Path((plugin, rest)): Path<(String, String)>, req: Request) -> Response {
+async fn api_route(
+    state: State<AppState>,
+    auth: Auth,
+    Path((plugin, rest)): Path<(String, String)>,
+    req: Request,
+) -> Response {
     plugin_api(state, auth, plugin, rest, req).await
 }
 
@@ -484,13 +501,23 @@ async fn hook_root(state: State<AppState>, Path((plugin, org)): Path<(String, St
     plugin_hook(state, plugin, org, String::new(), req).await
 }
 
-async fn hook_route(state: State<AppState>, Path((plugin, org, rest)): Path<(String, String, String)>, req: Request) -> Response {
+async fn hook_route(
+    state: State<AppState>,
+    Path((plugin, org, rest)): Path<(String, String, String)>,
+    req: Request,
+) -> Response {
     plugin_hook(state, plugin, org, rest, req).await
 }
 
 /// `/hooks/<id>/<org>/…`: an inbound webhook; anyone may call it, so the plugin must have
 /// been granted `http:inbound` and checks the caller's signature itself.
-async fn plugin_hook(State(state): State<AppState>, plugin: String, org: String, rest: String, req: Request) -> Response {
+async fn plugin_hook(
+    State(state): State<AppState>,
+    plugin: String,
+    org: String,
+    rest: String,
+    req: Request,
+) -> Response {
     let result = async {
         let org = crate::org::find_by_slug(&state.store, &org).await?.ok_or_else(|| not_enabled(&plugin))?;
         let active = active(&state, org.id, &plugin)?;
@@ -531,17 +558,24 @@ async fn to_plugin_request(req: Request, rest: &str, kind: &str, limit: usize) -
 
 /// Content types a plugin may answer with; anything else (HTML, script, SVG) is sent as a
 /// download, so no plugin markup ever runs in the CRM's origin.
-const SAFE_CONTENT_TYPES: &[&str] =
-    &["application/json", "text/plain", "text/csv", "application/octet-stream", "image/png", "image/jpeg", "image/gif", "application/pdf"];
+const SAFE_CONTENT_TYPES: &[&str] = &[
+    "application/json",
+    "text/plain",
+    "text/csv",
+    "application/octet-stream",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "application/pdf",
+];
 
 /// Response headers a plugin may set.
-const PLUGIN_RESPONSE_HEADERS: &[&str] = &["cache-control", "etag", "last-modified", "location", "retry-after", "content-disposition"];
+const PLUGIN_RESPONSE_HEADERS: &[&str] =
+    &["cache-control", "etag", "last-modified", "location", "retry-after", "content-disposition"];
 
 fn from_plugin_response(active: &Active, response: super::bindings::HttpResponse) -> Response {
-    let status = StatusCode::from_u16(response.status)
-        .ok()
-        .filter(|s| !s.is_informational())
-        .unwrap_or(StatusCode::BAD_GATEWAY);
+    let status =
+        StatusCode::from_u16(response.status).ok().filter(|s| !s.is_informational()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut headers = HeaderMap::new();
     let mut content_type = None;
     for (name, value) in &response.headers {
@@ -577,7 +611,6 @@ fn from_plugin_response(active: &Active, response: super::bindings::HttpResponse
     *resp.headers_mut() = headers;
     resp
 }
-
 
 /// Records of enabled plugins linked to a customer, for its timeline, newest first (the
 /// customer must be visible to the signed-in user).

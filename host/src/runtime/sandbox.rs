@@ -138,10 +138,22 @@ impl CallContext {
                 self.plugin.label()
             )))
         } else {
-            Err(PluginFault::Denied(format!(
-                "{} did not request {capability} in its manifest",
-                self.plugin.label()
-            )))
+            Err(PluginFault::Denied(format!("{} did not request {capability} in its manifest", self.plugin.label())))
+        }
+    }
+
+    /// Runs a host call's work within the wall-clock bound; a call that takes longer answers
+    /// `unavailable` and its work is dropped. It lives here rather than on [`PluginState`],
+    /// which is not `Sync`: a host call's future must be `Send`, so it may hold a reference to
+    /// the context across an await, never one to the whole state.
+    pub async fn bounded<T>(&self, what: &str, work: impl Future<Output = crate::Result<T>>) -> Result<T, PluginFault> {
+        match tokio::time::timeout(self.limits.host_call_bound, work).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => Err(PluginFault::Unavailable(format!(
+                "{what} took longer than {} ms",
+                self.limits.host_call_bound.as_millis()
+            ))),
         }
     }
 
@@ -170,8 +182,7 @@ impl CallContext {
             grants.add("activities", Action::Create, Scope::All);
             grants.add("activities", Action::Read, Scope::All);
         }
-        let principal =
-            Principal { org_id: self.org_id(), user_id: self.enabled.service_user_id, department_id: None };
+        let principal = Principal { org_id: self.org_id(), user_id: self.enabled.service_user_id, department_id: None };
         Access::new(principal, grants, access::DepartmentTree::default())
     }
 }
@@ -228,7 +239,10 @@ impl PluginState {
         // note about backtraces.
         let line = match lines.iter().rposition(|l| l.contains("panicked at")) {
             Some(i) => match lines.get(i + 1) {
-                Some(message) => format!("{message} ({})", lines[i].split("panicked at").nth(1).unwrap_or("").trim_end_matches(':').trim()),
+                Some(message) => format!(
+                    "{message} ({})",
+                    lines[i].split("panicked at").nth(1).unwrap_or("").trim_end_matches(':').trim()
+                ),
                 None => lines[i].to_owned(),
             },
             None => (*lines.iter().rev().find(|l| !l.starts_with("note:"))?).to_owned(),
@@ -246,20 +260,13 @@ impl PluginState {
     }
 
     /// Runs a host call's work within the wall-clock bound; a call that takes longer answers
-    /// `unavailable` and its work is dropped.
-    pub async fn bounded<T>(
-        &self,
-        what: &str,
-        work: impl Future<Output = crate::Result<T>>,
-    ) -> Result<T, PluginFault> {
-        match tokio::time::timeout(self.ctx.limits.host_call_bound, work).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(e.into()),
-            Err(_) => Err(PluginFault::Unavailable(format!(
-                "{what} took longer than {} ms",
-                self.ctx.limits.host_call_bound.as_millis()
-            ))),
-        }
+    /// `unavailable` and its work is dropped. (See [`CallContext::bounded`].)
+    pub fn bounded<'a, T: 'a>(
+        &'a self,
+        what: &'a str,
+        work: impl Future<Output = crate::Result<T>> + 'a,
+    ) -> impl Future<Output = Result<T, PluginFault>> + 'a {
+        self.ctx.bounded(what, work)
     }
 
     pub fn host_calls(&self) -> u32 {

@@ -17,7 +17,8 @@ const SETTLE: Duration = Duration::from_millis(50);
 
 /// Installs every package in `dir`, then watches it.
 pub async fn spawn(runtime: Arc<Runtime>, dir: PathBuf) -> Result<tokio::task::JoinHandle<()>> {
-    std::fs::create_dir_all(&dir).map_err(|e| Error::Config(format!("cannot create the plugin directory {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Error::Config(format!("cannot create the plugin directory {}: {e}", dir.display())))?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event
@@ -80,7 +81,9 @@ async fn install_file(runtime: &Runtime, path: &Path) {
         Err(e) => Err(e),
     };
     match outcome {
-        Ok(v) => tracing::info!(path = %path.display(), plugin = %v.plugin_id, version = %v.version, "plugin package read"),
+        Ok(v) => {
+            tracing::info!(path = %path.display(), plugin = %v.plugin_id, version = %v.version, "plugin package read")
+        }
         Err(e) => tracing::error!(path = %path.display(), error = %e, "plugin package refused"),
     }
 }

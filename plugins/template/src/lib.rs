@@ -5,7 +5,8 @@
 //! - a page listing notes with a form to add one (`render` and `act`);
 //! - a panel on the customer detail page with that customer's notes;
 //! - a JSON route, `GET /api/plugins/hello-crm/notes` (`handle_http`);
-//! - an event handler for `customer.created` (`on_event`);
+//! - an event handler for `customer.created` that gives every new customer a first note
+//!   (`on_event`);
 //! - a daily job, `daily-summary` (`run_job`);
 //! - a setting, `greeting`, read when rendering.
 
@@ -42,16 +43,30 @@ struct NewNote {
 struct HelloCrm;
 
 impl Plugin for HelloCrm {
-    /// Called for every `customer.created` event (see `events` in plugin.toml). Events come at
-    /// least once, so this must be harmless to repeat; logging is.
-    fn on_event(_caller: Caller, event: Event) -> Result<()> {
-        // Reading the customer needs `customers:read`. If the admin did not grant it, the
-        // call fails with `denied`; the plugin logs that rather than failing the event,
-        // which would only make the host deliver it again and again.
-        match customers::get(event.subject_id) {
-            Ok(customer) => log::info(format!("new customer {} ({})", customer.name, customer.code)),
-            Err(e) => log::warn(format!("new customer #{}, not readable: {e}", event.subject_id)),
+    /// Called for every `customer.created` event (see `events` in plugin.toml): the new
+    /// customer gets a first note, so its timeline and its panel start with the day it arrived.
+    fn on_event(caller: Caller, event: Event) -> Result<()> {
+        let customer_id = event.subject_id;
+        // Events come at least once, so a handler must be harmless to repeat: when the note is
+        // there already, this delivery is a repeat and adds nothing.
+        let title = caller.localized("新客户", "New customer");
+        let existing = records::find(&Query::new("note").customer(customer_id).eq("title", title).limit(1))?;
+        if !existing.items.is_empty() {
+            return Ok(());
         }
+        // Reading the customer needs `customers:read`. If the admin did not grant it, the call
+        // fails with `denied`; the note is still written, without the name, rather than failing
+        // the event, which would only make the host deliver it again and again.
+        let body = match customers::get(customer_id) {
+            Ok(customer) => format!("{} ({})", customer.name, customer.code),
+            Err(e) => {
+                log::warn(format!("new customer #{customer_id}, not readable: {e}"));
+                String::new()
+            }
+        };
+        // An error here (the database did not answer) fails the event, and the host delivers
+        // it again later.
+        records::insert_typed("note", &Note { title: title.to_owned(), body }, Some(customer_id))?;
         Ok(())
     }
 

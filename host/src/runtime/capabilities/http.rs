@@ -1,8 +1,354 @@
-//! placeholder
-#![allow(unused_variables)]
-use crate::runtime::bindings::tessera::plugin::http_client::*;
-use crate::runtime::sandbox::PluginState;
+//! `http-client`: outbound HTTP to the hosts a plugin's manifest allowlists (`http-allow`,
+//! where `*.example.com` means the subdomains of example.com). Only `https://`, except to the
+//! hosts the operator lets plain `http://` reach (`allow_plain_http`, for local receivers); an
+//! IP address only when the allowlist names it as it is. No redirects are followed, bodies are
+//! capped both ways, and a request takes at most 30 s. Needs `http:outbound`.
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::{Method, Url};
+
+use crate::runtime::bindings::PluginFault;
+use crate::runtime::bindings::tessera::plugin::http_client::{Host, Request, Response};
+use crate::runtime::sandbox::{CallContext, PluginState};
+
+const DEFAULT_TIMEOUT_MS: u32 = 10_000;
+const MAX_TIMEOUT_MS: u32 = 30_000;
+
+const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
+
+/// Headers that belong to one connection, or that the host sets itself.
+const REFUSED_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+];
 
 impl Host for PluginState {
-    async fn send(&mut self, req: Request,) -> wasmtime::Result<Result<Response, Error>> { todo!() }
+    async fn send(&mut self, req: Request) -> wasmtime::Result<Result<Response, PluginFault>> {
+        self.enter()?;
+        Ok(send(&self.ctx, req).await)
+    }
+}
+
+async fn send(ctx: &CallContext, req: Request) -> Result<Response, PluginFault> {
+    ctx.require("http:outbound")?;
+    let url =
+        Url::parse(&req.url).map_err(|e| PluginFault::Invalid(format!("url: {:?} is not a URL: {e}", req.url)))?;
+    let plain_http = ctx.runtime.upgrade().map(|r| r.config.allow_plain_http.clone()).unwrap_or_default();
+    let host = check_destination(&url, &ctx.plugin.plugin.http_allow, &plain_http, &ctx.plugin.label())?;
+    let method = req.method.to_ascii_uppercase();
+    if !METHODS.contains(&method.as_str()) {
+        return Err(PluginFault::Invalid(format!("method: {:?} is not one of {}", req.method, METHODS.join(", "))));
+    }
+    let method = Method::from_bytes(method.as_bytes())
+        .map_err(|_| PluginFault::Invalid(format!("method: {:?} is not a method", req.method)))?;
+    let timeout_ms = req.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+    if !(1..=MAX_TIMEOUT_MS).contains(&timeout_ms) {
+        return Err(PluginFault::Invalid(format!("timeout-ms: 1 to {MAX_TIMEOUT_MS}, not {timeout_ms}")));
+    }
+    let max_body = ctx.limits.max_body_bytes;
+    if req.body.len() > max_body {
+        return Err(PluginFault::Limited(format!(
+            "the request body is {} bytes; at most {max_body} may be sent",
+            req.body.len()
+        )));
+    }
+    let mut request = ctx.http.request(method, url);
+    for (name, value) in &req.headers {
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| PluginFault::Invalid(format!("headers: {name:?} is not a header name")))?;
+        if REFUSED_HEADERS.contains(&header.as_str()) {
+            return Err(PluginFault::Invalid(format!(
+                "headers: {name} is set by the host; a plugin may not send it (refused: {})",
+                REFUSED_HEADERS.join(", ")
+            )));
+        }
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| PluginFault::Invalid(format!("headers: the value of {name} is not a header value")))?;
+        request = request.header(header, value);
+    }
+    let request = request.body(req.body);
+    // The request's own timeout bounds the call (up to 30 s, longer than the bound of other
+    // host calls), covering connecting, sending and reading the whole response.
+    let exchange = async {
+        let mut response = request.send().await.map_err(|e| failed_exchange(&host, &e))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let too_large = || {
+            PluginFault::Limited(format!("{host} answered with a body larger than {max_body} bytes; it was not read"))
+        };
+        if response.content_length().is_some_and(|n| n > max_body as u64) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| failed_exchange(&host, &e))? {
+            if body.len() + chunk.len() > max_body {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Response { status, headers, body })
+    };
+    match tokio::time::timeout(Duration::from_millis(u64::from(timeout_ms)), exchange).await {
+        Ok(answer) => answer,
+        Err(_) => Err(PluginFault::Unavailable(format!("{host} did not answer within {timeout_ms} ms"))),
+    }
+}
+
+/// An exchange that failed on the network, told with its causes.
+fn failed_exchange(host: &str, e: &reqwest::Error) -> PluginFault {
+    let what = if e.is_connect() { "could not be reached" } else { "broke off the exchange" };
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        causes.push(cause.to_string());
+        source = cause.source();
+    }
+    PluginFault::Unavailable(format!("{host} {what}: {}", causes.join(": ")))
+}
+
+/// Checks that a URL may be reached and returns its host; refusals name the host and the
+/// list that would have to hold it.
+fn check_destination(url: &Url, allow: &[String], plain_http: &[String], plugin: &str) -> Result<String, PluginFault> {
+    let Some(host) = url.host_str().map(|h| h.trim_end_matches('.').to_ascii_lowercase()) else {
+        return Err(PluginFault::Invalid(format!("url: {url} names no host")));
+    };
+    let listed = if allow.is_empty() { "an empty list".to_owned() } else { allow.join(", ") };
+    let is_ip = host.starts_with('[') || host.parse::<Ipv4Addr>().is_ok();
+    let allowed = if is_ip { allow.iter().any(|a| a.eq_ignore_ascii_case(&host)) } else { allowlisted(&host, allow) };
+    if !allowed {
+        return Err(PluginFault::Denied(if is_ip {
+            format!(
+                "{host} is an IP address, which {plugin} may reach only when its http-allow lists it as it is \
+                 ({listed})"
+            )
+        } else {
+            format!("{host} is not on the http-allow list of {plugin} ({listed})")
+        }));
+    }
+    match url.scheme() {
+        "https" => Ok(host),
+        "http" if plain_http.iter().any(|p| p.eq_ignore_ascii_case(&host)) => Ok(host),
+        "http" => Err(PluginFault::Denied(format!(
+            "http://{host} is refused: plain http reaches only the hosts the operator allows ({}); use https://",
+            if plain_http.is_empty() { "none".to_owned() } else { plain_http.join(", ") }
+        ))),
+        other => Err(PluginFault::Invalid(format!("url: {other}:// is not http or https"))),
+    }
+}
+
+/// Whether a host name is on the list: named exactly, or a subdomain of a `*.` entry.
+fn allowlisted(host: &str, allow: &[String]) -> bool {
+    allow.iter().any(|entry| {
+        let entry = entry.trim_end_matches('.').to_ascii_lowercase();
+        match entry.strip_prefix("*.") {
+            Some(parent) => host.strip_suffix(parent).is_some_and(|sub| sub.len() > 1 && sub.ends_with('.')),
+            None => host == entry,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::runtime::capabilities::testing::{self, Setup, TestDb, fault};
+    use crate::runtime::{Runtime, RuntimeConfig};
+    use crate::store::Backend;
+
+    fn list(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn check(url: &str, allow: &[&str], plain: &[&str]) -> Result<String, PluginFault> {
+        check_destination(&Url::parse(url).expect("url"), &list(allow), &list(plain), "test-plugin 1.0.0")
+    }
+
+    #[test]
+    fn wildcards_match_subdomains_only() {
+        let allow = list(&["erp.example.com", "*.example.org"]);
+        assert!(allowlisted("erp.example.com", &allow));
+        assert!(!allowlisted("www.erp.example.com", &allow), "an exact entry has no subdomains");
+        assert!(!allowlisted("example.com", &allow));
+        assert!(allowlisted("api.example.org", &allow));
+        assert!(allowlisted("a.b.example.org", &allow));
+        assert!(!allowlisted("example.org", &allow), "a wildcard is for subdomains only");
+        assert!(!allowlisted("badexample.org", &allow));
+        assert!(!allowlisted("example.org.evil.com", &allow));
+    }
+
+    #[test]
+    fn destinations_are_refused_before_connecting() {
+        let allow = &["erp.example.com", "*.example.org", "10.0.0.8"];
+        assert_eq!(check("https://ERP.example.com:8443/api?x=1", allow, &[]).ok().as_deref(), Some("erp.example.com"));
+        assert!(check("https://erp.example.com./", allow, &[]).is_ok(), "a trailing dot is the same host");
+        let Err(PluginFault::Denied(m)) = check("https://evil.example.net/", allow, &[]) else { panic!("denied") };
+        assert!(m.contains("evil.example.net") && m.contains("erp.example.com, *.example.org"), "{m}");
+        let Err(PluginFault::Denied(m)) = check("https://127.0.0.1/", allow, &[]) else { panic!("denied") };
+        assert!(m.contains("IP address"), "{m}");
+        // However an address is written, it is the address that is checked.
+        assert!(matches!(check("https://2130706433/", allow, &[]), Err(PluginFault::Denied(_))));
+        assert!(matches!(check("https://[::1]/", allow, &[]), Err(PluginFault::Denied(_))));
+        assert!(check("https://10.0.0.8/", allow, &[]).is_ok(), "listed as it is");
+        let Err(PluginFault::Denied(m)) = check("http://erp.example.com/", allow, &[]) else { panic!("denied") };
+        assert!(m.contains("plain http") && m.contains("none"), "{m}");
+        assert!(check("http://erp.example.com/", allow, &["erp.example.com"]).is_ok());
+        let Err(PluginFault::Denied(m)) = check("http://127.0.0.1:9/", allow, &["127.0.0.1"]) else { panic!("denied") };
+        assert!(m.contains("127.0.0.1"), "plain http needs the allowlist too: {m}");
+        assert!(matches!(check("ftp://erp.example.com/", allow, &[]), Err(PluginFault::Invalid(_))));
+        assert!(matches!(check("https://api.example.org/", &[], &[]), Err(PluginFault::Denied(_))));
+    }
+
+    fn request(url: &str) -> Request {
+        Request { method: "GET".into(), url: url.into(), headers: Vec::new(), body: Vec::new(), timeout_ms: None }
+    }
+
+    #[tokio::test]
+    async fn refuses_bad_requests_without_sending_them() {
+        let db = TestDb::new(Backend::Sqlite).await;
+        let org = testing::org(&db.store, "acme").await;
+        let manifest = || testing::manifest(&["http:outbound"], &["erp.example.com"], "");
+        let mut setup = Setup::new(&db.store, org.id, org.admin_id, manifest(), &["http:outbound"]);
+        setup.limits.max_body_bytes = 16;
+        let mut s = setup.state();
+        let m = fault(s.send(request("https://other.example.com/")).await, "denied");
+        assert!(m.contains("other.example.com") && m.contains("erp.example.com"), "{m}");
+        fault(s.send(request("not a url")).await, "invalid");
+        // Without a runtime there is no operator list: plain http goes nowhere.
+        fault(s.send(request("http://erp.example.com/")).await, "denied");
+        let url = "https://erp.example.com/orders";
+        fault(s.send(Request { method: "TRACE".into(), ..request(url) }).await, "invalid");
+        fault(s.send(Request { timeout_ms: Some(30_001), ..request(url) }).await, "invalid");
+        fault(s.send(Request { timeout_ms: Some(0), ..request(url) }).await, "invalid");
+        for name in ["Host", "connection", "Transfer-Encoding", "upgrade", "Proxy-Authorization"] {
+            let headers = vec![(name.to_owned(), "x".to_owned())];
+            let m = fault(s.send(Request { headers, ..request(url) }).await, "invalid");
+            assert!(m.contains(name), "{m}");
+        }
+        fault(s.send(Request { headers: vec![("bad name".into(), "x".into())], ..request(url) }).await, "invalid");
+        fault(s.send(Request { headers: vec![("x-ok".into(), "a\nb".into())], ..request(url) }).await, "invalid");
+        let big = Request { method: "POST".into(), body: vec![b'x'; 17], ..request(url) };
+        fault(s.send(big).await, "limited");
+
+        let mut ungranted = Setup::new(&db.store, org.id, org.admin_id, manifest(), &[]).state();
+        let m = fault(ungranted.send(request(url)).await, "denied");
+        assert!(m.contains("not granted http:outbound"), "{m}");
+        let unrequested = Setup::new(&db.store, org.id, org.admin_id, testing::manifest(&[], &[], ""), &[]);
+        let m = fault(unrequested.state().send(request(url)).await, "denied");
+        assert!(m.contains("did not request http:outbound"), "{m}");
+    }
+
+    /// What the receiver got: the request line, the headers (lower-cased names) and the body.
+    struct Received {
+        line: String,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    }
+
+    /// A receiver on a loopback port that answers each connection with the next of `answers`
+    /// and reports what it was sent.
+    fn receiver(answers: Vec<Vec<u8>>) -> (u16, std::sync::mpsc::Receiver<Received>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for answer in answers {
+                let Ok((mut stream, _)) = listener.accept() else { return };
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut line = String::new();
+                reader.read_line(&mut line).expect("request line");
+                let mut headers = Vec::new();
+                loop {
+                    let mut h = String::new();
+                    reader.read_line(&mut h).expect("header");
+                    let h = h.trim_end();
+                    if h.is_empty() {
+                        break;
+                    }
+                    if let Some((n, v)) = h.split_once(':') {
+                        headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
+                    }
+                }
+                let length =
+                    headers.iter().find(|(n, _)| n == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).expect("body");
+                stream.write_all(&answer).expect("answer");
+                let _ = tx.send(Received { line: line.trim_end().to_owned(), headers, body });
+            }
+        });
+        (port, rx)
+    }
+
+    #[tokio::test]
+    async fn sends_to_an_allowed_local_receiver() {
+        let db = TestDb::new(Backend::Sqlite).await;
+        let org = testing::org(&db.store, "acme").await;
+        let config = RuntimeConfig { allow_plain_http: vec!["127.0.0.1".into()], ..RuntimeConfig::default() };
+        let runtime = Runtime::new(db.store.clone(), config);
+        let answers = vec![
+            b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nX-Order: 77\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"id\":\"77\"}".to_vec(),
+            b"HTTP/1.1 302 Found\r\nLocation: https://evil.example.net/\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n".iter().copied().chain([b'x'; 100]).collect(),
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n".iter().copied().chain([b'y'; 100]).collect(),
+        ];
+        let (port, got) = receiver(answers);
+        let manifest = testing::manifest(&["http:outbound"], &["127.0.0.1"], "");
+        let mut setup = Setup::new(&db.store, org.id, org.admin_id, manifest, &["http:outbound"]);
+        setup.runtime = Arc::downgrade(&runtime);
+        setup.limits.max_body_bytes = 64;
+        let mut s = setup.state();
+
+        let url = format!("http://127.0.0.1:{port}/orders?source=crm");
+        let sent = Request {
+            method: "post".into(),
+            url: url.clone(),
+            headers: vec![("Content-Type".into(), "application/json".into()), ("X-Api-Key".into(), "k-123".into())],
+            body: br#"{"sku":"A1"}"#.to_vec(),
+            timeout_ms: Some(5_000),
+        };
+        let response = s.send(sent).await.expect("no trap").expect("sent");
+        assert_eq!(response.status, 201);
+        assert_eq!(response.body, br#"{"id":"77"}"#);
+        assert!(response.headers.iter().any(|(n, v)| n == "x-order" && v == "77"), "{:?}", response.headers);
+        let received = got.recv().expect("the receiver got a request");
+        assert_eq!(received.line, "POST /orders?source=crm HTTP/1.1");
+        assert!(received.headers.iter().any(|(n, v)| n == "x-api-key" && v == "k-123"));
+        assert!(received.headers.iter().any(|(n, v)| n == "content-type" && v == "application/json"));
+        assert!(received.headers.iter().any(|(n, v)| n == "host" && v == &format!("127.0.0.1:{port}")));
+        assert_eq!(received.body, br#"{"sku":"A1"}"#);
+
+        // A redirect comes back as it is; nothing follows it.
+        let redirect = s.send(request(&url)).await.expect("no trap").expect("sent");
+        assert_eq!(redirect.status, 302);
+        assert!(redirect.headers.iter().any(|(n, v)| n == "location" && v == "https://evil.example.net/"));
+        assert_eq!(got.recv().expect("second request").line, "GET /orders?source=crm HTTP/1.1");
+
+        // Bodies past the cap are refused, whether announced or not.
+        let m = fault(s.send(request(&url)).await, "limited");
+        assert!(m.contains("64 bytes"), "{m}");
+        fault(s.send(request(&url)).await, "limited");
+
+        // Nobody listens any more: the plugin hears the host is unavailable.
+        let m = fault(s.send(Request { timeout_ms: Some(2_000), ..request(&url) }).await, "unavailable");
+        assert!(m.contains("127.0.0.1"), "{m}");
+    }
 }
