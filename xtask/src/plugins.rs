@@ -31,12 +31,16 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Where plugins are built for wasm32: `CARGO_TARGET_DIR` if set, else `target/wasm`.
+pub fn wasm_target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target").join("wasm"))
+}
+
 /// Builds every plugin of `plugins/` in release mode and writes its package to
 /// `target/plugins/`, replacing the packages of earlier builds. Returns that directory.
 pub fn build_plugins() -> Result<PathBuf> {
     ensure_target()?;
-    let target_dir =
-        std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target").join("wasm"));
+    let target_dir = wasm_target_dir();
     let workspace = root().join("plugins");
     status(
         cargo()

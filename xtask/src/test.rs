@@ -105,6 +105,16 @@ pub fn run(_args: &[String]) -> Result<()> {
     sdk.args(["test", "--no-fail-fast", "--color", "never", "--manifest-path"])
         .arg(crate::root().join("sdk/Cargo.toml"));
     ok &= run_suites(sdk, &mut counts)?;
+    // The plugins' own tests (the template's, through the test kit), natively. They share the
+    // host's build directory (this runs after the workspace's tests) and find the guests
+    // already built for wasm32 where build-plugins put them.
+    let mut guests = cargo();
+    guests
+        .args(["test", "--workspace", "--no-fail-fast", "--color", "never", "--manifest-path"])
+        .arg(crate::root().join("plugins/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", crate::root().join("target"))
+        .env("TESSERA_TESTKIT_TARGET_DIR", crate::plugins::wasm_target_dir());
+    ok &= run_suites(guests, &mut counts)?;
     println!();
     println!("suites: {}", counts.suites);
     println!("tests: {} passed, {} failed, {} skipped", counts.passed, counts.failed, counts.ignored);

@@ -1593,6 +1593,8 @@ pub async fn find(store: &Store, reach: &Reach<'_>, plugin_id: &str, entity: &En
     }
     let backend = store.backend();
     let order_by = q.order_by.as_deref().unwrap_or("id");
+    // Without a sort field the newest come first, as the plugin API promises.
+    let descending = q.descending || q.order_by.is_none();
     let sort = column(entity, order_by, "order_by")?;
     if sort.kind == FieldType::Json {
         return Err(Error::invalid("order_by", format!("{}.{order_by} holds JSON, which has no order", entity.name)));
@@ -1609,9 +1611,9 @@ pub async fn find(store: &Store, reach: &Reach<'_>, plugin_id: &str, entity: &En
         push_text_search(&mut sql, backend, &names, text)?;
     }
     if let Some(cursor) = &q.cursor {
-        push_cursor(&mut sql, entity, &sort, q.descending, cursor)?;
+        push_cursor(&mut sql, entity, &sort, descending, cursor)?;
     }
-    let dir = if q.descending { " DESC" } else { " ASC" };
+    let dir = if descending { " DESC" } else { " ASC" };
     let expr = sort.sql();
     sql.push(" ORDER BY ");
     if !(sort.builtin && sort.name == "id") {
@@ -1629,7 +1631,7 @@ pub async fn find(store: &Store, reach: &Reach<'_>, plugin_id: &str, entity: &En
     let next = match items.last() {
         Some(last) if more => Some(encode_cursor(&Cursor {
             by: sort.name.to_owned(),
-            desc: q.descending,
+            desc: descending,
             key: sort.value_in(last),
             id: last.id,
         })?),

@@ -91,6 +91,29 @@ async fn notes_are_added_from_the_page_and_listed_by_the_api() -> Result<()> {
 }
 
 #[tokio::test]
+async fn each_salesperson_works_their_own_notes() -> Result<()> {
+    let host = TestHost::start().await?;
+    let plugin = install(&host).await?;
+    plugin.enable_all().await?;
+    let mei = host.user("mei", Role::Salesperson).await?;
+    let lei = host.user("lei", Role::Salesperson).await?;
+    plugin.act_as(&mei, "notes", "add", None, json!({ "title": "梅的笔记" })).await?;
+    plugin.act_as(&lei, "notes", "add", None, json!({ "title": "雷的笔记" })).await?;
+
+    // A salesperson reaches the notes they own, as with customers; the admin reaches all.
+    let page = plugin.render_as(&mei, "notes", &[]).await?;
+    assert_eq!(titles(&page), ["梅的笔记"], "{page}");
+    let (_, notes) = lei.get("/api/plugins/hello-crm/notes").await?;
+    let listed: Vec<&Value> = notes["items"].as_array().context("items")?.iter().map(|n| &n["title"]).collect();
+    assert_eq!(listed, [&json!("雷的笔记")], "{notes}");
+    let mut all = titles(&plugin.render("notes", &[]).await?);
+    all.sort();
+    assert_eq!(all, ["梅的笔记", "雷的笔记"]);
+    host.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_note_on_a_customer_shows_on_its_timeline_and_in_its_panel() -> Result<()> {
     let host = TestHost::start().await?;
     let plugin = install(&host).await?;

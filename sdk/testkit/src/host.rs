@@ -227,13 +227,15 @@ impl Drop for TestHost {
     }
 }
 
-/// Sends the host's log to the test's output (shown when a test fails): warnings, and every
-/// line plugins write. `RUST_LOG` chooses otherwise, e.g. `RUST_LOG=plugin=debug,tessera_host=info`.
+/// Sends the host's log to the test's output (shown when a test fails): warnings (a trap, an
+/// overrun, an event set aside), events that will be delivered again, and every line plugins
+/// write. `RUST_LOG` chooses otherwise, e.g. `RUST_LOG=plugin=debug,tessera_host=info`.
 fn init_logging() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,plugin=trace"));
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("warn,plugin=trace,tessera_host::runtime::pump=info")
+        });
         // Another subscriber (the test's own) wins.
         let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
     });

@@ -24,10 +24,12 @@ static BUILT: Mutex<Option<HashMap<PathBuf, Arc<Vec<u8>>>>> = Mutex::new(None);
 /// the toolchain lacks it. A build that fails is an error carrying cargo's output.
 ///
 /// The build goes to `<workspace of the crate>/target/wasm`, or to `$TESSERA_TESTKIT_TARGET_DIR`
-/// when set, and never to the crate's usual target directory: the `cargo test` that runs the
-/// test holds the lock of that directory until its tests end, so a build there would wait for
-/// the very process that waits for it. The directory stays between runs, so a later run only
-/// rebuilds what changed.
+/// when set, never to the crate's usual target directory, so that it cannot queue behind the
+/// lock cargo holds on a target directory while it builds there: the `cargo test` running the
+/// tests (cargo 1.95 lets go of it before it runs the test binaries, but nothing promises
+/// that), a second `cargo test`, an editor's `cargo check`. The wasm32 release build also stays
+/// apart from the developer's own builds, and the directory stays between runs, so a later run
+/// only rebuilds what changed.
 ///
 /// This blocks while cargo runs (a first build takes a while, later ones only check); from
 /// async code use [`TestHost::install_crate`](crate::TestHost::install_crate).
