@@ -152,6 +152,12 @@ struct ServeArgs {
     /// runs. Default: `plugins` in the data directory.
     #[arg(long, env = "TESSERA_PLUGIN_DIR")]
     plugin_dir: Option<PathBuf>,
+    /// Hosts on your own network that plugins may call (names or addresses, comma-separated),
+    /// over plain http and at private addresses, e.g. `erp.office.lan,192.168.1.20`. Plugins
+    /// reach every other host over https at public addresses only, and only the hosts their
+    /// manifest lists.
+    #[arg(long, env = "TESSERA_PLUGIN_LOCAL_HOSTS", value_delimiter = ',')]
+    plugin_local_hosts: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -295,6 +301,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }),
         plugins: crate::runtime::RuntimeConfig {
             plugin_dir: Some(args.plugin_dir.clone().unwrap_or_else(|| args.db.data_dir.join("plugins"))),
+            local_hosts: args
+                .plugin_local_hosts
+                .iter()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+                .collect(),
             ..crate::runtime::RuntimeConfig::default()
         },
     };

@@ -48,8 +48,10 @@ pub struct RuntimeConfig {
     /// Delays between redeliveries of an event a plugin failed to handle; after the last one
     /// the event is set aside in `plugin_event_failures`.
     pub event_retry_delays: Vec<Duration>,
-    /// `http://` hosts outbound HTTP may reach besides `https://` ones (local test receivers).
-    pub allow_plain_http: Vec<String>,
+    /// Hosts on the operator's own network (names or addresses) that plugins' outbound HTTP may
+    /// reach over plain `http://` and at loopback, private or link-local addresses, e.g. an ERP
+    /// in the office. A plugin still needs the host in its own `http-allow`.
+    pub local_hosts: Vec<String>,
 }
 
 impl Default for RuntimeConfig {
@@ -61,7 +63,7 @@ impl Default for RuntimeConfig {
             follow_every: Duration::from_millis(500),
             pump_every: Duration::from_millis(200),
             event_retry_delays: [5, 30, 120, 600, 1800].into_iter().map(Duration::from_secs).collect(),
-            allow_plain_http: Vec::new(),
+            local_hosts: Vec::new(),
         }
     }
 }
@@ -84,11 +86,7 @@ impl std::fmt::Debug for Runtime {
 
 impl Runtime {
     pub fn new(store: Store, config: RuntimeConfig) -> Arc<Runtime> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent("Tessera-Plugin/0.1")
-            .build()
-            .unwrap_or_default();
+        let http = capabilities::http::outbound_client(&config.local_hosts);
         Arc::new_cyclic(|weak| Runtime {
             registry: Registry::new(store),
             limits: Arc::new(config.limits.clone()),

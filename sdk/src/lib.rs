@@ -147,7 +147,7 @@ impl<P: Plugin> bindings::exports::tessera::plugin::guest::Guest for P {
 /// Exports a type implementing [`Plugin`] as the plugin's component exports. Use it once, at
 /// the top level of the plugin's `lib.rs`:
 ///
-/// ```ignore
+/// ```no_run
 /// struct MyPlugin;
 /// impl tessera_sdk::Plugin for MyPlugin {}
 /// tessera_sdk::export!(MyPlugin);

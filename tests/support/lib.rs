@@ -124,7 +124,7 @@ pub fn test_plugins() -> RuntimeConfig {
         follow_every: std::time::Duration::from_millis(100),
         pump_every: std::time::Duration::from_millis(20),
         event_retry_delays: vec![std::time::Duration::from_millis(50); 3],
-        allow_plain_http: vec!["127.0.0.1".into(), "localhost".into()],
+        local_hosts: vec!["127.0.0.1".into(), "localhost".into()],
         ..RuntimeConfig::default()
     }
 }

@@ -103,7 +103,8 @@ pub fn run(_args: &[String]) -> Result<()> {
     // The guest SDK's own tests, natively (its helpers are plain Rust).
     let mut sdk = cargo();
     sdk.args(["test", "--no-fail-fast", "--color", "never", "--manifest-path"])
-        .arg(crate::root().join("sdk/Cargo.toml"));
+        .arg(crate::root().join("sdk/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", crate::root().join("target"));
     ok &= run_suites(sdk, &mut counts)?;
     // The plugins' own tests (the template's, through the test kit), natively. They share the
     // host's build directory (this runs after the workspace's tests) and find the guests

@@ -59,7 +59,10 @@ pub async fn run(host: &Host, counts: &Counts) -> Result<Calls> {
     eprintln!("  (a) fresh instance + call of /noop, {} calls", counts.fast);
     let noop = tessera_noop(&host.runtime, &bench, counts).await?;
     eprintln!("      p50 {:.1} µs, p99 {:.1} µs", crate::timing::us(noop.p50()), crate::timing::us(noop.p99()));
-    eprintln!("  (b) host call round trip: /customer/{{id}}, /noop and the native query in turns, {} rounds", counts.slow);
+    eprintln!(
+        "  (b) host call round trip: /customer/{{id}}, /noop and the native query in turns, {} rounds",
+        counts.slow
+    );
     let host_call = host_call(host, &bench, counts).await?;
     match &host_call {
         Ok(h) => eprintln!(
@@ -163,14 +166,17 @@ async fn host_call(host: &Host, bench: &Arc<Active>, counts: &Counts) -> Result<
         customers.push(timed_call(&host.runtime, bench, customer.clone()).await?);
         natives.push(native_query().await?);
     }
-    Ok(Ok(HostCall { noop: Samples::new(noops), customer: Samples::new(customers), native_query: Samples::new(natives) }))
+    Ok(Ok(HostCall {
+        noop: Samples::new(noops),
+        customer: Samples::new(customers),
+        native_query: Samples::new(natives),
+    }))
 }
 
 fn extism(counts: &Counts) -> Result<(Samples, Samples)> {
-    let compiled = extism::CompiledPlugin::new(
-        extism::PluginBuilder::new(NOOP_WAT).with_wasi(false).with_cache_disabled(),
-    )
-    .context("Extism cannot load the module")?;
+    let compiled =
+        extism::CompiledPlugin::new(extism::PluginBuilder::new(NOOP_WAT).with_wasi(false).with_cache_disabled())
+            .context("Extism cannot load the module")?;
 
     let mut kept = extism::Plugin::new_from_compiled(&compiled)?;
     for _ in 0..counts.warm_up {

@@ -47,10 +47,16 @@ fn options() -> Result<Options> {
             "--packages" => packages = Some(PathBuf::from(args.next().context("--packages takes a directory")?)),
             "--markdown" => markdown = Some(PathBuf::from(args.next().context("--markdown takes a file")?)),
             "--quick" => quick = true,
-            other => bail!("unknown argument {other:?}; usage: plugin-runtime-bench --packages DIR [--markdown FILE] [--quick]"),
+            other => bail!(
+                "unknown argument {other:?}; usage: plugin-runtime-bench --packages DIR [--markdown FILE] [--quick]"
+            ),
         }
     }
-    Ok(Options { packages: packages.context("--packages DIR (the packages of `cargo xtask build-plugins`) is required")?, markdown, quick })
+    Ok(Options {
+        packages: packages.context("--packages DIR (the packages of `cargo xtask build-plugins`) is required")?,
+        markdown,
+        quick,
+    })
 }
 
 fn main() -> std::process::ExitCode {

@@ -66,7 +66,10 @@ pub fn markdown(f: &Figures) -> String {
             );
         }
         Err(why) => {
-            let _ = writeln!(md, "| (b) host call overhead above native | not measured: {why} | ≤ {HOST_CALL_GOAL_US:.0} µs | **no** |");
+            let _ = writeln!(
+                md,
+                "| (b) host call overhead above native | not measured: {why} | ≤ {HOST_CALL_GOAL_US:.0} µs | **no** |"
+            );
         }
     }
     let _ = writeln!(
@@ -82,7 +85,11 @@ pub fn markdown(f: &Figures) -> String {
         us(c.extism_fresh.p50()),
         us(c.extism_fresh.p99())
     );
-    let _ = writeln!(md, "| (d) the same function as a native Rust call | p50 {:.2} ns | | |", c.native.p50().as_secs_f64() * 1e9);
+    let _ = writeln!(
+        md,
+        "| (d) the same function as a native Rust call | p50 {:.2} ns | | |",
+        c.native.p50().as_secs_f64() * 1e9
+    );
     let ratio = |other: std::time::Duration| noop_p50 / us(other).max(1e-9);
     let _ = writeln!(
         md,
@@ -126,7 +133,10 @@ pub fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
-            c.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split(':').nth(1)).map(|s| s.trim().to_owned())
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);

@@ -45,9 +45,15 @@ impl Host {
         let store = Store::connect(&tessera_host::store::sqlite_url_for_data_dir(&dir)).await?;
         store.migrate().await?;
         let hasher = tessera_host::auth::PasswordHasher::new();
-        let first = tessera_host::org::bootstrap(&store, &hasher, "bench", "Benchmark", Some("benchmark admin passphrase".into()))
-            .await?
-            .context("the new database already had an organisation")?;
+        let first = tessera_host::org::bootstrap(
+            &store,
+            &hasher,
+            "bench",
+            "Benchmark",
+            Some("benchmark admin passphrase".into()),
+        )
+        .await?
+        .context("the new database already had an organisation")?;
         let org_id = first.org.id;
 
         let admin = tessera_host::org::users::credentials(&store, org_id, "admin").await?.context("no admin user")?;
@@ -57,8 +63,10 @@ impl Host {
 
         let runtime = Runtime::new(store.clone(), runtime_config(Limits::default()));
         install(&runtime, packages, org_id).await?;
-        let short_deadline =
-            Runtime::new(store.clone(), runtime_config(Limits { interactive_deadline: LOOP_DEADLINE, ..Limits::default() }));
+        let short_deadline = Runtime::new(
+            store.clone(),
+            runtime_config(Limits { interactive_deadline: LOOP_DEADLINE, ..Limits::default() }),
+        );
         short_deadline.registry.refresh().await?;
 
         let bench = active(&runtime, org_id, "bench")?;
@@ -95,7 +103,11 @@ async fn install(runtime: &Runtime, dir: &Path, org_id: Id) -> Result<()> {
         let Ok(package) = package::read(bytes) else { continue };
         let id = package.manifest.plugin.id.clone();
         if PLUGINS.iter().any(|(wanted, _)| *wanted == id) {
-            runtime.registry.install(package, "upload", None, None).await.with_context(|| format!("cannot install {id}"))?;
+            runtime
+                .registry
+                .install(package, "upload", None, None)
+                .await
+                .with_context(|| format!("cannot install {id}"))?;
             found.push(id);
         }
     }
@@ -104,7 +116,11 @@ async fn install(runtime: &Runtime, dir: &Path, org_id: Id) -> Result<()> {
             bail!("no package of {id} in {}; run `cargo xtask build-plugins`", dir.display());
         }
         let grants: Vec<String> = grants.iter().map(|g| (*g).to_owned()).collect();
-        runtime.registry.enable(org_id, id, None, &grants, None).await.with_context(|| format!("cannot enable {id}"))?;
+        runtime
+            .registry
+            .enable(org_id, id, None, &grants, None)
+            .await
+            .with_context(|| format!("cannot enable {id}"))?;
     }
     Ok(())
 }
@@ -119,6 +135,7 @@ fn service_access(active: &Active) -> Access {
             grants.add(module, Action::Read, Scope::All);
         }
     }
-    let principal = Principal { org_id: active.enabled.org_id, user_id: active.enabled.service_user_id, department_id: None };
+    let principal =
+        Principal { org_id: active.enabled.org_id, user_id: active.enabled.service_user_id, department_id: None };
     Access::new(principal, grants, DepartmentTree::default())
 }

@@ -29,7 +29,7 @@ pub fn runtime_config() -> RuntimeConfig {
         follow_every: Duration::from_millis(100),
         pump_every: Duration::from_millis(20),
         event_retry_delays: vec![Duration::from_millis(50); 3],
-        allow_plain_http: vec!["127.0.0.1".into(), "localhost".into()],
+        local_hosts: vec!["127.0.0.1".into(), "localhost".into()],
         ..RuntimeConfig::default()
     }
 }

@@ -1,10 +1,15 @@
 //! `http-client`: outbound HTTP to the hosts a plugin's manifest allowlists (`http-allow`,
-//! where `*.example.com` means the subdomains of example.com). Only `https://`, except to the
-//! hosts the operator lets plain `http://` reach (`allow_plain_http`, for local receivers); an
-//! IP address only when the allowlist names it as it is. No redirects are followed, bodies are
-//! capped both ways, and a request takes at most 30 s. Needs `http:outbound`.
+//! where `*.example.com` means the subdomains of example.com). Only `https://` to public
+//! addresses, except to the hosts the operator lists as local (`local_hosts`: an ERP on the
+//! office network, a local test receiver), which may also be reached over plain `http://` and
+//! at loopback, private or link-local addresses. A host name is checked again on every
+//! resolution, so a name that points at the office network or the cloud's metadata service is
+//! refused however it was listed. An IP address only when the allowlist names it as it is. No
+//! redirects are followed, bodies are capped both ways, and a request takes at most 30 s.
+//! Needs `http:outbound`.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderName, HeaderValue};
@@ -41,12 +46,109 @@ impl Host for PluginState {
     }
 }
 
+/// The client plugins' requests go out through: no redirects, no proxy from the environment,
+/// and host names resolved by [`PublicOnly`].
+pub fn outbound_client(local_hosts: &[String]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .user_agent("Tessera-Plugin/0.1")
+        .dns_resolver(Arc::new(PublicOnly { local_hosts: Arc::new(local_hosts.to_vec()) }))
+        .build()
+        .unwrap_or_default()
+}
+
+/// Resolves host names for plugins and keeps only public addresses, unless the operator lists
+/// the host as local. Checking here, at connection time, rather than before sending closes
+/// the gap a name that changes its answer between the check and the connection would open.
+struct PublicOnly {
+    local_hosts: Arc<Vec<String>>,
+}
+
+/// A host name that resolved only to addresses a plugin may not reach.
+#[derive(Debug)]
+struct NotPublic(String);
+
+impl std::fmt::Display for NotPublic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for NotPublic {}
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let local_hosts = self.local_hosts.clone();
+        Box::pin(async move {
+            let host = name.as_str().trim_end_matches('.').to_ascii_lowercase();
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if is_local(&host, &local_hosts) {
+                return Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs);
+            }
+            let (public, other): (Vec<SocketAddr>, Vec<SocketAddr>) =
+                addrs.into_iter().partition(|a| is_public(a.ip()));
+            if public.is_empty() && !other.is_empty() {
+                let shown: Vec<String> = other.iter().map(|a| a.ip().to_string()).collect();
+                return Err(Box::new(NotPublic(format!(
+                    "{host} resolves to {}, which is not a public address; plugins reach the operator's own \
+                     network only at the hosts it lists as local",
+                    shown.join(", ")
+                ))) as Box<dyn std::error::Error + Send + Sync>);
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+fn is_local(host: &str, local_hosts: &[String]) -> bool {
+    local_hosts.iter().any(|l| l.trim_end_matches('.').eq_ignore_ascii_case(host))
+}
+
+/// Whether an address is on the public internet: not loopback, private, link-local (the
+/// cloud's metadata service), shared, reserved, documentation, multicast or unspecified.
+fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public_v4(v4);
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local
+                || (first & 0xffc0) == 0xfe80 // link-local
+                || (first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
+                || (first == 0x0064 && v6.segments()[1] == 0xff9b) // NAT64, which reaches any IPv4 address
+                || v6.segments()[..6] == [0; 6]) // IPv4-compatible
+        }
+    }
+}
+
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // shared address space
+        || (a == 192 && b == 0 && ip.octets()[2] == 0) // protocol assignments
+        || (a == 198 && (18..20).contains(&b)) // benchmarking
+        || a >= 240)
+}
+
 async fn send(ctx: &CallContext, req: Request) -> Result<Response, PluginFault> {
     ctx.require("http:outbound")?;
     let url =
         Url::parse(&req.url).map_err(|e| PluginFault::Invalid(format!("url: {:?} is not a URL: {e}", req.url)))?;
-    let plain_http = ctx.runtime.upgrade().map(|r| r.config.allow_plain_http.clone()).unwrap_or_default();
-    let host = check_destination(&url, &ctx.plugin.plugin.http_allow, &plain_http, &ctx.plugin.label())?;
+    let local_hosts = ctx.runtime.upgrade().map(|r| r.config.local_hosts.clone()).unwrap_or_default();
+    let host = check_destination(&url, &ctx.plugin.plugin.http_allow, &local_hosts, &ctx.plugin.label())?;
     let method = req.method.to_ascii_uppercase();
     if !METHODS.contains(&method.as_str()) {
         return Err(PluginFault::Invalid(format!("method: {:?} is not one of {}", req.method, METHODS.join(", "))));
@@ -112,6 +214,13 @@ async fn send(ctx: &CallContext, req: Request) -> Result<Response, PluginFault> 
 
 /// An exchange that failed on the network, told with its causes.
 fn failed_exchange(host: &str, e: &reqwest::Error) -> PluginFault {
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<NotPublic>() {
+            return PluginFault::Denied(refused.to_string());
+        }
+        source = cause.source();
+    }
     let what = if e.is_connect() { "could not be reached" } else { "broke off the exchange" };
     let mut causes = Vec::new();
     let mut source = std::error::Error::source(e);
@@ -124,15 +233,17 @@ fn failed_exchange(host: &str, e: &reqwest::Error) -> PluginFault {
 
 /// Checks that a URL may be reached and returns its host; refusals name the host and the
 /// list that would have to hold it.
-fn check_destination(url: &Url, allow: &[String], plain_http: &[String], plugin: &str) -> Result<String, PluginFault> {
+fn check_destination(url: &Url, allow: &[String], local_hosts: &[String], plugin: &str) -> Result<String, PluginFault> {
     let Some(host) = url.host_str().map(|h| h.trim_end_matches('.').to_ascii_lowercase()) else {
         return Err(PluginFault::Invalid(format!("url: {url} names no host")));
     };
     let listed = if allow.is_empty() { "an empty list".to_owned() } else { allow.join(", ") };
-    let is_ip = host.starts_with('[') || host.parse::<Ipv4Addr>().is_ok();
-    let allowed = if is_ip { allow.iter().any(|a| a.eq_ignore_ascii_case(&host)) } else { allowlisted(&host, allow) };
+    // URLs of http and https write addresses canonically (`2130706433` is `127.0.0.1`).
+    let ip = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(&host).parse::<IpAddr>().ok();
+    let allowed =
+        if ip.is_some() { allow.iter().any(|a| a.eq_ignore_ascii_case(&host)) } else { allowlisted(&host, allow) };
     if !allowed {
-        return Err(PluginFault::Denied(if is_ip {
+        return Err(PluginFault::Denied(if ip.is_some() {
             format!(
                 "{host} is an IP address, which {plugin} may reach only when its http-allow lists it as it is \
                  ({listed})"
@@ -141,12 +252,25 @@ fn check_destination(url: &Url, allow: &[String], plain_http: &[String], plugin:
             format!("{host} is not on the http-allow list of {plugin} ({listed})")
         }));
     }
+    let local = is_local(&host, local_hosts);
+    let operator_list = || if local_hosts.is_empty() { "none".to_owned() } else { local_hosts.join(", ") };
+    if let Some(ip) = ip
+        && !is_public(ip)
+        && !local
+    {
+        return Err(PluginFault::Denied(format!(
+            "{host} is not a public address; plugins reach the operator's own network only at the hosts it \
+             lists as local ({})",
+            operator_list()
+        )));
+    }
     match url.scheme() {
         "https" => Ok(host),
-        "http" if plain_http.iter().any(|p| p.eq_ignore_ascii_case(&host)) => Ok(host),
+        "http" if local => Ok(host),
         "http" => Err(PluginFault::Denied(format!(
-            "http://{host} is refused: plain http reaches only the hosts the operator allows ({}); use https://",
-            if plain_http.is_empty() { "none".to_owned() } else { plain_http.join(", ") }
+            "http://{host} is refused: plain http reaches only the hosts the operator lists as local ({}); use \
+             https://",
+            operator_list()
         ))),
         other => Err(PluginFault::Invalid(format!("url: {other}:// is not http or https"))),
     }
@@ -207,7 +331,13 @@ mod tests {
         // However an address is written, it is the address that is checked.
         assert!(matches!(check("https://2130706433/", allow, &[]), Err(PluginFault::Denied(_))));
         assert!(matches!(check("https://[::1]/", allow, &[]), Err(PluginFault::Denied(_))));
-        assert!(check("https://10.0.0.8/", allow, &[]).is_ok(), "listed as it is");
+        // A private address the manifest lists is reached only when the operator lists it too.
+        let Err(PluginFault::Denied(m)) = check("https://10.0.0.8/", allow, &[]) else { panic!("denied") };
+        assert!(m.contains("not a public address") && m.contains("none"), "{m}");
+        assert!(check("https://10.0.0.8/", allow, &["10.0.0.8"]).is_ok(), "listed by both");
+        let public = &["93.184.215.14", "[2606:2800:21f:cb07:6820:80da:af6b:8b2c]"];
+        assert!(check("https://93.184.215.14/", public, &[]).is_ok(), "a public address listed as it is");
+        assert!(check("https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/", public, &[]).is_ok());
         let Err(PluginFault::Denied(m)) = check("http://erp.example.com/", allow, &[]) else { panic!("denied") };
         assert!(m.contains("plain http") && m.contains("none"), "{m}");
         assert!(check("http://erp.example.com/", allow, &["erp.example.com"]).is_ok());
@@ -215,6 +345,38 @@ mod tests {
         assert!(m.contains("127.0.0.1"), "plain http needs the allowlist too: {m}");
         assert!(matches!(check("ftp://erp.example.com/", allow, &[]), Err(PluginFault::Invalid(_))));
         assert!(matches!(check("https://api.example.org/", &[], &[]), Err(PluginFault::Denied(_))));
+    }
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.10",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
+            "198.18.0.1",
+            "240.0.0.1",
+            "192.0.0.8",
+            "::1",
+            "::",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+            "::ffff:127.0.0.1",
+            "64:ff9b::a00:1",
+            "2001:db8::1",
+            "::10.0.0.1",
+        ] {
+            assert!(!is_public(private.parse().expect("address")), "{private} is not public");
+        }
+        for public in ["93.184.215.14", "8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8"] {
+            assert!(is_public(public.parse().expect("address")), "{public} is public");
+        }
     }
 
     fn request(url: &str) -> Request {
@@ -247,6 +409,18 @@ mod tests {
         fault(s.send(Request { headers: vec![("x-ok".into(), "a\nb".into())], ..request(url) }).await, "invalid");
         let big = Request { method: "POST".into(), body: vec![b'x'; 17], ..request(url) };
         fault(s.send(big).await, "limited");
+
+        // A listed name that resolves to the host's own network is refused when it is resolved.
+        let mut to_localhost = Setup::new(
+            &db.store,
+            org.id,
+            org.admin_id,
+            testing::manifest(&["http:outbound"], &["localhost"], ""),
+            &["http:outbound"],
+        )
+        .state();
+        let m = fault(to_localhost.send(request("https://localhost:9/")).await, "denied");
+        assert!(m.contains("localhost resolves to") && m.contains("not a public address"), "{m}");
 
         let mut ungranted = Setup::new(&db.store, org.id, org.admin_id, manifest(), &[]).state();
         let m = fault(ungranted.send(request(url)).await, "denied");
@@ -302,7 +476,7 @@ mod tests {
     async fn sends_to_an_allowed_local_receiver() {
         let db = TestDb::new(Backend::Sqlite).await;
         let org = testing::org(&db.store, "acme").await;
-        let config = RuntimeConfig { allow_plain_http: vec!["127.0.0.1".into()], ..RuntimeConfig::default() };
+        let config = RuntimeConfig { local_hosts: vec!["127.0.0.1".into()], ..RuntimeConfig::default() };
         let runtime = Runtime::new(db.store.clone(), config);
         let answers = vec![
             b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nX-Order: 77\r\nContent-Length: 11\r\nConnection: close\r\n\r\n{\"id\":\"77\"}".to_vec(),

@@ -232,11 +232,7 @@ impl Setup {
             user: self.user.clone(),
             locale: "zh-CN".into(),
             limits: Arc::new(self.limits.clone()),
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .no_proxy()
-                .build()
-                .expect("http client"),
+            http: crate::runtime::capabilities::http::outbound_client(&[]),
             runtime: self.runtime.clone(),
         })
     }
