@@ -458,6 +458,7 @@ both_backends! {
         wait_until(|| async { Ok(admin.get("/api/v1/plugins/probe").await?.1["latest"] == newer) }).await?;
         let (_, info) = admin.get("/api/v1/plugins/probe").await?;
         assert_eq!(info["version"], bump_patch(&base, 19)?, "{info}");
+        assert_eq!(info["latest"], newer, "{info}");
         server.stop().await;
         let _ = std::fs::remove_dir_all(dir);
         Ok(())

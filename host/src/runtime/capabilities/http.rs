@@ -147,8 +147,9 @@ async fn send(ctx: &CallContext, req: Request) -> Result<Response, PluginFault> 
     ctx.require("http:outbound")?;
     let url =
         Url::parse(&req.url).map_err(|e| PluginFault::Invalid(format!("url: {:?} is not a URL: {e}", req.url)))?;
-    let local_hosts = ctx.runtime.upgrade().map(|r| r.config.local_hosts.clone()).unwrap_or_default();
-    let host = check_destination(&url, &ctx.plugin.plugin.http_allow, &local_hosts, &ctx.plugin.label())?;
+    let runtime = ctx.runtime.upgrade();
+    let local_hosts = runtime.as_ref().map_or(&[][..], |r| r.config.local_hosts.as_slice());
+    let host = check_destination(&url, &ctx.plugin.plugin.http_allow, local_hosts, &ctx.plugin.label())?;
     let method = req.method.to_ascii_uppercase();
     if !METHODS.contains(&method.as_str()) {
         return Err(PluginFault::Invalid(format!("method: {:?} is not one of {}", req.method, METHODS.join(", "))));
@@ -212,22 +213,19 @@ async fn send(ctx: &CallContext, req: Request) -> Result<Response, PluginFault> 
     }
 }
 
-/// An exchange that failed on the network, told with its causes.
+/// An exchange that failed on the network, told with its causes; a destination the resolver
+/// refused is `denied`.
 fn failed_exchange(host: &str, e: &reqwest::Error) -> PluginFault {
+    let mut causes = Vec::new();
     let mut source = std::error::Error::source(e);
     while let Some(cause) = source {
         if let Some(refused) = cause.downcast_ref::<NotPublic>() {
             return PluginFault::Denied(refused.to_string());
         }
-        source = cause.source();
-    }
-    let what = if e.is_connect() { "could not be reached" } else { "broke off the exchange" };
-    let mut causes = Vec::new();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
         causes.push(cause.to_string());
         source = cause.source();
     }
+    let what = if e.is_connect() { "could not be reached" } else { "broke off the exchange" };
     PluginFault::Unavailable(format!("{host} {what}: {}", causes.join(": ")))
 }
 
