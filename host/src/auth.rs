@@ -257,14 +257,16 @@ async fn sign_out_handler(
     if let Some(secret) = web::session_cookie(&headers)
         && matches!(auth.0.credential, Credential::Session { .. })
     {
-        session::end_by_secret(&state.store, &secret).await?;
-        AuditEntry::new(auth.0.principal.org_id, Some(auth.0.principal.user_id), "sign_out")
-            .ip(ip.0)
-            .record(state.store.pool())
-            .await?;
+        sign_out(&state, auth.0.principal, &secret, ip.0).await?;
     }
     let cookie = web::session_set_cookie(&state.config, &headers, None);
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+/// Ends the session whose cookie holds `secret`, with an audit entry.
+pub async fn sign_out(state: &AppState, p: Principal, secret: &str, ip: Option<IpAddr>) -> Result<()> {
+    session::end_by_secret(&state.store, secret).await?;
+    AuditEntry::new(p.org_id, Some(p.user_id), "sign_out").ip(ip).record(state.store.pool()).await
 }
 
 /// The signed-in user: profile, organisation, roles and effective permissions.
@@ -312,40 +314,54 @@ async fn change_my_password(
     auth: Auth,
     Json(req): Json<PasswordChange>,
 ) -> ApiResult<StatusCode> {
-    let p = auth.0.principal;
-    let account_key = throttle::account_key(p.org_id, &auth.0.username);
+    change_password(&state, &auth.0, ip.0, &req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Changes a user's own password after checking the current one (throttled like sign-in);
+/// every other session of theirs ends.
+pub async fn change_password(
+    state: &AppState,
+    who: &Authenticated,
+    ip: Option<IpAddr>,
+    req: &PasswordChange,
+) -> Result<()> {
+    let p = who.principal;
+    let account_key = throttle::account_key(p.org_id, &who.username);
     throttle::reserve(&state.store, &account_key, &throttle::ACCOUNT_POLICY, "for this account").await?;
     let checked = async {
-        let creds = users::credentials(&state.store, p.org_id, &auth.0.username).await?;
+        let creds = users::credentials(&state.store, p.org_id, &who.username).await?;
         state.hasher.verify(&req.current_password, creds.as_ref().map(|c| c.password_hash.as_str())).await
     }
     .await;
     let ok = matches!(checked, Ok(true));
     throttle::settle(&state.store, &account_key, &throttle::ACCOUNT_POLICY, true, ok).await?;
     if !checked? {
-        return Err(Error::Forbidden("the current password is wrong".into()).into());
+        return Err(Error::Forbidden("the current password is wrong".into()));
     }
-    check_policy(&req.new_password, &auth.0.username)?;
+    check_policy(&req.new_password, &who.username)?;
     let hash = state.hasher.hash(&req.new_password).await?;
-    let keep = match auth.0.credential {
+    let keep = match who.credential {
         Credential::Session { session_id, .. } => Some(session_id),
         Credential::Token { .. } => None,
     };
-    users::store_password(&state.store, p.org_id, p.user_id, &hash, keep, Some(p.user_id), ip.0, "password.changed")
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    users::store_password(&state.store, p.org_id, p.user_id, &hash, keep, Some(p.user_id), ip, "password.changed").await
 }
 
 /// The signed-in user's open sessions.
 #[utoipa::path(get, path = "/api/v1/me/sessions", tag = "me",
     responses((status = 200, body = [SessionInfo])), security(("token" = []), ("session" = [])))]
 async fn my_sessions(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Vec<SessionInfo>>> {
-    let p = auth.0.principal;
-    let current = match auth.0.credential {
+    Ok(Json(sessions_of(&state.store, &auth.0).await?))
+}
+
+/// A user's open sessions, marking the one this request uses.
+pub async fn sessions_of(store: &Store, who: &Authenticated) -> Result<Vec<SessionInfo>> {
+    let current = match who.credential {
         Credential::Session { session_id, .. } => Some(session_id),
         Credential::Token { .. } => None,
     };
-    Ok(Json(session::list_for_user(&state.store, p.org_id, p.user_id, current).await?))
+    session::list_for_user(store, who.principal.org_id, who.principal.user_id, current).await
 }
 
 /// Ends one of the signed-in user's sessions (for example on a lost phone).
@@ -357,14 +373,18 @@ async fn end_my_session(
     auth: Auth,
     Path(id): Path<Id>,
 ) -> ApiResult<StatusCode> {
-    let p = auth.0.principal;
+    end_own_session(&state, auth.0.principal, ip.0, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends one of a user's own sessions, with an audit entry.
+pub async fn end_own_session(state: &AppState, p: Principal, ip: Option<IpAddr>, id: Id) -> Result<()> {
     session::end_for_user(&state.store, p.org_id, p.user_id, id).await?;
     AuditEntry::new(p.org_id, Some(p.user_id), "session.ended")
         .target("session", id)
-        .ip(ip.0)
+        .ip(ip)
         .record(state.store.pool())
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+        .await
 }
 
 /// The signed-in user's API tokens.

@@ -19,6 +19,7 @@ pub mod scheduler;
 pub mod server;
 pub mod store;
 pub mod timefmt;
+pub mod ui;
 pub mod web;
 pub mod workflow;
 

@@ -81,7 +81,7 @@ tokio::task_local! {
     static REQUEST_ID: String;
 }
 
-fn current_request_id() -> String {
+pub fn current_request_id() -> String {
     REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
 }
 
@@ -458,6 +458,7 @@ pub fn router(state: AppState) -> Router {
             async move { axum::Json(doc.as_ref().clone()) }
         }))
         .merge(crate::runtime::routes::plugin_http())
+        .merge(crate::ui::routes())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
@@ -493,8 +494,13 @@ async fn request_id(req: Request, next: Next) -> Response {
     resp
 }
 
-async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see /api/v1/openapi.json")
+/// Unknown paths: a JSON error under `/api/`, a page of the web CRM elsewhere.
+async fn not_found(req: Request) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint; see /api/v1/openapi.json").into_response()
+    } else {
+        crate::ui::not_found_page(req).await
+    }
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -167,6 +167,26 @@ pub struct UserQuery {
     pub limit: Option<i64>,
 }
 
+/// A colleague as pages name them: owners, authors and the people a customer may go to.
+#[derive(Debug, Clone)]
+pub struct Colleague {
+    pub id: Id,
+    pub display_name: String,
+    pub active: bool,
+}
+
+/// Every user of the organisation by display name. Anyone signed in may see colleagues'
+/// names (they own customers and write follow-ups), unlike their full records.
+pub async fn colleagues(store: &Store, org_id: Id) -> Result<Vec<Colleague>> {
+    let rows = sqlx::query("SELECT id, display_name, active FROM users WHERE org_id = $1 ORDER BY display_name, id")
+        .bind(org_id)
+        .fetch_all(store.pool())
+        .await?;
+    rows.iter()
+        .map(|r| Ok(Colleague { id: r.try_get(0)?, display_name: r.try_get(1)?, active: r.try_get::<i64, _>(2)? != 0 }))
+        .collect()
+}
+
 /// Users the acting user may see, by the access module's `org` / `read` filter.
 pub async fn list(store: &Store, access: &Access, q: &UserQuery) -> Result<Vec<User>> {
     let limit = q.limit.unwrap_or(100);

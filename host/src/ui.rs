@@ -1,0 +1,571 @@
+//! The web CRM staff use: server-rendered pages (askama templates compiled into the binary)
+//! over the same domain functions as the REST API, with a little progressive JavaScript for
+//! the live parts. Every page works without JavaScript except those live parts.
+//!
+//! - **Sessions**: the same cookie sessions as the API. Forms carry the session's CSRF token
+//!   in a hidden `_csrf` field; sign-in carries a token of its own, bound to a cookie.
+//! - **Language**: the user's preference, then `Accept-Language`; Chinese when neither says.
+//! - **Security**: every page is sent with a Content-Security-Policy that allows no inline
+//!   script or style, and askama escapes all output; plugins describe their pages as data and
+//!   the host draws them, so no plugin markup reaches a page.
+
+mod account;
+mod approvals;
+mod assets;
+mod blocks;
+mod charts;
+mod customers;
+mod home;
+pub mod i18n;
+mod plugin_pages;
+
+use std::cell::Cell;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+pub use i18n::Lang;
+
+use crate::access::{Access, Action, Scope};
+use crate::auth::{self, Authenticated, Credential};
+use crate::error::Error;
+use crate::web::{AppState, current_request_id, session_cookie};
+
+tokio::task_local! {
+    /// The language of the page being answered, so that an error page is in it too.
+    static PAGE_LANG: Cell<Lang>;
+}
+
+/// The routes of the web CRM, with their security headers.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home::home))
+        .route("/sign-in", get(account::sign_in_page).post(account::sign_in))
+        .route("/sign-out", post(account::sign_out))
+        .route("/profile", get(account::profile).post(account::save_profile))
+        .route("/profile/language", post(account::set_language))
+        .route("/profile/password", post(account::change_password))
+        .route("/profile/sessions/{id}/end", post(account::end_session))
+        .route("/customers", get(customers::list).post(customers::create))
+        .route("/customers/new", get(customers::new_form))
+        .route("/customers/transfer", post(customers::transfer))
+        .route("/customers/{id}", get(customers::show))
+        .route("/customers/{id}/follow-ups", post(customers::follow_up))
+        .route("/approvals", get(approvals::inbox))
+        .route("/approvals/{id}", get(approvals::detail))
+        .route("/approvals/{id}/{decision}", post(approvals::decide))
+        .route("/p/{plugin}/{target}", get(plugin_pages::page))
+        .route("/p/{plugin}/{target}/act/{action}", post(plugin_pages::act))
+        .route("/assets/{name}", get(assets::serve))
+        .layer(middleware::from_fn(page_headers))
+}
+
+/// The Content-Security-Policy of every page: scripts, styles and connections from this
+/// server only, nothing inline, no framing.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+async fn page_headers(req: Request, next: Next) -> Response {
+    let lang = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Lang::from_accept_language)
+        .unwrap_or(Lang::ZhCn);
+    let had_flash = cookie_value(req.headers(), plugin_pages::FLASH_COOKIE).is_some();
+    let mut resp = PAGE_LANG.scope(Cell::new(lang), next.run(req)).await;
+    if had_flash && !resp.status().is_redirection() {
+        // The page that showed the notice clears it, so a reload does not show it again.
+        let gone = format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0", plugin_pages::FLASH_COOKIE);
+        if let Ok(v) = HeaderValue::from_str(&gone) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    secure(&mut resp);
+    resp
+}
+
+/// The security headers of every page.
+fn secure(resp: &mut Response) {
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+}
+
+fn page_lang() -> Lang {
+    PAGE_LANG.try_with(Cell::get).unwrap_or(Lang::ZhCn)
+}
+
+/// A choice of a `<select>`.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// A link in the main menu.
+pub struct NavItem {
+    pub href: String,
+    pub label: String,
+    pub active: bool,
+}
+
+/// A message at the top of a page: `success`, `info`, `warning` or `error`.
+pub struct Notice {
+    pub kind: &'static str,
+    pub text: String,
+}
+
+/// What the frame of every page needs: the language, the signed-in user, the CSRF token for
+/// its forms and the main menu, with the host's items and those of enabled plugins.
+pub struct Chrome {
+    pub lang: Lang,
+    pub title: String,
+    /// The signed-in user's display name; none on the sign-in page.
+    pub user_name: Option<String>,
+    pub csrf: String,
+    pub nav: Vec<NavItem>,
+    pub unread: i64,
+    pub notice: Option<Notice>,
+    /// This page's path and query, where the language switch returns to.
+    pub here: String,
+    pub tz: jiff::tz::TimeZone,
+}
+
+impl Chrome {
+    fn anonymous(lang: Lang, title_key: &str) -> Chrome {
+        Chrome {
+            lang,
+            title: lang.t(title_key).to_owned(),
+            user_name: None,
+            csrf: String::new(),
+            nav: Vec::new(),
+            unread: 0,
+            notice: None,
+            here: "/".into(),
+            tz: jiff::tz::TimeZone::UTC,
+        }
+    }
+
+    /// The string for `key` in the page's language.
+    pub fn t(&self, key: &str) -> &'static str {
+        self.lang.t(key)
+    }
+
+    /// A moment, in the organisation's time zone.
+    pub fn when(&self, rfc3339: &str) -> String {
+        self.lang.datetime(rfc3339, &self.tz)
+    }
+
+    /// An optional moment; a dash when there is none.
+    pub fn when_opt(&self, rfc3339: &Option<String>) -> String {
+        rfc3339.as_deref().map_or_else(|| self.t("field.none").to_owned(), |s| self.when(s))
+    }
+
+    /// The day of an optional moment; a dash when there is none.
+    pub fn day_opt(&self, rfc3339: &Option<String>) -> String {
+        rfc3339.as_deref().map_or_else(|| self.t("field.none").to_owned(), |s| self.lang.date(s, &self.tz))
+    }
+
+    pub fn number(&self, n: &i64) -> String {
+        self.lang.number(*n)
+    }
+
+    /// The `lang` attribute of the page.
+    pub fn lang_tag(&self) -> &'static str {
+        self.lang.tag()
+    }
+
+    /// The language the switch in the header changes to.
+    pub fn other_lang(&self) -> &'static str {
+        match self.lang {
+            Lang::En => Lang::ZhCn.tag(),
+            Lang::ZhCn => Lang::En.tag(),
+        }
+    }
+
+    pub fn css(&self) -> String {
+        assets::url("app.css")
+    }
+
+    pub fn js(&self) -> String {
+        assets::url("app.js")
+    }
+
+    /// Sets the notice named by a `notice` query parameter, if the key is one of the table's
+    /// (the parameter cannot put free text on the page).
+    fn notice_from_query(&mut self, key: Option<&str>) {
+        if let Some(key) = key
+            && NOTICES.contains(&key)
+        {
+            self.notice = Some(Notice { kind: "success", text: self.t(key).to_owned() });
+        }
+    }
+}
+
+/// Notices a redirect after a form may ask for with `?notice=`.
+const NOTICES: &[&str] = &[
+    "customers.created",
+    "customers.transferred",
+    "customer.follow_up_saved",
+    "profile.saved",
+    "profile.password_changed",
+    "profile.session_ended",
+    "approvals.approved",
+    "approvals.rejected",
+];
+
+/// The signed-in user of a page, with what they may do and the page's frame.
+pub struct Viewer {
+    pub who: Authenticated,
+    pub access: Access,
+    pub chrome: Chrome,
+}
+
+impl Viewer {
+    pub fn org_id(&self) -> crate::store::Id {
+        self.who.principal.org_id
+    }
+
+    pub fn user_id(&self) -> crate::store::Id {
+        self.who.principal.user_id
+    }
+
+    pub fn lang(&self) -> Lang {
+        self.chrome.lang
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.access.require("org", Action::Admin, Scope::All).is_ok()
+    }
+
+    /// The frame with this page's title.
+    pub fn chrome(mut self, title: &str, active: &str) -> (Chrome, Authenticated, Access) {
+        self.chrome.title = title.to_owned();
+        for item in &mut self.chrome.nav {
+            item.active = item.href == active;
+        }
+        (self.chrome, self.who, self.access)
+    }
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = UiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let here = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        let sign_in = || UiError::SignIn { next: here.clone() };
+        let Some(cookie) = session_cookie(&parts.headers) else {
+            return Err(sign_in());
+        };
+        let who = match auth::authenticate_session(&state.store, &cookie, &state.config.session).await {
+            Ok(who) => who,
+            Err(Error::Unauthenticated(_)) => return Err(sign_in()),
+            Err(other) => return Err(other.into()),
+        };
+        let Credential::Session { csrf_token, .. } = &who.credential else {
+            return Err(sign_in());
+        };
+        let lang = Lang::from_tag(&who.locale).unwrap_or_else(page_lang);
+        let _ = PAGE_LANG.try_with(|l| l.set(lang));
+        let access = Access::load(&state.store, who.principal).await?;
+        let org = crate::org::get(&state.store, who.principal.org_id).await?;
+        let tz = jiff::tz::TimeZone::get(&org.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+        let unread = crate::notifications::unread(&state.store, who.principal.user_id).await?;
+        let mut nav: Vec<NavItem> =
+            [("/", "nav.home"), ("/customers", "nav.customers"), ("/approvals", "nav.approvals")]
+                .into_iter()
+                .map(|(href, key)| NavItem { href: href.into(), label: lang.t(key).into(), active: false })
+                .collect();
+        for active in state.plugins.registry.active_in(who.principal.org_id) {
+            let m = &active.loaded.manifest;
+            for menu in &m.menus {
+                nav.push(NavItem {
+                    href: format!("/p/{}/{}", m.plugin.id, menu.page),
+                    label: menu.label.get(lang.tag()).to_owned(),
+                    active: false,
+                });
+            }
+        }
+        nav.push(NavItem { href: "/profile".into(), label: lang.t("nav.profile").into(), active: false });
+        let notice = parts.uri.query().and_then(|q| {
+            serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+                .ok()?
+                .into_iter()
+                .find(|(k, _)| k == "notice")
+                .map(|(_, v)| v)
+        });
+        let flash = cookie_value(&parts.headers, plugin_pages::FLASH_COOKIE).and_then(|c| plugin_pages::read_flash(&c));
+        let mut chrome = Chrome {
+            lang,
+            title: String::new(),
+            user_name: Some(who.display_name.clone()),
+            csrf: csrf_token.clone(),
+            nav,
+            unread,
+            notice: None,
+            here,
+            tz,
+        };
+        chrome.notice_from_query(notice.as_deref());
+        if chrome.notice.is_none() {
+            chrome.notice = flash;
+        }
+        Ok(Viewer { who, access, chrome })
+    }
+}
+
+/// The fields of a submitted form, in order (a name may repeat, e.g. selected rows).
+#[derive(Debug, Default)]
+pub struct FormFields(Vec<(String, String)>);
+
+impl FormFields {
+    /// The first value of `name`, trimmed; empty when absent.
+    pub fn get(&self, name: &str) -> &str {
+        self.0.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.trim())
+    }
+
+    /// The first value of `name` when it is not blank.
+    pub fn opt(&self, name: &str) -> Option<String> {
+        Some(self.get(name)).filter(|v| !v.is_empty()).map(str::to_owned)
+    }
+
+    /// Every value of `name`.
+    pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    async fn read(body: axum::body::Body, headers: &HeaderMap, limit: usize) -> Result<FormFields, UiError> {
+        let form_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !form_type {
+            return Err(UiError::status(StatusCode::UNSUPPORTED_MEDIA_TYPE, "error.form"));
+        }
+        let bytes = axum::body::to_bytes(body, limit)
+            .await
+            .map_err(|_| UiError::status(StatusCode::PAYLOAD_TOO_LARGE, "error.form"))?;
+        let fields = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+            .map_err(|_| UiError::status(StatusCode::BAD_REQUEST, "error.form"))?;
+        if fields.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+            return Err(UiError::status(StatusCode::BAD_REQUEST, "error.form"));
+        }
+        Ok(FormFields(fields))
+    }
+}
+
+/// A form posted by a signed-in user, with its CSRF token checked.
+pub struct Posted {
+    pub viewer: Viewer,
+    pub form: FormFields,
+}
+
+impl FromRequest<AppState> for Posted {
+    type Rejection = UiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let viewer = Viewer::from_request_parts(&mut parts, state).await?;
+        let form = FormFields::read(body, &parts.headers, state.config.body_limit).await?;
+        if !auth::constant_time_eq(form.get("_csrf"), &viewer.chrome.csrf) {
+            return Err(UiError::status(StatusCode::FORBIDDEN, "error.csrf"));
+        }
+        Ok(Posted { viewer, form })
+    }
+}
+
+/// The value of a request cookie.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// A path inside the CRM to return to, from a form or query; anything else (another site,
+/// `//host`, control characters) becomes the home page.
+pub fn local_path(s: &str) -> &str {
+    let safe = s.starts_with('/')
+        && !s.starts_with("//")
+        && !s.starts_with("/\\")
+        && !s.chars().any(|c| c.is_control() || c == '\\');
+    if safe { s } else { "/" }
+}
+
+/// Sends the browser to `to` after a form (303, so a reload does not post again).
+pub fn see_other(to: &str) -> Response {
+    Redirect::to(local_path(to)).into_response()
+}
+
+/// Why a page could not be shown.
+#[derive(Debug)]
+pub enum UiError {
+    /// Not signed in (or the session ended): go to sign-in, then come back.
+    SignIn { next: String },
+    /// An error page in the page's language.
+    Page { status: StatusCode, key: &'static str, detail: Option<String> },
+}
+
+impl UiError {
+    pub fn status(status: StatusCode, key: &'static str) -> UiError {
+        UiError::Page { status, key, detail: None }
+    }
+}
+
+impl From<Error> for UiError {
+    fn from(err: Error) -> Self {
+        let detail = |m: String| Some(m);
+        match err {
+            Error::Unauthenticated(_) => UiError::SignIn { next: "/".into() },
+            Error::Forbidden(m) => {
+                UiError::Page { status: StatusCode::FORBIDDEN, key: "error.forbidden", detail: detail(m) }
+            }
+            Error::NotFound(_) => UiError::status(StatusCode::NOT_FOUND, "error.not_found"),
+            Error::Invalid { message, .. } => {
+                UiError::Page { status: StatusCode::UNPROCESSABLE_ENTITY, key: "error.form", detail: detail(message) }
+            }
+            Error::Conflict(m) => UiError::Page { status: StatusCode::CONFLICT, key: "error.title", detail: detail(m) },
+            Error::Throttled { message, .. } => {
+                UiError::Page { status: StatusCode::TOO_MANY_REQUESTS, key: "error.title", detail: detail(message) }
+            }
+            other => {
+                tracing::error!(error = %other, request_id = %current_request_id(), "page failed");
+                UiError::status(StatusCode::INTERNAL_SERVER_ERROR, "error.server")
+            }
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    chrome: Chrome,
+    message: &'static str,
+    detail: Option<String>,
+    reference: String,
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        match self {
+            UiError::SignIn { next } => {
+                let next = local_path(&next);
+                let to = if next == "/" {
+                    "/sign-in".to_owned()
+                } else {
+                    format!("/sign-in?{}", serde_urlencoded::to_string([("next", next)]).unwrap_or_default())
+                };
+                Redirect::to(&to).into_response()
+            }
+            UiError::Page { status, key, detail } => {
+                let lang = page_lang();
+                let page = ErrorPage {
+                    chrome: Chrome::anonymous(lang, "error.title"),
+                    message: lang.t(key),
+                    detail,
+                    reference: current_request_id(),
+                };
+                (status, render(&page)).into_response()
+            }
+        }
+    }
+}
+
+/// Renders a template as an HTML response; a template that fails to render is a bug, logged
+/// and answered with a plain 500.
+pub fn render<T: Template>(page: &T) -> Response {
+    match page.render() {
+        Ok(html) => {
+            ([(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], html).into_response()
+        }
+        Err(err) => {
+            tracing::error!(error = %err, request_id = %current_request_id(), "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "the page failed to render").into_response()
+        }
+    }
+}
+
+/// Renders a template with a status other than 200 (a form shown again with its errors).
+pub fn render_with<T: Template>(status: StatusCode, page: &T) -> Response {
+    let mut resp = render(page);
+    if resp.status() == StatusCode::OK {
+        *resp.status_mut() = status;
+    }
+    resp
+}
+
+/// An HTML page for paths that match no route outside the API.
+pub async fn not_found_page(req: Request) -> Response {
+    let lang = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Lang::from_accept_language)
+        .unwrap_or(Lang::ZhCn);
+    let mut resp = PAGE_LANG
+        .scope(Cell::new(lang), async { UiError::status(StatusCode::NOT_FOUND, "error.not_found").into_response() })
+        .await;
+    secure(&mut resp);
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_paths_inside_the_crm_are_followed() {
+        assert_eq!(local_path("/customers?q=a"), "/customers?q=a");
+        for hostile in ["https://evil.example/", "//evil.example", "/\\evil.example", "/a\nb", "", "customers"] {
+            assert_eq!(local_path(hostile), "/", "{hostile:?}");
+        }
+    }
+
+    /// Every key a template or handler names is in the string table, so no page shows a key
+    /// instead of words, in either language.
+    #[test]
+    fn every_key_used_is_translated() {
+        let known: std::collections::HashSet<&str> = i18n::TABLE.iter().map(|(k, _, _)| *k).collect();
+        let dirs = [concat!(env!("CARGO_MANIFEST_DIR"), "/templates"), concat!(env!("CARGO_MANIFEST_DIR"), "/src/ui")];
+        let mut missing = Vec::new();
+        let mut used = 0;
+        for dir in dirs {
+            for entry in std::fs::read_dir(dir).expect("read dir") {
+                let path = entry.expect("entry").path();
+                let text = std::fs::read_to_string(&path).expect("read");
+                for quote in ["t(\"", "tk(\"", "key: \"", "notice=", "status(StatusCode::"] {
+                    let mut rest = text.as_str();
+                    while let Some(at) = rest.find(quote) {
+                        rest = &rest[at + quote.len()..];
+                        let key: String = rest
+                            .trim_start_matches(|c: char| c.is_ascii_uppercase() || c == '_' || c == ',' || c == ' ')
+                            .trim_start_matches('"')
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '.' || *c == '_')
+                            .collect();
+                        if key.contains('.') && !key.ends_with('.') {
+                            used += 1;
+                            if !known.contains(key.as_str()) {
+                                missing.push(format!("{}: {key}", path.display()));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(used > 50, "the scan found only {used} keys; it no longer reads the templates");
+        assert!(missing.is_empty(), "untranslated keys: {missing:#?}");
+    }
+}

@@ -1,0 +1,351 @@
+//! The web CRM's two languages: every string a page shows, in English and Simplified Chinese,
+//! and dates, numbers and money written the way each language writes them.
+//!
+//! Strings live in one table of `(key, English, Chinese)` rows, so a key cannot have one
+//! translation without the other; a test checks that every key the templates and handlers
+//! use is in the table.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+/// A language of the web CRM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    ZhCn,
+}
+
+impl Lang {
+    /// The user's preference (`zh-CN`, `en`, …), if it names a language the CRM speaks.
+    pub fn from_tag(tag: &str) -> Option<Lang> {
+        let tag = tag.trim().to_ascii_lowercase();
+        if tag.starts_with("zh") {
+            Some(Lang::ZhCn)
+        } else if tag.starts_with("en") {
+            Some(Lang::En)
+        } else {
+            None
+        }
+    }
+
+    /// The first language of an `Accept-Language` header the CRM speaks, by the header's
+    /// order of preference (`q` weights).
+    pub fn from_accept_language(header: &str) -> Option<Lang> {
+        let mut ranked: Vec<(f32, usize, Lang)> = header
+            .split(',')
+            .enumerate()
+            .filter_map(|(i, part)| {
+                let mut bits = part.split(';');
+                let lang = Lang::from_tag(bits.next()?)?;
+                let q =
+                    bits.find_map(|b| b.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok())).unwrap_or(1.0);
+                (q > 0.0).then_some((q, i, lang))
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        ranked.first().map(|r| r.2)
+    }
+
+    /// The tag stored as a user's preference and put in `<html lang>`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::ZhCn => "zh-CN",
+        }
+    }
+
+    /// The string for `key`; the key itself when the table lacks it (a test keeps that from
+    /// happening).
+    pub fn t(self, key: &str) -> &'static str {
+        match STRINGS.get(key) {
+            Some((en, zh)) => match self {
+                Lang::En => en,
+                Lang::ZhCn => zh,
+            },
+            None => {
+                tracing::warn!(key, "untranslated key");
+                "?"
+            }
+        }
+    }
+
+    /// A label stored in both languages (option lists, plugin titles).
+    pub fn pick<'a>(self, en: &'a str, zh: &'a str) -> &'a str {
+        match self {
+            Lang::En => en,
+            Lang::ZhCn => zh,
+        }
+    }
+
+    /// A whole number with thousands separators: `1,234,567`.
+    pub fn number(self, n: i64) -> String {
+        let digits = n.unsigned_abs().to_string();
+        let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+        if n < 0 {
+            out.push('-');
+        }
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    }
+
+    /// An amount of yuan kept in fen: `¥12,345.60`.
+    pub fn money(self, fen: i64) -> String {
+        let sign = if fen < 0 { "-" } else { "" };
+        let abs = fen.unsigned_abs();
+        format!("{sign}¥{}.{:02}", self.number((abs / 100) as i64), abs % 100)
+    }
+
+    /// A moment in the organisation's time zone: `2026-11-30 14:05` style for Chinese,
+    /// `30 Nov 2026, 14:05` for English.
+    pub fn datetime(self, rfc3339: &str, tz: &jiff::tz::TimeZone) -> String {
+        let Ok(ts) = rfc3339.parse::<jiff::Timestamp>() else {
+            return rfc3339.to_owned();
+        };
+        let zoned = ts.to_zoned(tz.clone());
+        match self {
+            Lang::En => zoned.strftime("%-d %b %Y, %H:%M").to_string(),
+            Lang::ZhCn => zoned.strftime("%Y年%-m月%-d日 %H:%M").to_string(),
+        }
+    }
+
+    /// The day of a moment in the organisation's time zone.
+    pub fn date(self, rfc3339: &str, tz: &jiff::tz::TimeZone) -> String {
+        let Ok(ts) = rfc3339.parse::<jiff::Timestamp>() else {
+            return rfc3339.to_owned();
+        };
+        let zoned = ts.to_zoned(tz.clone());
+        match self {
+            Lang::En => zoned.strftime("%-d %b %Y").to_string(),
+            Lang::ZhCn => zoned.strftime("%Y年%-m月%-d日").to_string(),
+        }
+    }
+}
+
+static STRINGS: LazyLock<HashMap<&'static str, (&'static str, &'static str)>> =
+    LazyLock::new(|| TABLE.iter().map(|(k, en, zh)| (*k, (*en, *zh))).collect());
+
+/// Every string of the web CRM: key, English, Chinese.
+pub(crate) const TABLE: &[(&str, &str, &str)] = &[
+    // The frame of every page.
+    ("app.name", "Tessera CRM", "Tessera CRM"),
+    ("app.skip", "Skip to content", "跳到正文"),
+    ("app.menu", "Menu", "菜单"),
+    ("app.language", "Language", "语言"),
+    ("app.switch_language", "中文", "English"),
+    ("app.signed_in_as", "Signed in as", "当前用户"),
+    ("app.sign_out", "Sign out", "退出登录"),
+    ("app.notifications", "Notifications", "通知"),
+    ("app.unread", "unread", "条未读"),
+    ("app.live_unavailable", "Live updates are off; reload to see new items.", "实时更新不可用，请刷新页面。"),
+    ("nav.home", "Home", "首页"),
+    ("nav.customers", "Customers", "客户"),
+    ("nav.contacts", "Contacts", "联系人"),
+    ("nav.approvals", "Approvals", "审批"),
+    ("nav.analysis", "Analysis", "统计分析"),
+    ("nav.profile", "My profile", "个人设置"),
+    ("nav.plugins", "Plugins", "插件"),
+    ("nav.admin", "Administration", "系统管理"),
+    // Plugin blocks.
+    ("blocks.actions", "Actions", "操作"),
+    ("blocks.confirm", "Are you sure?", "确定要执行吗？"),
+    ("blocks.empty", "Nothing here yet.", "暂无内容。"),
+    // Errors.
+    ("error.title", "Something went wrong", "出错了"),
+    ("error.not_found", "This page does not exist, or you may not see it.", "页面不存在，或您无权查看。"),
+    ("error.forbidden", "You may not do this.", "您没有执行此操作的权限。"),
+    ("error.csrf", "This form has expired. Reload the page and send it again.", "表单已过期，请刷新页面后重新提交。"),
+    (
+        "error.server",
+        "The server could not finish this. Try again; if it keeps failing, tell your administrator the reference below.",
+        "服务器未能完成此操作。请重试；如果仍然失败，请将下方的参考号告知管理员。",
+    ),
+    ("error.reference", "Reference", "参考号"),
+    ("error.back_home", "Back to the home page", "返回首页"),
+    ("error.form", "Please correct the fields marked below.", "请修改下方标出的字段。"),
+    // Sign-in.
+    ("signin.title", "Sign in", "登录"),
+    ("signin.org", "Organisation", "组织"),
+    ("signin.org_help", "Leave empty when this server has one organisation.", "服务器只有一个组织时可不填。"),
+    ("signin.username", "User name", "用户名"),
+    ("signin.password", "Password", "密码"),
+    ("signin.submit", "Sign in", "登录"),
+    ("signin.failed", "Wrong organisation, user name or password.", "组织、用户名或密码错误。"),
+    ("signin.signed_out", "You have signed out.", "您已退出登录。"),
+    // Home.
+    ("home.title", "Home", "首页"),
+    ("home.welcome", "Welcome back", "欢迎回来"),
+    ("home.due", "My follow-ups due", "我的待跟进"),
+    ("home.due_none", "Nothing is due in the next seven days.", "未来七天没有待跟进的客户。"),
+    ("home.approvals", "Approvals waiting for me", "待我审批"),
+    ("home.approvals_none", "No approval is waiting for you.", "没有待您审批的事项。"),
+    ("home.recent", "Recent activity", "最近动态"),
+    ("home.recent_none", "Nothing new.", "暂无动态。"),
+    ("home.by_level", "My customers by level", "客户等级构成"),
+    ("home.widgets", "From plugins", "插件"),
+    // Customers.
+    ("customers.title", "Customers", "客户"),
+    ("customers.new", "New customer", "新建客户"),
+    ("customers.search", "Search", "搜索"),
+    ("customers.search_placeholder", "Name, pinyin initials, code or phone", "名称、拼音首字母、编号或电话"),
+    ("customers.filter", "Filter", "筛选"),
+    ("customers.all_levels", "All levels", "全部等级"),
+    ("customers.all_statuses", "All statuses", "全部状态"),
+    ("customers.all_owners", "All owners", "全部负责人"),
+    ("customers.scope", "Whose", "归属"),
+    ("customers.scope_all", "All I may see", "我可见的全部"),
+    ("customers.scope_mine", "Mine", "我的"),
+    ("customers.none", "No customer matches.", "没有符合条件的客户。"),
+    ("customers.next_page", "Next page", "下一页"),
+    ("customers.first_page", "First page", "第一页"),
+    ("customers.created", "Customer created.", "客户已创建。"),
+    ("customers.saved", "Customer saved.", "客户已保存。"),
+    ("customers.pending_approval", "This customer waits for approval.", "此客户正在等待审批。"),
+    ("customers.select", "Select", "选择"),
+    ("customers.bulk", "With the selected customers", "对选中的客户"),
+    ("customers.transfer_to", "Transfer to", "转移给"),
+    ("customers.transfer", "Transfer", "转移"),
+    ("customers.transferred", "Customers transferred.", "客户已转移。"),
+    ("customers.transfer_none", "Select at least one customer.", "请至少选择一个客户。"),
+    ("customers.export", "Export CSV", "导出 CSV"),
+    ("customers.reason", "Reason", "原因"),
+    ("customers.select_all", "Select every customer on this page", "全选本页客户"),
+    ("customers.pending", "Awaiting approval", "待审批"),
+    ("customers.list_label", "Customers found", "客户列表"),
+    ("field.code", "Code", "编号"),
+    ("field.name", "Name", "名称"),
+    ("field.kind", "Kind", "类型"),
+    ("field.kind.company", "Company", "企业"),
+    ("field.kind.person", "Person", "个人"),
+    ("field.level", "Level", "等级"),
+    ("field.status", "Status", "状态"),
+    ("field.industry", "Industry", "行业"),
+    ("field.region", "Region", "地区"),
+    ("field.source", "Source", "来源"),
+    ("field.category", "Category", "分类"),
+    ("field.address", "Address", "地址"),
+    ("field.website", "Website", "网站"),
+    ("field.phone", "Phone", "电话"),
+    ("field.phones", "Phones", "电话"),
+    ("field.tags", "Tags", "标签"),
+    ("field.tags_help", "Separate tags with commas.", "多个标签用逗号分隔。"),
+    ("field.notes", "Notes", "备注"),
+    ("field.owner", "Owner", "负责人"),
+    ("field.department", "Department", "部门"),
+    ("field.credit_limit", "Credit limit", "信用额度"),
+    ("field.last_follow_up", "Last follow-up", "最近跟进"),
+    ("field.next_follow_up", "Next follow-up", "下次跟进"),
+    ("field.created_at", "Created", "创建时间"),
+    ("field.none", "—", "—"),
+    ("form.save", "Save", "保存"),
+    ("form.cancel", "Cancel", "取消"),
+    ("form.required", "required", "必填"),
+    ("form.choose", "Choose…", "请选择…"),
+    // The customer page.
+    ("customer.card", "Customer", "客户信息"),
+    ("customer.contacts", "Contacts", "联系人"),
+    ("customer.contacts_none", "No contact yet.", "暂无联系人。"),
+    ("customer.contact_title", "Title", "职务"),
+    ("customer.reports_to", "Reports to", "上级"),
+    ("customer.timeline", "Timeline", "跟进记录"),
+    ("customer.timeline_none", "No follow-up yet.", "暂无跟进记录。"),
+    ("customer.follow_up", "Log a follow-up", "写跟进"),
+    ("customer.follow_up_saved", "Follow-up logged.", "跟进已记录。"),
+    ("customer.panels", "From plugins", "插件"),
+    ("activity.kind", "Type", "方式"),
+    ("activity.kind.call", "Call", "电话"),
+    ("activity.kind.visit", "Visit", "拜访"),
+    ("activity.kind.email", "Email", "邮件"),
+    ("activity.kind.meeting", "Meeting", "会议"),
+    ("activity.kind.note", "Note", "备注"),
+    ("activity.subject", "Subject", "主题"),
+    ("activity.content", "What happened", "跟进内容"),
+    ("activity.result", "Result", "结果"),
+    ("activity.next", "Follow up again on", "下次跟进日期"),
+    ("activity.by", "by", "跟进人"),
+    // Profile.
+    ("profile.title", "My profile", "个人设置"),
+    ("profile.display_name", "Display name", "显示名称"),
+    ("profile.email", "Email", "邮箱"),
+    ("profile.phone", "Phone", "电话"),
+    ("profile.language", "Language", "语言"),
+    ("profile.saved", "Profile saved.", "个人设置已保存。"),
+    ("profile.password", "Change password", "修改密码"),
+    ("profile.current_password", "Current password", "当前密码"),
+    ("profile.new_password", "New password", "新密码"),
+    ("profile.password_changed", "Password changed; your other sessions were ended.", "密码已修改，其他会话已退出。"),
+    ("profile.sessions", "Sessions", "登录会话"),
+    ("profile.this_session", "this session", "当前会话"),
+    ("profile.end_session", "End", "结束"),
+    ("profile.session_ended", "Session ended.", "会话已结束。"),
+    ("profile.started", "Started", "开始时间"),
+    ("profile.last_seen", "Last seen", "最近活动"),
+    ("profile.client", "Browser", "浏览器"),
+    // Approvals.
+    ("approvals.title", "Approvals", "审批"),
+    ("approvals.inbox", "Waiting for me", "待我审批"),
+    ("approvals.none", "Nothing waits for you.", "没有待您审批的事项。"),
+    ("approvals.subject", "Subject", "事项"),
+    ("approvals.submitter", "Submitted by", "提交人"),
+    ("approvals.submitted", "Submitted", "提交时间"),
+    ("approvals.state", "State", "状态"),
+    ("approvals.history", "History", "审批记录"),
+    ("approvals.comment", "Comment", "意见"),
+    ("approvals.approve", "Approve", "同意"),
+    ("approvals.reject", "Reject", "驳回"),
+    ("approvals.approved", "Approved.", "已同意。"),
+    ("approvals.rejected", "Rejected.", "已驳回。"),
+    ("approvals.mine", "Submitted by me", "我发起的"),
+    ("approvals.steps", "Steps", "审批步骤"),
+    ("approvals.step_current", "waiting", "待审批"),
+    ("approvals.step_done", "approved", "已通过"),
+    ("approvals.step_skipped", "skipped", "已跳过"),
+    ("approvals.fields", "Submitted values", "提交内容"),
+    ("approvals.open_subject", "Open the customer", "查看客户"),
+    ("approvals.decide", "Your decision", "您的审批意见"),
+    ("approvals.state.pending", "Pending", "审批中"),
+    ("approvals.state.approved", "Approved", "已通过"),
+    ("approvals.state.rejected", "Rejected", "已驳回"),
+    ("approvals.state.returned", "Returned", "已退回"),
+    ("approvals.state.withdrawn", "Withdrawn", "已撤回"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique_and_every_string_is_written_in_both_languages() {
+        let mut seen = std::collections::HashSet::new();
+        for (key, en, zh) in TABLE {
+            assert!(seen.insert(*key), "{key} is in the table twice");
+            assert!(!en.trim().is_empty() && !zh.trim().is_empty(), "{key} lacks a translation");
+        }
+    }
+
+    #[test]
+    fn accept_language_is_read_by_preference() {
+        assert_eq!(Lang::from_accept_language("zh-CN,zh;q=0.9,en;q=0.8"), Some(Lang::ZhCn));
+        assert_eq!(Lang::from_accept_language("en-GB,en;q=0.9,zh;q=0.8"), Some(Lang::En));
+        assert_eq!(Lang::from_accept_language("fr;q=1, zh-TW;q=0.5, en;q=0.7"), Some(Lang::En));
+        assert_eq!(Lang::from_accept_language("de, fr"), None);
+        assert_eq!(Lang::from_accept_language("en;q=0, zh"), Some(Lang::ZhCn));
+    }
+
+    #[test]
+    fn numbers_money_and_dates_read_as_each_language_writes_them() {
+        assert_eq!(Lang::En.number(1_234_567), "1,234,567");
+        assert_eq!(Lang::En.number(-999), "-999");
+        assert_eq!(Lang::En.number(1000), "1,000");
+        assert_eq!(Lang::ZhCn.money(1_234_560), "¥12,345.60");
+        assert_eq!(Lang::En.money(-5), "-¥0.05");
+        let shanghai = jiff::tz::TimeZone::get("Asia/Shanghai").expect("tz");
+        assert_eq!(Lang::ZhCn.datetime("2026-11-30T06:05:00Z", &shanghai), "2026年11月30日 14:05");
+        assert_eq!(Lang::En.datetime("2026-11-30T06:05:00Z", &shanghai), "30 Nov 2026, 14:05");
+        assert_eq!(Lang::En.date("2026-11-30T18:00:00Z", &shanghai), "1 Dec 2026");
+    }
+}

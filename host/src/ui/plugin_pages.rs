@@ -1,0 +1,216 @@
+//! The pages enabled plugins add to the menu, and the actions of their pages, panels and
+//! widgets. A plugin answers an action with a notice (shown on the page the user came from),
+//! a link inside the CRM to go to, or errors by field (the form is shown again, filled in).
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde_json::{Map, Value};
+
+use super::blocks::{self, BlockView, PanelView, Target};
+use super::{Chrome, Posted, UiError, Viewer, local_path, render_with, see_other};
+use crate::runtime::bindings::tessera::plugin::ui;
+use crate::runtime::registry::Active;
+use crate::web::AppState;
+
+/// The cookie that carries an action's notice to the page the browser is sent back to.
+pub const FLASH_COOKIE: &str = "tessera_flash";
+
+/// Form fields the host adds to a plugin's forms; every other field is the plugin's.
+const RESERVED: &[&str] = &["_csrf", "_argument", "_back", "_customer_id", "_types"];
+
+#[derive(Template)]
+#[template(path = "plugin_page.html")]
+struct PluginPage {
+    chrome: Chrome,
+    panel: PanelView,
+}
+
+fn enabled(state: &AppState, org_id: crate::store::Id, plugin: &str) -> Result<Arc<Active>, UiError> {
+    state
+        .plugins
+        .registry
+        .active_in(org_id)
+        .into_iter()
+        .find(|a| a.loaded.manifest.plugin.id == plugin)
+        .ok_or_else(|| UiError::status(StatusCode::NOT_FOUND, "error.not_found"))
+}
+
+fn is_target(active: &Active, target: &str, pages_only: bool) -> bool {
+    let m = &active.loaded.manifest;
+    m.pages.iter().any(|p| p.id == target) || (!pages_only && m.panels.iter().chain(&m.widgets).any(|p| p.id == target))
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((plugin, target)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, UiError> {
+    let active = enabled(&state, viewer.org_id(), &plugin)?;
+    if !is_target(&active, &target, true) {
+        return Err(UiError::status(StatusCode::NOT_FOUND, "error.not_found"));
+    }
+    let params: Vec<(String, String)> = raw
+        .as_deref()
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| k != "notice")
+        .collect();
+    let what = Target { target: &target, customer_id: None, params, refill: None };
+    let panel = blocks::render_target(&state, &active, &viewer.access, viewer.lang(), what).await;
+    let href = format!("/p/{plugin}/{target}");
+    let (chrome, _, _) = viewer.chrome(&panel.title, &href);
+    let status = if panel.failed.is_some() { StatusCode::BAD_GATEWAY } else { StatusCode::OK };
+    Ok(render_with(status, &PluginPage { chrome, panel }))
+}
+
+/// The form's values as the plugin receives them: numbers, customers and users as numbers
+/// (`null` when left empty), checkboxes as `true`/`false`, everything else as text. A number
+/// that does not parse stays text, so the plugin can say what is wrong with it.
+fn form_input(form: &super::FormFields) -> Map<String, Value> {
+    let types: Vec<(&str, &str)> = form.get("_types").split(',').filter_map(|t| t.split_once(':')).collect();
+    let kind_of = |name: &str| types.iter().find(|(n, _)| *n == name).map(|(_, k)| *k);
+    let mut input = Map::new();
+    for (name, raw) in &form.0 {
+        if RESERVED.contains(&name.as_str()) {
+            continue;
+        }
+        let raw = raw.trim();
+        let value = match kind_of(name) {
+            Some("checkbox") => Value::Bool(true),
+            Some("number" | "customer" | "user") if raw.is_empty() => Value::Null,
+            Some("number" | "customer" | "user") => raw
+                .parse::<i64>()
+                .map(Value::from)
+                .or_else(|_| raw.parse::<f64>().map(Value::from))
+                .unwrap_or_else(|_| Value::String(raw.to_owned())),
+            _ => Value::String(raw.to_owned()),
+        };
+        input.insert(name.clone(), value);
+    }
+    for (name, kind) in types {
+        if kind == "checkbox" && !input.contains_key(name) {
+            input.insert(name.to_owned(), Value::Bool(false));
+        }
+    }
+    input
+}
+
+pub async fn act(
+    State(state): State<AppState>,
+    Path((plugin, target, action)): Path<(String, String, String)>,
+    posted: Posted,
+) -> Result<Response, UiError> {
+    let Posted { viewer, form } = posted;
+    let active = enabled(&state, viewer.org_id(), &plugin)?;
+    if !is_target(&active, &target, false) {
+        return Err(UiError::status(StatusCode::NOT_FOUND, "error.not_found"));
+    }
+    let input = form_input(&form);
+    let customer_id = match form.opt("_customer_id") {
+        Some(raw) => Some(raw.parse().map_err(|_| UiError::status(StatusCode::BAD_REQUEST, "error.form"))?),
+        None => None,
+    };
+    let back = local_path(form.get("_back")).to_owned();
+    let outcome = state
+        .plugins
+        .act(
+            &active,
+            viewer.access.clone(),
+            viewer.lang().tag(),
+            target.clone(),
+            action,
+            form.opt("_argument"),
+            Value::Object(input).to_string(),
+        )
+        .await;
+    match outcome {
+        Ok(ui::Outcome::Redirect(to)) => Ok(see_other(&to)),
+        Ok(ui::Outcome::Notice((kind, text))) => Ok(with_flash(see_other(&back), &kind, &text)),
+        Ok(ui::Outcome::Invalid(errors)) => {
+            let what = Target { target: &target, customer_id, params: Vec::new(), refill: Some((&form, &errors)) };
+            let mut panel = blocks::render_target(&state, &active, &viewer.access, viewer.lang(), what).await;
+            panel
+                .blocks
+                .insert(0, blocks::BlockView::Notice { kind: "error", text: viewer.lang().t("error.form").to_owned() });
+            let href = format!("/p/{plugin}/{target}");
+            let (chrome, _, _) = viewer.chrome(&panel.title, &href);
+            Ok(render_with(StatusCode::UNPROCESSABLE_ENTITY, &PluginPage { chrome, panel }))
+        }
+        Err(failure) => {
+            tracing::warn!(plugin, error = %failure.message, "plugin action failed");
+            Ok(with_flash(see_other(&back), "error", &failure.message))
+        }
+    }
+}
+
+/// Adds the notice cookie the next page shows (and clears).
+fn with_flash(mut resp: Response, kind: &str, text: &str) -> Response {
+    let kind = match kind {
+        "success" | "warning" | "error" => kind,
+        _ => "info",
+    };
+    let text: String = text.chars().take(300).collect();
+    let value = serde_urlencoded::to_string([("k", kind), ("t", text.as_str())]).unwrap_or_default();
+    // Form encoding leaves no `;`, `,`, space or quote, so it is a valid cookie value as it is.
+    let cookie = format!("{FLASH_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age=60");
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// The notice a flash cookie carries.
+pub fn read_flash(cookie: &str) -> Option<super::Notice> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(cookie).ok()?;
+    let kind = match pairs.iter().find(|(k, _)| k == "k")?.1.as_str() {
+        "success" => "success",
+        "warning" => "warning",
+        "error" => "error",
+        _ => "info",
+    };
+    let text = pairs.into_iter().find(|(k, _)| k == "t")?.1;
+    Some(super::Notice { kind, text })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_values_reach_the_plugin_typed() {
+        let form = super::super::FormFields(
+            [
+                ("_csrf", "x"),
+                ("_types", "amount:number,customer_id:customer,done:checkbox,urgent:checkbox"),
+                ("title", " 42 "),
+                ("amount", "12.5"),
+                ("customer_id", "7"),
+                ("urgent", "on"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        );
+        let input = Value::Object(form_input(&form));
+        assert_eq!(
+            input,
+            serde_json::json!({"title": "42", "amount": 12.5, "customer_id": 7, "urgent": true, "done": false})
+        );
+    }
+
+    #[test]
+    fn a_flash_carries_its_notice_through_the_cookie() {
+        let resp = with_flash(see_other("/customers/1"), "success", "Claimed 客户 & more; done=yes");
+        let cookie = resp.headers().get(header::SET_COOKIE).and_then(|v| v.to_str().ok()).expect("cookie");
+        let value = cookie.strip_prefix("tessera_flash=").and_then(|c| c.split(';').next()).expect("value");
+        let notice = read_flash(value).expect("notice");
+        assert_eq!((notice.kind, notice.text.as_str()), ("success", "Claimed 客户 & more; done=yes"));
+        assert!(read_flash("k=shout&t=x").is_some_and(|n| n.kind == "info"));
+    }
+}

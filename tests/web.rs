@@ -1,0 +1,366 @@
+//! The web CRM over a real socket on both backends, as a browser without JavaScript uses it:
+//! signing in through the form, pages in the user's language, forms guarded by CSRF tokens,
+//! a salesperson's own customers only, escaped output, bulk transfer, and the menu and panels
+//! of a plugin appearing when it is enabled and going when it is disabled.
+
+use anyhow::{Context, Result, ensure};
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT_LANGUAGE, CONTENT_SECURITY_POLICY, LOCATION};
+use serde_json::json;
+use tessera_tests::{ADMIN_PASSWORD, TestServer, USER_PASSWORD, both_backends};
+
+/// A browser with cookies that does not follow redirects, so each step can be checked.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    lang: &'static str,
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    csp: Option<String>,
+    html: String,
+}
+
+impl Page {
+    /// The value of the first hidden input named `name`.
+    fn hidden(&self, name: &str) -> Result<String> {
+        let marker = format!("name=\"{name}\" value=\"");
+        let at = self.html.find(&marker).with_context(|| format!("no {name} field in:\n{}", self.html))?;
+        let rest = &self.html[at + marker.len()..];
+        Ok(rest[..rest.find('"').context("unterminated value")?].to_owned())
+    }
+
+    fn csrf(&self) -> Result<String> {
+        self.hidden("_csrf")
+    }
+}
+
+impl Browser {
+    fn new(server: &TestServer, lang: &'static str) -> Result<Browser> {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .context("client")?;
+        Ok(Browser { http, base: server.base.clone(), lang })
+    }
+
+    async fn page(resp: reqwest::Response) -> Result<Page> {
+        let status = resp.status();
+        let header = |name| {
+            resp.headers().get(name).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok()).map(str::to_owned)
+        };
+        let location = header(LOCATION);
+        let csp = header(CONTENT_SECURITY_POLICY);
+        Ok(Page { status, location, csp, html: resp.text().await? })
+    }
+
+    async fn get(&self, path: &str) -> Result<Page> {
+        let resp = self.http.get(format!("{}{path}", self.base)).header(ACCEPT_LANGUAGE, self.lang).send().await?;
+        Self::page(resp).await
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<Page> {
+        let resp =
+            self.http.post(format!("{}{path}", self.base)).header(ACCEPT_LANGUAGE, self.lang).form(form).send().await?;
+        Self::page(resp).await
+    }
+
+    /// Signs in through the form and lands on `next`.
+    async fn sign_in(&self, username: &str, password: &str) -> Result<Page> {
+        let form = self.get("/sign-in").await?;
+        ensure!(form.status == StatusCode::OK, "sign-in page: {}", form.status);
+        let token = form.hidden("_token")?;
+        let done = self
+            .post("/sign-in", &[("_token", &token), ("username", username), ("password", password), ("next", "/")])
+            .await?;
+        ensure!(done.status == StatusCode::SEE_OTHER, "sign-in of {username}: {} {}", done.status, done.html);
+        self.get(done.location.as_deref().context("redirect")?).await
+    }
+}
+
+async fn add_salesperson(server: &TestServer, name: &str, locale: &str) -> Result<i64> {
+    let admin = server.admin().await?;
+    let role = server.role_id(&admin, "Salesperson").await?;
+    let id = server.add_user(&admin, name, None, &[role]).await?;
+    let (status, body) = admin.patch(&format!("/api/v1/users/{id}"), &json!({ "locale": locale })).await?;
+    ensure!(status == StatusCode::OK, "locale: {status} {body}");
+    Ok(id)
+}
+
+both_backends! {
+    async fn sign_in_is_a_form_with_its_own_token_and_pages_carry_a_strict_policy(backend) {
+        let server = TestServer::start(backend).await?;
+        let browser = Browser::new(&server, "en-GB,en;q=0.9")?;
+
+        let home = browser.get("/").await?;
+        assert_eq!(home.status, StatusCode::SEE_OTHER);
+        assert_eq!(home.location.as_deref(), Some("/sign-in"));
+        let deep = browser.get("/customers?q=abc").await?;
+        assert_eq!(deep.location.as_deref(), Some("/sign-in?next=%2Fcustomers%3Fq%3Dabc"));
+
+        let form = browser.get("/sign-in").await?;
+        assert!(form.html.contains("<html lang=\"en\">") && form.html.contains(">Sign in<"), "{}", form.html);
+        let csp = form.csp.clone().context("no CSP on the sign-in page")?;
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+        assert!(!form.html.contains("<script>") && !form.html.contains(" style="), "inline script or style");
+
+        // A sign-in posted from elsewhere (no token cookie) is refused.
+        let stranger = Browser::new(&server, "en")?;
+        let forged = stranger
+            .post("/sign-in", &[("_token", "guess"), ("username", "admin"), ("password", ADMIN_PASSWORD)])
+            .await?;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+        let token = form.hidden("_token")?;
+        let wrong = browser.post("/sign-in", &[("_token", &token), ("username", "admin"), ("password", "nope")]).await?;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        assert!(wrong.html.contains("Wrong organisation, user name or password."), "{}", wrong.html);
+        assert!(wrong.html.contains("value=\"admin\""), "the user name is kept");
+
+        let token = wrong.hidden("_token")?;
+        let next = "/customers?q=abc";
+        let ok = browser
+            .post("/sign-in", &[("_token", &token), ("username", "admin"), ("password", ADMIN_PASSWORD), ("next", next)])
+            .await?;
+        assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.html);
+        assert_eq!(ok.location.as_deref(), Some(next));
+        // Somewhere outside the CRM is never a place sign-in sends the browser.
+        let other = Browser::new(&server, "en")?;
+        let form = other.get("/sign-in?next=https://evil.example/").await?;
+        assert!(form.html.contains("name=\"next\" value=\"/\""), "{}", form.html);
+
+        let unknown = browser.get("/no/such/page").await?;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        assert!(unknown.html.contains("This page does not exist") && unknown.csp.is_some());
+        let api = browser.http.get(server.url("/api/v1/no-such-thing")).send().await?;
+        assert_eq!(api.status(), StatusCode::NOT_FOUND);
+        assert!(api.text().await?.contains("\"not_found\""));
+        server.stop().await;
+        Ok(())
+    }
+
+    async fn a_salesperson_creates_follows_up_and_finds_own_customers_only(backend) {
+        let server = TestServer::start(backend).await?;
+        add_salesperson(&server, "zhang", "zh-CN").await?;
+        add_salesperson(&server, "li", "en").await?;
+        let zhang = Browser::new(&server, "en")?;
+        let home = zhang.sign_in("zhang", USER_PASSWORD).await?;
+        // The user's preference wins over the browser's Accept-Language.
+        assert!(home.html.contains("<html lang=\"zh-CN\">") && home.html.contains("我的待跟进"), "{}", home.html);
+
+        // A form without the session's token is refused and changes nothing.
+        let refused = zhang.post("/customers", &[("name", "北京科技有限公司")]).await?;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(refused.html.contains("表单已过期"), "{}", refused.html);
+
+        let form = zhang.get("/customers/new").await?;
+        let csrf = form.csrf()?;
+        let empty = zhang.post("/customers", &[("_csrf", &csrf), ("name", " "), ("phone", "138 0013 8000")]).await?;
+        assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(empty.html.contains("aria-invalid=\"true\"") && empty.html.contains("138 0013 8000"), "{}", empty.html);
+
+        let made = zhang
+            .post("/customers", &[("_csrf", &csrf), ("name", "北京科技有限公司"), ("kind", "company"),
+                                  ("phone", "138 0013 8000"), ("tags", "重点，VIP")])
+            .await?;
+        assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.html);
+        let link = made.location.context("redirect")?;
+        assert!(link.starts_with("/customers/") && link.ends_with("?notice=customers.created"), "{link}");
+        let page = zhang.get(&link).await?;
+        assert!(page.html.contains("客户已创建。") && page.html.contains("北京科技有限公司"), "{}", page.html);
+        assert!(page.html.contains("重点, VIP") && page.html.contains("138 0013 8000"));
+        let id = link.trim_start_matches("/customers/").split('?').next().context("id")?.to_owned();
+
+        // A follow-up with a date that is not one keeps what was typed and says what is wrong.
+        let bad = zhang
+            .post(&format!("/customers/{id}/follow-ups"), &[("_csrf", &csrf), ("kind", "visit"),
+                  ("subject", "上门拜访"), ("next", "next tuesday")])
+            .await?;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.html.contains("next tuesday") && bad.html.contains("上门拜访"), "{}", bad.html);
+        let good = zhang
+            .post(&format!("/customers/{id}/follow-ups"), &[("_csrf", &csrf), ("kind", "visit"),
+                  ("subject", "上门拜访"), ("content", "谈了报价"), ("next", "2030-01-15")])
+            .await?;
+        assert_eq!(good.status, StatusCode::SEE_OTHER, "{}", good.html);
+        let page = zhang.get(good.location.as_deref().context("redirect")?).await?;
+        assert!(page.html.contains("跟进已记录。") && page.html.contains("谈了报价"), "{}", page.html);
+        assert!(page.html.contains("2030年1月15日"), "the next follow-up in Chinese date form");
+
+        // Pinyin initials find it; the list links to it.
+        let found = zhang.get("/customers?q=bjkj").await?;
+        assert!(found.html.contains(&format!("href=\"/customers/{id}\"")), "{}", found.html);
+
+        // Another salesperson neither lists nor opens it, and sees English.
+        let li = Browser::new(&server, "zh-CN")?;
+        li.sign_in("li", USER_PASSWORD).await?;
+        let list = li.get("/customers").await?;
+        assert!(list.html.contains("<html lang=\"en\">") && list.html.contains("No customer matches."), "{}", list.html);
+        assert!(!list.html.contains("北京科技有限公司"));
+        let hidden = li.get(&format!("/customers/{id}")).await?;
+        assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+        assert!(hidden.html.contains("This page does not exist"));
+
+        // The language switch stores the preference and returns to the page.
+        let switched = zhang.post("/profile/language", &[("_csrf", &csrf), ("lang", "en"), ("back", "/customers")]).await?;
+        assert_eq!(switched.location.as_deref(), Some("/customers"));
+        let list = zhang.get("/customers").await?;
+        assert!(list.html.contains("<html lang=\"en\">") && list.html.contains("Next follow-up"), "{}", list.html);
+
+        // Signing out ends the session: its cookie no longer opens pages.
+        let out = zhang.post("/sign-out", &[("_csrf", &csrf)]).await?;
+        assert_eq!(out.status, StatusCode::SEE_OTHER);
+        assert_eq!(zhang.get("/customers").await?.status, StatusCode::SEE_OTHER);
+        server.stop().await;
+        Ok(())
+    }
+
+    async fn whatever_users_type_is_shown_as_text(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        let evil = "<script>alert(1)</script><img src=x onerror=alert(2)>";
+        let (status, made) = admin.post("/api/v1/customers", &json!({ "name": evil, "notes": "\"><svg onload=alert(3)>" })).await?;
+        ensure!(status == StatusCode::CREATED, "{made}");
+        let browser = Browser::new(&server, "en")?;
+        browser.sign_in("admin", ADMIN_PASSWORD).await?;
+        for path in ["/customers".to_owned(), format!("/customers/{}", made["id"])] {
+            let page = browser.get(&path).await?;
+            assert_eq!(page.status, StatusCode::OK);
+            assert!(!page.html.contains("<script>alert") && !page.html.contains("<img src=x") && !page.html.contains("<svg onload"),
+                    "unescaped on {path}: {}", page.html);
+            assert!(page.html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "{path}: {}", page.html);
+        }
+        server.stop().await;
+        Ok(())
+    }
+
+    async fn a_manager_transfers_the_customers_of_someone_who_left(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        let manager_role = server.role_id(&admin, "Sales manager").await?;
+        let (_, dept) = admin.post("/api/v1/departments", &json!({ "name": "Sales" })).await?;
+        let dept_id = dept["id"].as_i64();
+        let boss_id = server.add_user(&admin, "boss", dept_id, &[manager_role]).await?;
+        let (status, body) = admin.patch(&format!("/api/v1/users/{boss_id}"), &json!({ "locale": "en" })).await?;
+        ensure!(status == StatusCode::OK, "{body}");
+        let sales_role = server.role_id(&admin, "Salesperson").await?;
+        let leaver = server.add_user(&admin, "leaver", dept_id, &[sales_role]).await?;
+        let stayer = server.add_user(&admin, "stayer", dept_id, &[sales_role]).await?;
+        let mut ids = Vec::new();
+        for name in ["离职客户一", "离职客户二"] {
+            let (status, c) = admin.post("/api/v1/customers", &json!({ "name": name, "owner_id": leaver })).await?;
+            ensure!(status == StatusCode::CREATED, "{c}");
+            ids.push(c["id"].as_i64().context("id")?.to_string());
+        }
+        let boss = Browser::new(&server, "en")?;
+        boss.sign_in("boss", USER_PASSWORD).await?;
+        let list = boss.get("/customers").await?;
+        assert!(list.html.contains("离职客户一") && list.html.contains("Transfer to"), "{}", list.html);
+        let csrf = list.csrf()?;
+        let stayer_id = stayer.to_string();
+        // No reason: refused with the reason, nothing moves.
+        let refused = boss
+            .post("/customers/transfer", &[("_csrf", &csrf), ("ids", &ids[0]), ("ids", &ids[1]),
+                  ("to_user_id", &stayer_id), ("reason", ""), ("back", "/customers")])
+            .await?;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(refused.html.contains("give a reason"), "{}", refused.html);
+        let done = boss
+            .post("/customers/transfer", &[("_csrf", &csrf), ("ids", &ids[0]), ("ids", &ids[1]),
+                  ("to_user_id", &stayer_id), ("reason", "离职交接"), ("back", "/customers")])
+            .await?;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        let page = boss.get(done.location.as_deref().context("redirect")?).await?;
+        assert!(page.html.contains("Customers transferred."), "{}", page.html);
+        for id in &ids {
+            let (_, c) = admin.get(&format!("/api/v1/customers/{id}")).await?;
+            assert_eq!(c["owner_id"].as_i64(), Some(stayer), "{c}");
+        }
+
+        // A request waits for the manager, who approves it from the approvals inbox.
+        let (status, def) = admin
+            .post("/api/v1/workflow/definitions", &json!({ "name": "Discount", "subject_type": "discount",
+                  "steps": [{ "name": "Manager", "approvers": [{ "kind": "user", "user_id": boss_id }] }] }))
+            .await?;
+        ensure!(status == StatusCode::CREATED, "{def}");
+        let stayer_api = server.sign_in("stayer", USER_PASSWORD).await?;
+        let (status, request) = stayer_api
+            .post("/api/v1/approvals", &json!({ "definition_id": def["id"], "subject_id": 1,
+                  "title": "八折优惠 for 离职客户一", "fields": { "discount": "20%" } }))
+            .await?;
+        ensure!(status == StatusCode::CREATED, "{request}");
+        let home = boss.get("/").await?;
+        let link = format!("/approvals/{}", request["id"]);
+        assert!(home.html.contains(&format!("href=\"{link}\"")), "{}", home.html);
+        let inbox = boss.get("/approvals").await?;
+        assert!(inbox.html.contains("八折优惠 for 离职客户一") && inbox.html.contains("stayer"), "{}", inbox.html);
+        let detail = boss.get(&link).await?;
+        assert!(detail.html.contains("20%") && detail.html.contains("Approve"), "{}", detail.html);
+        // The submitter may look but not decide.
+        let submitter = Browser::new(&server, "en")?;
+        submitter.sign_in("stayer", USER_PASSWORD).await?;
+        let theirs = submitter.get(&link).await?;
+        assert_eq!(theirs.status, StatusCode::OK);
+        assert!(!theirs.html.contains("/approve\""), "{}", theirs.html);
+        let approved = boss.post(&format!("{link}/approve"), &[("_csrf", &csrf), ("comment", "同意，下不为例")]).await?;
+        assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.html);
+        let detail = boss.get(approved.location.as_deref().context("redirect")?).await?;
+        assert!(detail.html.contains("Approved.") && detail.html.contains("同意，下不为例"), "{}", detail.html);
+        let (_, a) = stayer_api.get(&link.replace("/approvals", "/api/v1/approvals")).await?;
+        assert_eq!(a["state"], "approved", "{a}");
+        // Deciding again is refused in words, not with a server error.
+        let again = boss.post(&format!("{link}/reject"), &[("_csrf", &csrf)]).await?;
+        assert!(again.status.is_client_error(), "{} {}", again.status, again.html);
+        server.stop().await;
+        Ok(())
+    }
+
+    async fn an_enabled_plugin_adds_its_menu_page_and_panel_and_they_go_when_disabled(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin_api = server.admin().await?;
+        let (status, body) = admin_api.patch("/api/v1/me", &json!({ "locale": "en" })).await?;
+        ensure!(status == StatusCode::OK, "{body}");
+        admin_api.install_and_enable("hello-crm", &["customers:read", "events:subscribe", "schedule"]).await?;
+        let (status, c) = admin_api.post("/api/v1/customers", &json!({ "name": "插件客户" })).await?;
+        ensure!(status == StatusCode::CREATED, "{c}");
+        let browser = Browser::new(&server, "en")?;
+        let home = browser.sign_in("admin", ADMIN_PASSWORD).await?;
+        assert!(home.html.contains("href=\"/p/hello-crm/notes\""), "menu missing: {}", home.html);
+
+        let page = browser.get("/p/hello-crm/notes").await?;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+        let csrf = page.csrf()?;
+        // The plugin refuses an empty title by field: the form comes back with the error.
+        let refused = browser
+            .post("/p/hello-crm/notes/act/add", &[("_csrf", &csrf), ("_back", "/p/hello-crm/notes"), ("title", ""), ("body", "kept text")])
+            .await?;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.html);
+        assert!(refused.html.contains("Give the note a title") && refused.html.contains("kept text"), "{}", refused.html);
+
+        // From the customer's panel, the note belongs to the customer.
+        let customer = browser.get(&format!("/customers/{}", c["id"])).await?;
+        assert!(customer.html.contains("plugin-panel") && customer.html.contains("name=\"customer_id\""), "{}", customer.html);
+        let types = customer.hidden("_types")?;
+        let added = browser
+            .post("/p/hello-crm/customer-notes/act/add", &[("_csrf", &csrf), ("_types", &types),
+                  ("_back", &format!("/customers/{}", c["id"])), ("title", "带伞"), ("customer_id", &c["id"].to_string())])
+            .await?;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.html);
+        let back = browser.get(added.location.as_deref().context("redirect")?).await?;
+        assert!(back.html.contains("Note added") && back.html.contains("带伞"), "{}", back.html);
+        // The notice shows once.
+        let again = browser.get(&format!("/customers/{}", c["id"])).await?;
+        assert!(!again.html.contains("Note added"));
+
+        let (status, body) = admin_api.post("/api/v1/plugins/hello-crm/disable", &json!({})).await?;
+        ensure!(status == StatusCode::OK, "disable: {status} {body}");
+        let home = browser.get("/").await?;
+        assert!(!home.html.contains("/p/hello-crm/notes"), "menu still there");
+        assert_eq!(browser.get("/p/hello-crm/notes").await?.status, StatusCode::NOT_FOUND);
+        server.stop().await;
+        Ok(())
+    }
+}
