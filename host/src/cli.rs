@@ -313,6 +313,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let running = server::prepare(&opts).await?;
     let url = format!("http://{}", running.addr);
     println!("Tessera CRM is running at {url}");
+    println!("  web CRM:      {url}/   (open it in a browser and sign in)");
     println!("  database:     {}", redact(&opts.database_url));
     match &running.first_start {
         Some(first) => {

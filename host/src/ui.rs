@@ -34,7 +34,7 @@ pub use i18n::Lang;
 use crate::access::{Access, Action, Scope};
 use crate::auth::{self, Authenticated, Credential};
 use crate::error::Error;
-use crate::web::{AppState, current_request_id, session_cookie};
+use crate::web::{AppState, cookie as cookie_value, current_request_id, session_cookie};
 
 tokio::task_local! {
     /// The language of the page being answered, so that an error page is in it too.
@@ -62,6 +62,7 @@ pub fn routes() -> Router<AppState> {
         .route("/p/{plugin}/{target}", get(plugin_pages::page))
         .route("/p/{plugin}/{target}/act/{action}", post(plugin_pages::act))
         .route("/assets/{name}", get(assets::serve))
+        .route("/favicon.ico", get(|| async { axum::response::Redirect::permanent(&assets::url("icon.svg")) }))
         .layer(middleware::from_fn(page_headers))
 }
 
@@ -70,13 +71,17 @@ pub fn routes() -> Router<AppState> {
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
     img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-async fn page_headers(req: Request, next: Next) -> Response {
-    let lang = req
-        .headers()
+/// The language the browser asks for, Chinese when it names none the CRM speaks.
+fn browser_lang(headers: &HeaderMap) -> Lang {
+    headers
         .get(header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .and_then(Lang::from_accept_language)
-        .unwrap_or(Lang::ZhCn);
+        .unwrap_or(Lang::ZhCn)
+}
+
+async fn page_headers(req: Request, next: Next) -> Response {
+    let lang = browser_lang(req.headers());
     let had_flash = cookie_value(req.headers(), plugin_pages::FLASH_COOKIE).is_some();
     let mut resp = PAGE_LANG.scope(Cell::new(lang), next.run(req)).await;
     if had_flash && !resp.status().is_redirection() {
@@ -197,6 +202,10 @@ impl Chrome {
 
     pub fn js(&self) -> String {
         assets::url("app.js")
+    }
+
+    pub fn icon(&self) -> String {
+        assets::url("icon.svg")
     }
 
     /// Sets the notice named by a `notice` query parameter, if the key is one of the table's
@@ -382,18 +391,6 @@ impl FromRequest<AppState> for Posted {
     }
 }
 
-/// The value of a request cookie.
-pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-}
-
 /// A path inside the CRM to return to, from a form or query; anything else (another site,
 /// `//host`, control characters) becomes the home page.
 pub fn local_path(s: &str) -> &str {
@@ -508,12 +505,7 @@ pub fn render_with<T: Template>(status: StatusCode, page: &T) -> Response {
 
 /// An HTML page for paths that match no route outside the API.
 pub async fn not_found_page(req: Request) -> Response {
-    let lang = req
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(Lang::from_accept_language)
-        .unwrap_or(Lang::ZhCn);
+    let lang = browser_lang(req.headers());
     let mut resp = PAGE_LANG
         .scope(Cell::new(lang), async { UiError::status(StatusCode::NOT_FOUND, "error.not_found").into_response() })
         .await;

@@ -29,6 +29,16 @@ pub struct WrkResult {
     pub errors: u64,
 }
 
+impl WrkResult {
+    /// The figures a report shows: rate, median, 99th percentile and errors.
+    pub fn summary(&self) -> String {
+        format!(
+            "{:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, {} errors",
+            self.requests_per_sec, self.p50_ms, self.p99_ms, self.errors
+        )
+    }
+}
+
 pub fn run(args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
     let seconds = if quick { 3 } else { 15 };
@@ -75,7 +85,17 @@ pub fn run(args: &[String]) -> Result<()> {
             crate::bench_customers::report(&mut md, &customer_sections, customers);
             return replace_section("customers", &md);
         }
-        Some(other) => bail!("--only takes `events`, `customers` or `plugins`, not {other:?}"),
+        Some("web") => {
+            let mut web_sections = Vec::new();
+            for backend in ["sqlite", "postgres"] {
+                println!("== web CRM on {backend}, {customers} customers");
+                web_sections.push((backend, crate::bench_web::run(&binary, backend, customers, seconds)?));
+            }
+            let mut md = String::new();
+            crate::bench_web::report(&mut md, &web_sections);
+            return replace_section("web", &md);
+        }
+        Some(other) => bail!("--only takes `events`, `customers`, `web` or `plugins`, not {other:?}"),
     }
     let mut sections = Vec::new();
     let mut customer_sections = Vec::new();

@@ -10,6 +10,8 @@ mod bench;
 mod bench_customers;
 mod bench_events;
 mod bench_plugins;
+mod bench_web;
+mod browser;
 mod plugins;
 mod test;
 
@@ -47,7 +49,7 @@ tasks:
   build-plugins              build the plugins for wasm32-wasip2 and package them as
                              target/plugins/<id>-<version>.wasm
   test                       run every test suite on SQLite and PostgreSQL
-  bench [--quick] [--customers N] [--only events|customers|plugins]
+  bench [--quick] [--customers N] [--only events|customers|web|plugins]
                              run the benchmarks (N customers, default 1,000,000; 20,000
                              with --quick) and rewrite docs/BENCHMARKS.md; with --only,
                              run one benchmark and replace its section";

@@ -1,5 +1,6 @@
-//! `cargo xtask test`: every test suite, on SQLite and PostgreSQL. A suite that is skipped
-//! (an ignored test, a missing database) fails the run instead of passing quietly.
+//! `cargo xtask test`: every test suite, on SQLite and PostgreSQL, ending with the browser
+//! suite in headless Chromium. A suite that is skipped (an ignored test, a missing database,
+//! a missing browser) fails the run instead of passing quietly.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
@@ -116,6 +117,19 @@ pub fn run(_args: &[String]) -> Result<()> {
         .env("CARGO_TARGET_DIR", crate::root().join("target"))
         .env("TESSERA_TESTKIT_TARGET_DIR", crate::plugins::wasm_target_dir());
     ok &= run_suites(guests, &mut counts)?;
+    // The web CRM in headless Chromium, on both backends.
+    crate::browser::ensure_tools()?;
+    let binary = crate::build_host(false)?;
+    for backend in ["sqlite", "postgres"] {
+        let tally = crate::browser::run(&binary, backend)?;
+        counts.passed += tally.passed;
+        counts.failed += tally.failed;
+        counts.ignored += tally.skipped;
+        counts.suites += 1;
+        if tally.passed + tally.failed == 0 {
+            counts.empty_suites.push(format!("browser suite on {backend}"));
+        }
+    }
     println!();
     println!("suites: {}", counts.suites);
     println!("tests: {} passed, {} failed, {} skipped", counts.passed, counts.failed, counts.ignored);

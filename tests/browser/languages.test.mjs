@@ -1,0 +1,57 @@
+// The same pages in Chinese and in English: the page says which language it is in, the
+// navigation is in it, and no string is missing from either language.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { api, launch, person, signIn, shot, chromeTexts } from './support.mjs';
+
+const PAGES = ['/', '/customers', '/customers/new', '/approvals', '/profile'];
+const CJK = /[\u4e00-\u9fff]/;
+
+for (const [locale, navWord] of [['zh-CN', '客户'], ['en', 'Customers']]) {
+  test(`every page in ${locale}, with no untranslated string`, async () => {
+    const browser = await launch();
+    const user = await api('li.na');
+    try {
+      await user.patch('/api/v1/me', { locale });
+      const { page, errors } = await person(browser, { locale });
+      await signIn(page, 'li.na');
+      const customer = page.locator('table.list tbody a');
+      await page.goto('/customers');
+      const pages = [...PAGES];
+      if (await customer.count()) pages.push(await customer.first().getAttribute('href'));
+      for (const path of pages) {
+        const res = await page.goto(path);
+        assert.equal(res.status(), 200, path);
+        assert.equal(await page.locator('html').getAttribute('lang'), locale, path);
+        assert.ok((await page.locator('nav a').allInnerTexts()).includes(navWord), `${path}: navigation in ${locale}`);
+        for (const text of await chromeTexts(page)) {
+          assert.notEqual(text, '?', `${path}: a string without translation`);
+          assert.doesNotMatch(text, /^[a-z_]+(\.[a-z_]+)+$/, `${path}: a key instead of words`);
+        }
+        const headings = await page.locator('th, label, legend').allInnerTexts();
+        for (const h of headings.filter((t) => t.trim())) {
+          if (locale === 'en') assert.doesNotMatch(h, CJK, `${path}: Chinese in an English label: ${h}`);
+        }
+        await shot(page, `languages-${locale}${path.replaceAll('/', '-')}`);
+      }
+      assert.deepEqual(errors, [], `errors in the page: ${errors.join('\n')}`);
+    } finally {
+      await user.patch('/api/v1/me', { locale: 'zh-CN' });
+      await browser.close();
+    }
+  });
+}
+
+test('signed out, the sign-in page follows Accept-Language', async () => {
+  const browser = await launch();
+  try {
+    for (const [locale, word] of [['en-US', 'Sign in'], ['zh-CN', '登录']]) {
+      const { page } = await person(browser, { locale });
+      await page.goto('/');
+      assert.match(new URL(page.url()).pathname, /^\/sign-in/);
+      assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), word);
+    }
+  } finally {
+    await browser.close();
+  }
+});
