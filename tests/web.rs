@@ -363,4 +363,81 @@ both_backends! {
         server.stop().await;
         Ok(())
     }
+
+    async fn an_administrator_adds_a_role_and_a_user_and_enables_a_plugin_from_its_grant_screen(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin_api = server.admin().await?;
+        let (status, body) = admin_api.patch("/api/v1/me", &json!({ "locale": "en" })).await?;
+        ensure!(status == StatusCode::OK, "{body}");
+        let (status, body) = admin_api.install_plugin(tessera_tests::plugin_package("hello-crm")?).await?;
+        ensure!(status == StatusCode::CREATED, "install: {body}");
+        let admin = Browser::new(&server, "en")?;
+        let home = admin.sign_in("admin", ADMIN_PASSWORD).await?;
+        assert!(home.html.contains("href=\"/admin/users\""), "the admin menu: {}", home.html);
+
+        // A role from the scope matrix.
+        let roles = admin.get("/admin/roles").await?;
+        let csrf = roles.csrf()?;
+        let bad = admin.post("/admin/roles", &[("_csrf", &csrf), ("name", "Support"), ("grant.customers.read", "everything")]).await?;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.html);
+        assert!(bad.html.contains("value=\"Support\""), "the name is kept");
+        let made = admin
+            .post("/admin/roles", &[("_csrf", &csrf), ("name", "Support 客服"), ("description", "Reads every customer"),
+                  ("grant.customers.read", "all"), ("grant.activities.create", "all"), ("grant.activities.read", "all")])
+            .await?;
+        assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.html);
+        let (_, list) = admin_api.get("/api/v1/roles").await?;
+        let role = list.as_array().and_then(|l| l.iter().find(|r| r["name"] == "Support 客服").cloned()).context("role")?;
+        assert_eq!(role["grants"].as_array().map(Vec::len), Some(3), "{role}");
+
+        // A user holding it; a short password is refused in words, the form kept.
+        let role_id = role["id"].to_string();
+        let short = admin
+            .post("/admin/users", &[("_csrf", &csrf), ("username", "kefu"), ("display_name", "客服小王"),
+                  ("password", "short"), ("role_ids", &role_id)])
+            .await?;
+        assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", short.html);
+        assert!(short.html.contains("客服小王"));
+        let added = admin
+            .post("/admin/users", &[("_csrf", &csrf), ("username", "kefu"), ("display_name", "客服小王"),
+                  ("password", USER_PASSWORD), ("role_ids", &role_id), ("locale", "en")])
+            .await?;
+        assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.html);
+        let users = admin.get(added.location.as_deref().context("redirect")?).await?;
+        assert!(users.html.contains("User created.") && users.html.contains("客服小王"), "{}", users.html);
+        let kefu = Browser::new(&server, "en")?;
+        let their_home = kefu.sign_in("kefu", USER_PASSWORD).await?;
+        assert!(!their_home.html.contains("/admin/users"), "no admin menu for a non-admin");
+        assert_eq!(kefu.get("/admin/users").await?.status, StatusCode::FORBIDDEN);
+
+        // The plugin: its grant screen lists what it asks for; enabling shows its menu.
+        let plugins = admin.get("/admin/plugins").await?;
+        assert!(plugins.html.contains("Hello CRM") && plugins.html.contains("Installed"), "{}", plugins.html);
+        let screen = admin.get("/admin/plugins/hello-crm/enable").await?;
+        for cap in ["customers:read", "events:subscribe", "schedule"] {
+            assert!(screen.html.contains(&format!("value=\"{cap}\" checked")), "{cap}: {}", screen.html);
+        }
+        let greedy = admin
+            .post("/admin/plugins/hello-crm/enable", &[("_csrf", &csrf), ("capabilities", "customers:write")])
+            .await?;
+        assert_eq!(greedy.status, StatusCode::UNPROCESSABLE_ENTITY, "a capability it did not ask for: {}", greedy.html);
+        let enabled = admin
+            .post("/admin/plugins/hello-crm/enable", &[("_csrf", &csrf), ("capabilities", "customers:read"),
+                  ("capabilities", "events:subscribe"), ("capabilities", "schedule")])
+            .await?;
+        assert_eq!(enabled.status, StatusCode::SEE_OTHER, "{}", enabled.html);
+        let page = admin.get(enabled.location.as_deref().context("redirect")?).await?;
+        assert!(page.html.contains("Plugin enabled.") && page.html.contains("href=\"/p/hello-crm/notes\""), "{}", page.html);
+        let (_, info) = admin_api.get("/api/v1/plugins/hello-crm").await?;
+        assert_eq!(info["grants"], json!(["customers:read", "events:subscribe", "schedule"]), "{info}");
+
+        let disabled = admin.post("/admin/plugins/hello-crm/disable", &[("_csrf", &csrf)]).await?;
+        assert_eq!(disabled.status, StatusCode::SEE_OTHER);
+        let page = admin.get(disabled.location.as_deref().context("redirect")?).await?;
+        assert!(!page.html.contains("/p/hello-crm/notes"), "the menu is gone: {}", page.html);
+        let (_, log) = admin_api.get("/api/v1/audit-log?action=plugin.disable").await?;
+        assert!(log.to_string().contains("hello-crm"), "{log}");
+        server.stop().await;
+        Ok(())
+    }
 }
