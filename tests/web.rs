@@ -440,4 +440,54 @@ both_backends! {
         server.stop().await;
         Ok(())
     }
+
+    async fn analysis_draws_its_charts_and_the_bell_leads_to_the_inbox(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin_api = server.admin().await?;
+        let (status, body) = admin_api.patch("/api/v1/me", &json!({ "locale": "en" })).await?;
+        ensure!(status == StatusCode::OK, "{body}");
+        for (name, level) in [("甲客户", "a"), ("乙客户", "a"), ("丙客户", "b")] {
+            let (status, c) = admin_api.post("/api/v1/customers", &json!({ "name": name, "level": level })).await?;
+            ensure!(status == StatusCode::CREATED, "{c}");
+        }
+        let admin = Browser::new(&server, "en")?;
+        admin.sign_in("admin", ADMIN_PASSWORD).await?;
+        let page = admin.get("/analysis").await?;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+        assert_eq!(page.html.matches("<svg class=\"chart\"").count(), 4, "funnel, trend, levels, sources");
+        assert!(page.html.contains("Sales funnel by status") && page.html.contains("<polyline"), "{}", page.html);
+        assert!(page.html.contains("href=\"/analysis\" aria-current=\"page\""), "the menu marks where the user is");
+        let bad = admin.get("/analysis?from=2026-12-31&to=2026-01-01").await?;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.html.contains("the last day is before the first"), "{}", bad.html);
+
+        // A transfer tells the new owner; the bell's page lists it and marks it read.
+        let role = server.role_id(&admin_api, "Salesperson").await?;
+        let to = server.add_user(&admin_api, "receiver", None, &[role]).await?;
+        let (_, page_of) = admin_api.get("/api/v1/customers?limit=1").await?;
+        let id = page_of["items"][0]["id"].as_i64().context("a customer")?;
+        let (status, body) = admin_api
+            .post("/api/v1/customers/transfer", &json!({ "customer_ids": [id], "to_user_id": to, "reason": "handover" }))
+            .await?;
+        ensure!(status == StatusCode::OK, "{body}");
+        let receiver = Browser::new(&server, "en")?;
+        receiver.sign_in("receiver", USER_PASSWORD).await?;
+        let mut inbox = receiver.get("/notifications").await?;
+        for _ in 0..100 {
+            if inbox.html.contains("class=\"unread\"") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            inbox = receiver.get("/notifications").await?;
+        }
+        assert!(inbox.html.contains("class=\"unread\"") && inbox.html.contains(&format!("/customers/{id}")), "{}", inbox.html);
+        let csrf = inbox.csrf()?;
+        let read = receiver.post("/notifications/read-all", &[("_csrf", &csrf)]).await?;
+        assert_eq!(read.status, StatusCode::SEE_OTHER);
+        let inbox = receiver.get("/notifications").await?;
+        assert!(!inbox.html.contains("class=\"unread\""), "{}", inbox.html);
+        assert!(inbox.html.contains("data-count=\"0\""), "the bell counts none unread");
+        server.stop().await;
+        Ok(())
+    }
 }

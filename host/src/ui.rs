@@ -11,6 +11,7 @@
 
 mod account;
 mod admin;
+mod analysis;
 mod approvals;
 mod assets;
 mod blocks;
@@ -18,6 +19,7 @@ mod charts;
 mod customers;
 mod home;
 pub mod i18n;
+mod notifications;
 mod plugin_pages;
 
 use std::cell::Cell;
@@ -57,6 +59,10 @@ pub fn routes() -> Router<AppState> {
         .route("/customers/transfer", post(customers::transfer))
         .route("/customers/{id}", get(customers::show))
         .route("/customers/{id}/follow-ups", post(customers::follow_up))
+        .route("/analysis", get(analysis::page))
+        .route("/notifications", get(notifications::inbox))
+        .route("/notifications/read-all", post(notifications::read_all))
+        .route("/notifications/{id}/read", post(notifications::read_one))
         .route("/approvals", get(approvals::inbox))
         .route("/approvals/{id}", get(approvals::detail))
         .route("/approvals/{id}/{decision}", post(approvals::decide))
@@ -300,11 +306,15 @@ impl FromRequestParts<AppState> for Viewer {
         let org = crate::org::get(&state.store, who.principal.org_id).await?;
         let tz = jiff::tz::TimeZone::get(&org.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
         let unread = crate::notifications::unread(&state.store, who.principal.user_id).await?;
-        let mut nav: Vec<NavItem> =
-            [("/", "nav.home"), ("/customers", "nav.customers"), ("/approvals", "nav.approvals")]
-                .into_iter()
-                .map(|(href, key)| NavItem { href: href.into(), label: lang.t(key).into(), active: false })
-                .collect();
+        let mut nav: Vec<NavItem> = [
+            ("/", "nav.home"),
+            ("/customers", "nav.customers"),
+            ("/approvals", "nav.approvals"),
+            ("/analysis", "nav.analysis"),
+        ]
+        .into_iter()
+        .map(|(href, key)| NavItem { href: href.into(), label: lang.t(key).into(), active: false })
+        .collect();
         for active in state.plugins.registry.active_in(who.principal.org_id) {
             let m = &active.loaded.manifest;
             for menu in &m.menus {

@@ -4,10 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { api, launch, person, signIn, shot, chromeTexts } from './support.mjs';
 
-const PAGES = ['/', '/customers', '/customers/new', '/approvals', '/profile'];
+const PAGES = ['/', '/customers', '/customers/new', '/approvals', '/analysis', '/notifications', '/profile'];
 const CJK = /[\u4e00-\u9fff]/;
 
-for (const [locale, navWord] of [['zh-CN', '客户'], ['en', 'Customers']]) {
+for (const [locale, navWord, analysisWord] of [['zh-CN', '客户', '统计分析'], ['en', 'Customers', 'Analysis']]) {
   test(`every page in ${locale}, with no untranslated string`, async () => {
     const browser = await launch();
     const user = await api('li.na');
@@ -23,7 +23,8 @@ for (const [locale, navWord] of [['zh-CN', '客户'], ['en', 'Customers']]) {
         const res = await page.goto(path);
         assert.equal(res.status(), 200, path);
         assert.equal(await page.locator('html').getAttribute('lang'), locale, path);
-        assert.ok((await page.locator('nav a').allInnerTexts()).includes(navWord), `${path}: navigation in ${locale}`);
+        const nav = await page.locator('nav.main-nav a').allInnerTexts();
+        assert.ok(nav.includes(navWord) && nav.includes(analysisWord), `${path}: navigation in ${locale}: ${nav}`);
         for (const text of await chromeTexts(page)) {
           assert.notEqual(text, '?', `${path}: a string without translation`);
           assert.doesNotMatch(text, /^[a-z_]+(\.[a-z_]+)+$/, `${path}: a key instead of words`);

@@ -81,7 +81,7 @@ test('the keyboard reaches the content first and every form control has a label'
     await page.goto('/customers/new');
     await page.keyboard.press('Tab');
     assert.equal(await page.evaluate(() => document.activeElement.getAttribute('href')), '#main');
-    for (const path of ['/', '/customers', '/customers/new', '/profile', '/approvals']) {
+    for (const path of ['/', '/customers', '/customers/new', '/profile', '/approvals', '/analysis', '/notifications']) {
       await page.goto(path);
       const unlabeled = await page.evaluate(() =>
         [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]

@@ -70,7 +70,8 @@ pub fn lines(title: &str, labels: &[String], series: &[(String, Vec<f64>)]) -> S
         lx = left - 4.0,
         m = number(max),
     );
-    let every = (labels.len() / 8).max(1);
+    // About six labels fit along the bottom.
+    let every = labels.len().div_ceil(6).max(1);
     for (i, label) in labels.iter().enumerate().filter(|(i, _)| i % every == 0) {
         let _ = write!(
             svg,

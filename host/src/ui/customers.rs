@@ -207,7 +207,7 @@ pub async fn transfer(State(state): State<AppState>, posted: Posted) -> Result<R
     let result = match to_user_id {
         Ok(to_user_id) => {
             let req = TransferRequest {
-                customer_ids: ids,
+                customer_ids: ids.clone(),
                 from_user_id: None,
                 to_user_id,
                 reason: form.get("reason").to_owned(),
@@ -218,6 +218,11 @@ pub async fn transfer(State(state): State<AppState>, posted: Posted) -> Result<R
     };
     match result {
         Ok(()) => {
+            // Handing over one's own customer from its page can put it out of one's sight.
+            let on_its_page = ids.len() == 1 && back == format!("/customers/{}", ids[0]);
+            if on_its_page && customers::get(&state.store, &viewer.access, ids[0], Action::Read).await.is_err() {
+                return Ok(see_other("/customers?notice=customers.transferred"));
+            }
             let sep = if back.contains('?') { '&' } else { '?' };
             Ok(see_other(&format!("{back}{sep}notice=customers.transferred")))
         }
@@ -370,6 +375,8 @@ struct ShowPage {
     follow_up: FollowUpForm,
     follow_up_error: Option<String>,
     may_follow_up: bool,
+    /// Colleagues the customer may be handed to, when the user may transfer it.
+    transfer_to: Vec<Choice>,
 }
 
 /// Contacts in org-chart order: each after the one they report to, indented below them.
@@ -420,6 +427,15 @@ async fn show_page(
     let names: HashMap<Id, &str> = people.iter().map(|u| (u.id, u.display_name.as_str())).collect();
     let name_of = |id: Option<Id>| id.and_then(|i| names.get(&i).map(|n| (*n).to_owned())).unwrap_or_default();
     let may_follow_up = viewer.access.allows("activities", Action::Create, &c.scope(org_id));
+    let transfer_to = if viewer.access.allows("customers", Action::Transfer, &c.scope(org_id)) {
+        people
+            .iter()
+            .filter(|u| u.active && Some(u.id) != c.owner_id)
+            .map(|u| Choice { value: u.id.to_string(), label: u.display_name.clone(), selected: false })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut panels = Vec::new();
     for active in state.plugins.registry.active_in(org_id) {
         for panel in &active.loaded.manifest.panels {
@@ -500,6 +516,7 @@ async fn show_page(
         follow_up,
         follow_up_error,
         may_follow_up,
+        transfer_to,
     };
     Ok(render_with(if failed { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK }, &page))
 }
