@@ -490,4 +490,80 @@ both_backends! {
         server.stop().await;
         Ok(())
     }
+
+    async fn a_customer_is_edited_shared_and_its_duplicate_merged_from_its_page(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin_api = server.admin().await?;
+        let (status, body) = admin_api.patch("/api/v1/me", &json!({ "locale": "en" })).await?;
+        ensure!(status == StatusCode::OK, "{body}");
+        let (_, a) = admin_api
+            .post("/api/v1/customers", &json!({ "name": "深圳市华信科技有限公司", "phones": [{ "number": "0755-12345678" }] }))
+            .await?;
+        let (_, b) = admin_api
+            .post("/api/v1/customers", &json!({ "name": "华信科技", "phones": [{ "number": "(0755) 1234 5678" }] }))
+            .await?;
+        let (a_id, b_id) = (a["id"].as_i64().context("a")?, b["id"].as_i64().context("b")?);
+        let admin = Browser::new(&server, "en")?;
+        admin.sign_in("admin", ADMIN_PASSWORD).await?;
+        let page = admin.get(&format!("/customers/{a_id}")).await?;
+        assert!(page.html.contains("Possible duplicates") && page.html.contains(&format!("href=\"/customers/{b_id}\"")), "{}", page.html);
+        let csrf = page.csrf()?;
+
+        // An edit made on a stale version is reported, with what was typed kept.
+        let form = admin.get(&format!("/customers/{a_id}/edit")).await?;
+        let version = form.hidden("version")?;
+        let (status, body) = admin_api.patch(&format!("/api/v1/customers/{a_id}"), &json!({ "website": "https://huaxin.example" })).await?;
+        ensure!(status == StatusCode::OK, "{body}");
+        let edit = |name: &'static str, version: String| {
+            let csrf = csrf.clone();
+            let admin = &admin;
+            async move {
+                admin
+                    .post(&format!("/customers/{a_id}/edit"), &[("_csrf", csrf.as_str()), ("version", version.as_str()),
+                          ("name", name), ("kind", "company"), ("phone", "0755-12345678"), ("notes", "大客户")])
+                    .await
+            }
+        };
+        let stale = edit("华信科技集团", version).await?;
+        assert_eq!(stale.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", stale.html);
+        assert!(stale.html.contains("Someone changed this customer") && stale.html.contains("华信科技集团"), "{}", stale.html);
+        let fresh = admin.get(&format!("/customers/{a_id}/edit")).await?;
+        let saved = edit("华信科技集团", fresh.hidden("version")?).await?;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+        let (_, now) = admin_api.get(&format!("/api/v1/customers/{a_id}")).await?;
+        assert_eq!(now["name"], "华信科技集团");
+        assert_eq!(now["notes"], "大客户");
+        assert_eq!(now["phones"].as_array().map(Vec::len), Some(1), "the phone stays: {now}");
+
+        // Shared for reading with a salesperson, who then sees it but cannot edit it.
+        let role = server.role_id(&admin_api, "Salesperson").await?;
+        let seller = server.add_user(&admin_api, "seller", None, &[role]).await?;
+        let (status, body) = admin_api.patch(&format!("/api/v1/users/{seller}"), &json!({ "locale": "en" })).await?;
+        ensure!(status == StatusCode::OK, "{body}");
+        let other = Browser::new(&server, "en")?;
+        other.sign_in("seller", USER_PASSWORD).await?;
+        assert_eq!(other.get(&format!("/customers/{a_id}")).await?.status, StatusCode::NOT_FOUND);
+        let shared = admin
+            .post(&format!("/customers/{a_id}/shares"), &[("_csrf", &csrf), ("user_id", &seller.to_string()), ("level", "read")])
+            .await?;
+        assert_eq!(shared.status, StatusCode::SEE_OTHER, "{}", shared.html);
+        let theirs = other.get(&format!("/customers/{a_id}")).await?;
+        assert_eq!(theirs.status, StatusCode::OK);
+        assert!(!theirs.html.contains(&format!("/customers/{a_id}/edit")), "a read share offers no edit");
+        assert!(other.get(&format!("/customers/{a_id}/edit")).await?.status.is_client_error());
+        let (_, shares) = admin_api.get(&format!("/api/v1/customers/{a_id}/shares")).await?;
+        let share_id = shares[0]["id"].as_i64().context("share")?;
+        let withdrawn = admin.post(&format!("/customers/{a_id}/shares/{share_id}/withdraw"), &[("_csrf", &csrf)]).await?;
+        assert_eq!(withdrawn.status, StatusCode::SEE_OTHER);
+        assert_eq!(other.get(&format!("/customers/{a_id}")).await?.status, StatusCode::NOT_FOUND);
+
+        // The duplicate merged in: its page is gone, the customer keeps one of each phone.
+        let merged = admin.post(&format!("/customers/{a_id}/merge"), &[("_csrf", &csrf), ("from", &b_id.to_string())]).await?;
+        assert_eq!(merged.status, StatusCode::SEE_OTHER, "{}", merged.html);
+        let page = admin.get(merged.location.as_deref().context("redirect")?).await?;
+        assert!(page.html.contains("Duplicate merged into this customer.") && !page.html.contains("Possible duplicates"), "{}", page.html);
+        assert_eq!(admin.get(&format!("/customers/{b_id}")).await?.status, StatusCode::NOT_FOUND);
+        server.stop().await;
+        Ok(())
+    }
 }

@@ -16,6 +16,7 @@ mod approvals;
 mod assets;
 mod blocks;
 mod charts;
+mod customer_ops;
 mod customers;
 mod home;
 pub mod i18n;
@@ -59,6 +60,10 @@ pub fn routes() -> Router<AppState> {
         .route("/customers/transfer", post(customers::transfer))
         .route("/customers/{id}", get(customers::show))
         .route("/customers/{id}/follow-ups", post(customers::follow_up))
+        .route("/customers/{id}/edit", get(customer_ops::edit_form).post(customer_ops::save))
+        .route("/customers/{id}/shares", post(customer_ops::share))
+        .route("/customers/{id}/shares/{share_id}/withdraw", post(customer_ops::unshare))
+        .route("/customers/{id}/merge", post(customer_ops::merge))
         .route("/analysis", get(analysis::page))
         .route("/notifications", get(notifications::inbox))
         .route("/notifications/read-all", post(notifications::read_all))
@@ -236,6 +241,10 @@ const NOTICES: &[&str] = &[
     "customers.created",
     "customers.transferred",
     "customer.follow_up_saved",
+    "customers.saved",
+    "customer.shared",
+    "customer.unshared",
+    "customer.merged",
     "profile.saved",
     "profile.password_changed",
     "profile.session_ended",

@@ -12,7 +12,7 @@ use axum::response::Response;
 use super::blocks::BlockView;
 use super::blocks::{self, PanelView};
 use super::{Choice, Chrome, FormFields, Lang, Posted, UiError, Viewer, render_with, see_other};
-use crate::access::Action;
+use crate::access::{Action, ShareLevel};
 use crate::customers::activities::{self, NewActivity, TimelineQuery};
 use crate::customers::operations::{self, TransferRequest};
 use crate::customers::options::{self, OptionItem};
@@ -22,7 +22,7 @@ use crate::org::users;
 use crate::store::Id;
 use crate::web::AppState;
 
-fn choices(items: &[OptionItem], list: &str, lang: Lang, selected: &str) -> Vec<Choice> {
+pub(super) fn choices(items: &[OptionItem], list: &str, lang: Lang, selected: &str) -> Vec<Choice> {
     items
         .iter()
         .filter(|o| o.list == list && (o.active || o.value == selected))
@@ -239,8 +239,6 @@ pub struct CustomerForm {
     pub name: String,
     pub kind: String,
     pub phone: String,
-    pub industry: String,
-    pub region: String,
     pub address: String,
     pub website: String,
     pub tags: String,
@@ -255,6 +253,8 @@ struct NewPage {
     levels: Vec<Choice>,
     statuses: Vec<Choice>,
     sources: Vec<Choice>,
+    industries: Vec<Choice>,
+    regions: Vec<Choice>,
     error: Option<String>,
     error_field: String,
 }
@@ -272,8 +272,6 @@ async fn new_page(
         name: fields.get("name").to_owned(),
         kind: fields.opt("kind").unwrap_or_else(|| "company".into()),
         phone: fields.get("phone").to_owned(),
-        industry: fields.get("industry").to_owned(),
-        region: fields.get("region").to_owned(),
         address: fields.get("address").to_owned(),
         website: fields.get("website").to_owned(),
         tags: fields.get("tags").to_owned(),
@@ -290,6 +288,8 @@ async fn new_page(
         levels: choices(&options, "level", lang, fields.get("level")),
         statuses: choices(&options, "status", lang, fields.get("status")),
         sources: choices(&options, "source", lang, fields.get("source")),
+        industries: choices(&options, "industry", lang, fields.get("industry")),
+        regions: choices(&options, "region", lang, fields.get("region")),
         error,
         error_field,
     };
@@ -377,6 +377,24 @@ struct ShowPage {
     may_follow_up: bool,
     /// Colleagues the customer may be handed to, when the user may transfer it.
     transfer_to: Vec<Choice>,
+    /// Whether the user may edit it (and so share it and merge duplicates into it).
+    may_edit: bool,
+    shares: Vec<ShareRow>,
+    share_with: Vec<Choice>,
+    duplicates: Vec<DuplicateRow>,
+}
+
+pub struct ShareRow {
+    pub id: Id,
+    pub who: String,
+    pub level: &'static str,
+}
+
+pub struct DuplicateRow {
+    pub id: Id,
+    pub name: String,
+    pub code: String,
+    pub reasons: String,
 }
 
 /// Contacts in org-chart order: each after the one they report to, indented below them.
@@ -445,6 +463,53 @@ async fn show_page(
             );
         }
     }
+    let may_edit = customers::get(&state.store, &viewer.access, id, Action::Edit).await.is_ok();
+    let (shares, share_with, duplicates) = if may_edit {
+        let shares = operations::list_shares(&state.store, &viewer.access, id).await?;
+        let probe = operations::DuplicateProbe {
+            name: Some(c.name.clone()),
+            phones: c.phones.iter().map(|p| p.canonical.clone()).collect(),
+            tax_id: c.tax_id.clone(),
+            exclude_id: Some(id),
+        };
+        let candidates = operations::find_duplicates(&state.store, &viewer.access, &probe).await?;
+        let share_rows = shares
+            .iter()
+            .filter_map(|s| {
+                Some(ShareRow {
+                    id: s.id,
+                    who: name_of(Some(s.user_id?)),
+                    level: if s.level == ShareLevel::Edit { "customer.share_edit" } else { "customer.share_read" },
+                })
+            })
+            .collect();
+        let with = people
+            .iter()
+            .filter(|u| u.active && Some(u.id) != c.owner_id && !shares.iter().any(|s| s.user_id == Some(u.id)))
+            .map(|u| Choice { value: u.id.to_string(), label: u.display_name.clone(), selected: false })
+            .collect();
+        let dups = candidates
+            .iter()
+            .map(|d| DuplicateRow {
+                id: d.customer.id,
+                name: d.customer.name.clone(),
+                code: d.customer.code.clone(),
+                reasons: d
+                    .reasons
+                    .iter()
+                    .map(|r| match r.as_str() {
+                        "name" => lang.t("customer.same_name"),
+                        "phone" => lang.t("customer.same_phone"),
+                        _ => lang.t("customer.same_tax_id"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+            .collect();
+        (share_rows, with, dups)
+    } else {
+        (Vec::new(), Vec::new(), Vec::new())
+    };
     let (chrome, _, _) = viewer.chrome(&c.name, "/customers");
     let mut card: Vec<(&'static str, String)> = vec![
         ("field.kind", lang.t(if c.kind == "person" { "field.kind.person" } else { "field.kind.company" }).to_owned()),
@@ -517,6 +582,10 @@ async fn show_page(
         follow_up_error,
         may_follow_up,
         transfer_to,
+        may_edit,
+        shares,
+        share_with,
+        duplicates,
     };
     Ok(render_with(if failed { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK }, &page))
 }
