@@ -566,4 +566,37 @@ both_backends! {
         server.stop().await;
         Ok(())
     }
+
+    async fn malformed_form_posts_get_clear_client_errors(backend) {
+        let server = TestServer::start(backend).await?;
+        let browser = Browser::new(&server, "en")?;
+        let home = browser.sign_in("admin", ADMIN_PASSWORD).await?;
+        let csrf = home.csrf()?;
+        let post_raw = |path: &str, content_type: &str, body: Vec<u8>| {
+            browser.http.post(server.url(path)).header("content-type", content_type.to_owned()).body(body).send()
+        };
+        let form = |fields: &[(&str, &str)]| serde_urlencoded::to_string(fields).unwrap_or_default().into_bytes();
+        let cases: Vec<(&str, reqwest::Response)> = vec![
+            ("JSON to a form", post_raw("/customers", "application/json", br#"{"name":"x"}"#.to_vec()).await?),
+            ("NUL in a field", post_raw("/customers", "application/x-www-form-urlencoded", form(&[("_csrf", &csrf), ("name", "a\0b")])).await?),
+            ("not form encoding", post_raw("/customers", "application/x-www-form-urlencoded", b"%zz=%%".to_vec()).await?),
+            ("a huge form", post_raw("/customers", "application/x-www-form-urlencoded", vec![b'a'; 3 * 1024 * 1024]).await?),
+            ("a word for an id", post_raw("/customers/abc/follow-ups", "application/x-www-form-urlencoded", form(&[("_csrf", &csrf)])).await?),
+            ("a word among ids", post_raw("/customers/transfer", "application/x-www-form-urlencoded", form(&[("_csrf", &csrf), ("ids", "abc"), ("to_user_id", "1"), ("reason", "x")])).await?),
+            ("a share with nobody", post_raw("/customers/1/shares", "application/x-www-form-urlencoded", form(&[("_csrf", &csrf), ("user_id", "")])).await?),
+            ("an unknown plugin", post_raw("/p/nope/page/act/go", "application/x-www-form-urlencoded", form(&[("_csrf", &csrf)])).await?),
+            ("an unknown plugin change", post_raw("/admin/plugins/nope/explode", "application/x-www-form-urlencoded", form(&[("_csrf", &csrf)])).await?),
+            ("an approval decision nobody knows", post_raw("/approvals/1/shrug", "application/x-www-form-urlencoded", form(&[("_csrf", &csrf)])).await?),
+        ];
+        for (what, resp) in cases {
+            assert!(resp.status().is_client_error(), "{what}: {}", resp.status());
+        }
+        for path in ["/customers/99999999", "/customers/abc", "/approvals/99999999", "/analysis?from=someday", "/customers?cursor=%00%ff"] {
+            let page = browser.get(path).await?;
+            assert!(page.status.is_client_error() || page.status == StatusCode::SEE_OTHER, "{path}: {}", page.status);
+        }
+        assert_eq!(browser.get("/").await?.status, StatusCode::OK, "the host is still up");
+        server.stop().await;
+        Ok(())
+    }
 }
