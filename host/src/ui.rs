@@ -282,13 +282,13 @@ impl Viewer {
         self.access.require("org", Action::Admin, Scope::All).is_ok()
     }
 
-    /// The frame with this page's title.
-    pub fn chrome(mut self, title: &str, active: &str) -> (Chrome, Authenticated, Access) {
+    /// The page's frame, with its title and the menu item `active` marked as the current one.
+    pub fn chrome(mut self, title: &str, active: &str) -> Chrome {
         self.chrome.title = title.to_owned();
         for item in &mut self.chrome.nav {
             item.active = item.href == active;
         }
-        (self.chrome, self.who, self.access)
+        self.chrome
     }
 }
 
@@ -338,13 +338,7 @@ impl FromRequestParts<AppState> for Viewer {
             nav.push(NavItem { href: "/admin/users".into(), label: lang.t("nav.admin").into(), active: false });
         }
         nav.push(NavItem { href: "/profile".into(), label: lang.t("nav.profile").into(), active: false });
-        let notice = parts.uri.query().and_then(|q| {
-            serde_urlencoded::from_str::<Vec<(String, String)>>(q)
-                .ok()?
-                .into_iter()
-                .find(|(k, _)| k == "notice")
-                .map(|(_, v)| v)
-        });
+        let notice = FormFields::from_query(parts.uri.query()).opt("notice");
         let flash = cookie_value(&parts.headers, plugin_pages::FLASH_COOKIE).and_then(|c| plugin_pages::read_flash(&c));
         let mut chrome = Chrome {
             lang,
@@ -366,7 +360,7 @@ impl FromRequestParts<AppState> for Viewer {
 }
 
 /// The fields of a submitted form, in order (a name may repeat, e.g. selected rows).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct FormFields(Vec<(String, String)>);
 
 impl FormFields {
@@ -383,6 +377,11 @@ impl FormFields {
     /// Every value of `name`.
     pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
         self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The parameters of a query string (`a=1&b=2`); none when it is absent or malformed.
+    pub fn from_query(raw: Option<&str>) -> FormFields {
+        FormFields(raw.and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default())
     }
 
     async fn read(body: axum::body::Body, headers: &HeaderMap, limit: usize) -> Result<FormFields, UiError> {

@@ -172,7 +172,7 @@ async fn profile_page(
     let user = users::get(&state.store, viewer.org_id(), viewer.user_id()).await?;
     let sessions: Vec<SessionInfo> = auth::sessions_of(&state.store, &viewer.who).await?;
     let title = viewer.lang().t("profile.title");
-    let (chrome, _, _) = viewer.chrome(title, "/profile");
+    let chrome = viewer.chrome(title, "/profile");
     let sessions = sessions
         .into_iter()
         .map(|s| SessionRow {

@@ -62,7 +62,7 @@ async fn users_page(
     let all_roles = roles::list(&state.store, org_id).await?;
     let chosen_roles: Vec<&str> = form.all("role_ids").collect();
     let title = viewer.lang().t("admin.users");
-    let chrome = viewer.chrome(title, "/admin/users").0;
+    let chrome = viewer.chrome(title, "/admin/users");
     let page = UsersPage {
         users: list
             .iter()
@@ -269,7 +269,7 @@ async fn roles_page(
             }
         })
         .collect();
-    let chrome = viewer.chrome(lang.t("admin.roles"), "/admin/users").0;
+    let chrome = viewer.chrome(lang.t("admin.roles"), "/admin/users");
     let page = RolesPage {
         roles: rows,
         actions: Action::ALL.iter().map(|a| lang.t(action_key(*a))).collect(),
@@ -389,7 +389,7 @@ pub async fn plugins(State(state): State<AppState>, viewer: Viewer) -> Result<Re
     require_admin(&viewer)?;
     let lang = viewer.lang();
     let list = state.plugins.registry.list(viewer.org_id()).await?;
-    let chrome = viewer.chrome(lang.t("admin.plugins"), "/admin/users").0;
+    let chrome = viewer.chrome(lang.t("admin.plugins"), "/admin/users");
     let page = PluginsPage { plugins: list.iter().map(|p| plugin_row(p, lang)).collect(), chrome };
     Ok(render_with(StatusCode::OK, &page))
 }
@@ -453,7 +453,7 @@ async fn enable_page(
         .as_array()
         .map(|a| a.iter().filter_map(|h| h.as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
-    let chrome = viewer.chrome(lang.t("admin.enable_title"), "/admin/users").0;
+    let chrome = viewer.chrome(lang.t("admin.enable_title"), "/admin/users");
     let page = EnablePage { plugin: plugin_row(&info, lang), capabilities, hosts, chrome, error };
     Ok(render_with(status_of(&page.error), &page))
 }

@@ -58,7 +58,7 @@ fn bars(lang: Lang, title: &str, slices: &[Slice]) -> String {
 
 pub async fn page(State(state): State<AppState>, viewer: Viewer, RawQuery(raw): RawQuery) -> Result<Response, UiError> {
     let lang = viewer.lang();
-    let q = FormFields(raw.as_deref().and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default());
+    let q = FormFields::from_query(raw.as_deref());
     let today = jiff::Zoned::now().with_time_zone(viewer.chrome.tz.clone()).date();
     let year_ago = today.checked_sub(jiff::Span::new().months(11)).unwrap_or(today).first_of_month();
     let from = q.opt("from").unwrap_or_else(|| year_ago.to_string());
@@ -125,7 +125,7 @@ pub async fn page(State(state): State<AppState>, viewer: Viewer, RawQuery(raw): 
         from,
         to,
         period: q.opt("period").unwrap_or_else(|| "month".into()),
-        chrome: viewer.chrome(lang.t("analysis.title"), "/analysis").0,
+        chrome: viewer.chrome(lang.t("analysis.title"), "/analysis"),
         error,
     };
     let status = if page.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };

@@ -64,7 +64,7 @@ pub async fn inbox(State(state): State<AppState>, viewer: Viewer) -> Result<Resp
     let mine = instances::mine(&state.store, org_id, user_id, &q).await?;
     let names = names(&state, org_id).await?;
     let title = viewer.lang().t("approvals.title");
-    let (chrome, _, _) = viewer.chrome(title, "/approvals");
+    let chrome = viewer.chrome(title, "/approvals");
     let page =
         InboxPage { waiting: rows(&waiting.items, &names, &chrome), mine: rows(&mine.items, &names, &chrome), chrome };
     Ok(render(&page))
@@ -114,7 +114,7 @@ async fn detail_page(
     let a = instances::get(&state.store, org_id, user_id, viewer.is_admin(), id).await?;
     let names = names(state, org_id).await?;
     let name = |id: &Id| names.get(id).cloned().unwrap_or_default();
-    let (chrome, _, _) = viewer.chrome(&a.title, "/approvals");
+    let chrome = viewer.chrome(&a.title, "/approvals");
     let steps = a
         .steps
         .iter()

@@ -33,6 +33,8 @@ struct EditPage {
     phone_editable: bool,
     phones: String,
     error: Option<String>,
+    /// The field a refusal was about, marked in the form.
+    error_field: String,
 }
 
 /// The form's values: as typed when it comes back refused, or the customer's own.
@@ -64,7 +66,7 @@ async fn edit_page(
     viewer: Viewer,
     id: Id,
     typed: Option<FormFields>,
-    error: Option<String>,
+    error: Option<(String, Option<&'static str>)>,
 ) -> Result<Response, UiError> {
     let lang = viewer.lang();
     let c = customers::get(&state.store, &viewer.access, id, Action::Edit).await?;
@@ -81,8 +83,9 @@ async fn edit_page(
         phone_editable: c.phones.len() <= 1,
         phones: c.phones.iter().map(|p| p.number.as_str()).collect::<Vec<_>>().join(", "),
         form,
-        chrome: viewer.chrome(&c.name, "/customers").0,
-        error,
+        chrome: viewer.chrome(&c.name, "/customers"),
+        error_field: error.as_ref().and_then(|e| e.1).unwrap_or("").to_owned(),
+        error: error.map(|e| e.0),
     };
     let status = if page.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     Ok(render_with(status, &page))
@@ -128,10 +131,12 @@ pub async fn save(State(state): State<AppState>, Path(id): Path<Id>, posted: Pos
     .await;
     match saved {
         Ok(_) => Ok(see_other(&format!("/customers/{id}?notice=customers.saved"))),
-        Err(Error::Invalid { message, .. }) => edit_page(&state, viewer, id, Some(form), Some(message)).await,
+        Err(Error::Invalid { message, field }) => {
+            edit_page(&state, viewer, id, Some(form), Some((message, field))).await
+        }
         Err(Error::Conflict(_)) => {
             let message = viewer.lang().t("customer.edited_meanwhile").to_owned();
-            edit_page(&state, viewer, id, Some(form), Some(message)).await
+            edit_page(&state, viewer, id, Some(form), Some((message, None))).await
         }
         Err(e) => Err(e.into()),
     }

@@ -45,10 +45,6 @@ fn label_of(items: &[OptionItem], list: &str, lang: Lang, value: &Option<String>
     }
 }
 
-fn query_fields(raw: Option<&str>) -> FormFields {
-    FormFields(raw.and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default())
-}
-
 pub struct CustomerRow {
     pub id: Id,
     pub code: String,
@@ -111,7 +107,7 @@ async fn list_page(
     let may_transfer = viewer.access.scope("customers", Action::Transfer).is_some();
     let may_create = viewer.access.scope("customers", Action::Create).is_some();
     let title = lang.t("customers.title");
-    let (chrome, _, _) = viewer.chrome(title, "/customers");
+    let chrome = viewer.chrome(title, "/customers");
     let rows = page
         .items
         .iter()
@@ -179,7 +175,7 @@ async fn list_page(
 }
 
 pub async fn list(State(state): State<AppState>, viewer: Viewer, RawQuery(raw): RawQuery) -> Result<Response, UiError> {
-    let filters = query_fields(raw.as_deref());
+    let filters = FormFields::from_query(raw.as_deref());
     match list_page(&state, viewer, &filters, None, String::new()).await {
         // A cursor or filter the list refuses (a stale link) shows the first page instead.
         Err(UiError::Page { status: StatusCode::UNPROCESSABLE_ENTITY, .. }) if filters.opt("cursor").is_some() => {
@@ -193,7 +189,7 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer, RawQuery(raw): 
 pub async fn transfer(State(state): State<AppState>, posted: Posted) -> Result<Response, UiError> {
     let Posted { viewer, form } = posted;
     let back = super::local_path(form.get("back")).to_owned();
-    let filters = query_fields(back.split_once('?').map(|(_, q)| q));
+    let filters = FormFields::from_query(back.split_once('?').map(|(_, q)| q));
     let mut ids = Vec::new();
     for raw in form.all("ids") {
         ids.push(raw.parse::<Id>().map_err(|_| Error::invalid("ids", "a selected customer id is not a number"))?);
@@ -233,23 +229,15 @@ pub async fn transfer(State(state): State<AppState>, posted: Posted) -> Result<R
     }
 }
 
-/// The values of the new-customer form, as typed.
-#[derive(Default)]
-pub struct CustomerForm {
-    pub name: String,
-    pub kind: String,
-    pub phone: String,
-    pub address: String,
-    pub website: String,
-    pub tags: String,
-    pub notes: String,
-}
-
 #[derive(Template)]
 #[template(path = "customer_new.html")]
 struct NewPage {
     chrome: Chrome,
-    form: CustomerForm,
+    /// The values as typed.
+    form: FormFields,
+    /// A new customer's one phone is always typed here (see `customer_fields.html`).
+    phone_editable: bool,
+    phones: String,
     levels: Vec<Choice>,
     statuses: Vec<Choice>,
     sources: Vec<Choice>,
@@ -267,16 +255,7 @@ async fn new_page(
 ) -> Result<Response, UiError> {
     let lang = viewer.lang();
     let options = options::list(&state.store, viewer.org_id(), None).await?;
-    let (chrome, _, _) = viewer.chrome(lang.t("customers.new"), "/customers");
-    let form = CustomerForm {
-        name: fields.get("name").to_owned(),
-        kind: fields.opt("kind").unwrap_or_else(|| "company".into()),
-        phone: fields.get("phone").to_owned(),
-        address: fields.get("address").to_owned(),
-        website: fields.get("website").to_owned(),
-        tags: fields.get("tags").to_owned(),
-        notes: fields.get("notes").to_owned(),
-    };
+    let chrome = viewer.chrome(lang.t("customers.new"), "/customers");
     let failed = error.is_some();
     let (error, error_field) = match error {
         Some((m, f)) => (Some(m), f.unwrap_or("").to_owned()),
@@ -284,7 +263,9 @@ async fn new_page(
     };
     let page = NewPage {
         chrome,
-        form,
+        form: fields.clone(),
+        phone_editable: true,
+        phones: String::new(),
         levels: choices(&options, "level", lang, fields.get("level")),
         statuses: choices(&options, "status", lang, fields.get("status")),
         sources: choices(&options, "source", lang, fields.get("source")),
@@ -510,7 +491,7 @@ async fn show_page(
     } else {
         (Vec::new(), Vec::new(), Vec::new())
     };
-    let (chrome, _, _) = viewer.chrome(&c.name, "/customers");
+    let chrome = viewer.chrome(&c.name, "/customers");
     let mut card: Vec<(&'static str, String)> = vec![
         ("field.kind", lang.t(if c.kind == "person" { "field.kind.person" } else { "field.kind.company" }).to_owned()),
         ("field.level", label_of(&options, "level", lang, &c.level)),

@@ -27,21 +27,13 @@ pub struct ApprovalRow {
     pub since: String,
 }
 
-pub struct RecentRow {
-    pub title: String,
-    pub body: String,
-    pub link: String,
-    pub when: String,
-    pub unread: bool,
-}
-
 #[derive(Template)]
 #[template(path = "home.html")]
 struct HomePage {
     chrome: Chrome,
     due: Vec<DueRow>,
     approvals: Vec<ApprovalRow>,
-    recent: Vec<RecentRow>,
+    recent: Vec<super::notifications::Row>,
     levels_chart: String,
     widgets: Vec<PanelView>,
 }
@@ -79,7 +71,7 @@ pub async fn home(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
             );
         }
     }
-    let (chrome, _, _) = viewer.chrome(lang.t("home.title"), "/");
+    let chrome = viewer.chrome(lang.t("home.title"), "/");
     let page = HomePage {
         due: due
             .items
@@ -100,17 +92,7 @@ pub async fn home(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
             .iter()
             .map(|a| ApprovalRow { id: a.id, title: a.title.clone(), since: chrome.when(&a.created_at) })
             .collect(),
-        recent: recent
-            .items
-            .iter()
-            .map(|n| RecentRow {
-                title: n.title.clone(),
-                body: n.body.clone(),
-                link: n.link.as_deref().map(super::local_path).unwrap_or("").to_owned(),
-                when: chrome.when(&n.created_at),
-                unread: n.read_at.is_none(),
-            })
-            .collect(),
+        recent: recent.items.iter().map(|n| super::notifications::Row::of(n, &chrome)).collect(),
         levels_chart: charts::bars(
             lang.t("home.by_level"),
             &levels

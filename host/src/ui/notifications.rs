@@ -11,13 +11,28 @@ use crate::notifications::{self, InboxQuery};
 use crate::store::Id;
 use crate::web::AppState;
 
+/// A notification as the inbox and the home page list it.
 pub struct Row {
     pub id: Id,
     pub title: String,
     pub body: String,
+    /// A path inside the CRM, or empty.
     pub link: String,
     pub when: String,
     pub unread: bool,
+}
+
+impl Row {
+    pub fn of(n: &notifications::Notification, chrome: &Chrome) -> Row {
+        Row {
+            id: n.id,
+            title: n.title.clone(),
+            body: n.body.clone(),
+            link: n.link.as_deref().map(local_path).unwrap_or("").to_owned(),
+            when: chrome.when(&n.created_at),
+            unread: n.read_at.is_none(),
+        }
+    }
 }
 
 #[derive(Template)]
@@ -33,7 +48,7 @@ pub async fn inbox(
     viewer: Viewer,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, UiError> {
-    let q = FormFields(raw.as_deref().and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default());
+    let q = FormFields::from_query(raw.as_deref());
     let before_id = match q.opt("before") {
         Some(raw) => Some(raw.parse::<Id>().map_err(|_| Error::invalid("before", "not an id"))?),
         None => None,
@@ -45,19 +60,8 @@ pub async fn inbox(
     )
     .await?;
     let title = viewer.lang().t("notifications.title");
-    let chrome = viewer.chrome(title, "/notifications").0;
-    let items = page
-        .items
-        .iter()
-        .map(|n| Row {
-            id: n.id,
-            title: n.title.clone(),
-            body: n.body.clone(),
-            link: n.link.as_deref().map(local_path).unwrap_or("").to_owned(),
-            when: chrome.when(&n.created_at),
-            unread: n.read_at.is_none(),
-        })
-        .collect();
+    let chrome = viewer.chrome(title, "/notifications");
+    let items = page.items.iter().map(|n| Row::of(n, &chrome)).collect();
     let older = page.next_before_id.map(|id| format!("/notifications?before={id}"));
     Ok(render(&InboxPage { chrome, items, older }))
 }

@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 
 use super::blocks::{self, BlockView, PanelView, Target};
-use super::{Chrome, Posted, UiError, Viewer, local_path, render_with, see_other};
+use super::{Chrome, FormFields, Posted, UiError, Viewer, local_path, render_with, see_other};
 use crate::runtime::bindings::tessera::plugin::ui;
 use crate::runtime::registry::Active;
 use crate::web::AppState;
@@ -54,17 +54,12 @@ pub async fn page(
     if !is_target(&active, &target, true) {
         return Err(UiError::status(StatusCode::NOT_FOUND, "error.not_found"));
     }
-    let params: Vec<(String, String)> = raw
-        .as_deref()
-        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(k, _)| k != "notice")
-        .collect();
+    let params: Vec<(String, String)> =
+        FormFields::from_query(raw.as_deref()).0.into_iter().filter(|(k, _)| k != "notice").collect();
     let what = Target { target: &target, customer_id: None, params, refill: None };
     let panel = blocks::render_target(&state, &active, &viewer.access, viewer.lang(), what).await;
     let href = format!("/p/{plugin}/{target}");
-    let (chrome, _, _) = viewer.chrome(&panel.title, &href);
+    let chrome = viewer.chrome(&panel.title, &href);
     let status = if panel.failed.is_some() { StatusCode::BAD_GATEWAY } else { StatusCode::OK };
     Ok(render_with(status, &PluginPage { chrome, panel }))
 }
@@ -139,7 +134,7 @@ pub async fn act(
                 .blocks
                 .insert(0, blocks::BlockView::Notice { kind: "error", text: viewer.lang().t("error.form").to_owned() });
             let href = format!("/p/{plugin}/{target}");
-            let (chrome, _, _) = viewer.chrome(&panel.title, &href);
+            let chrome = viewer.chrome(&panel.title, &href);
             Ok(render_with(StatusCode::UNPROCESSABLE_ENTITY, &PluginPage { chrome, panel }))
         }
         Err(failure) => {
