@@ -11,15 +11,19 @@
 
 mod account;
 mod admin;
+mod admin_integrations;
+mod admin_org;
 mod analysis;
 mod approvals;
 mod assets;
 mod blocks;
 mod charts;
+mod contacts;
 mod customer_ops;
 mod customers;
 mod home;
 pub mod i18n;
+mod imports;
 mod notifications;
 mod plugin_pages;
 
@@ -78,6 +82,10 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/plugins/{id}/{what}", post(admin::change))
         .route("/p/{plugin}/{target}", get(plugin_pages::page))
         .route("/p/{plugin}/{target}/act/{action}", post(plugin_pages::act))
+        .merge(contacts::routes())
+        .merge(imports::routes())
+        .merge(admin_org::routes())
+        .merge(admin_integrations::routes())
         .route("/assets/{name}", get(assets::serve))
         .route("/favicon.ico", get(|| async { axum::response::Redirect::permanent(&assets::url("icon.svg")) }))
         .layer(middleware::from_fn(page_headers))
@@ -229,14 +237,15 @@ impl Chrome {
     /// (the parameter cannot put free text on the page).
     fn notice_from_query(&mut self, key: Option<&str>) {
         if let Some(key) = key
-            && NOTICES.contains(&key)
+            && (NOTICES.contains(&key) || (key.starts_with("done.") && i18n::is_key(key)))
         {
             self.notice = Some(Notice { kind: "success", text: self.t(key).to_owned() });
         }
     }
 }
 
-/// Notices a redirect after a form may ask for with `?notice=`.
+/// Notices a redirect after a form may ask for with `?notice=`, besides every key of the
+/// `done.` namespace.
 const NOTICES: &[&str] = &[
     "customers.created",
     "customers.transferred",
@@ -318,6 +327,7 @@ impl FromRequestParts<AppState> for Viewer {
         let mut nav: Vec<NavItem> = [
             ("/", "nav.home"),
             ("/customers", "nav.customers"),
+            ("/contacts", "nav.contacts"),
             ("/approvals", "nav.approvals"),
             ("/analysis", "nav.analysis"),
         ]
@@ -563,7 +573,7 @@ mod tests {
     /// is one the table uses (`customers.`, `admin.`, …).
     #[test]
     fn every_key_used_is_translated() {
-        let known: std::collections::HashSet<&str> = i18n::TABLE.iter().map(|(k, _, _)| *k).collect();
+        let known: std::collections::HashSet<&str> = i18n::every_string().map(|(k, _, _)| *k).collect();
         let prefixes: std::collections::HashSet<&str> =
             known.iter().filter_map(|k| k.split_once('.').map(|(p, _)| p)).collect();
         let dirs = [concat!(env!("CARGO_MANIFEST_DIR"), "/templates"), concat!(env!("CARGO_MANIFEST_DIR"), "/src/ui")];

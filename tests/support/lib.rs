@@ -18,6 +18,8 @@ use tessera_host::web::{AppState, WebConfig};
 
 pub use tessera_host;
 
+pub mod pages;
+
 /// The admin password every test server starts with.
 pub const ADMIN_PASSWORD: &str = "test admin passphrase";
 /// The password of users made by [`TestServer::add_user`].

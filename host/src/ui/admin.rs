@@ -18,13 +18,13 @@ use crate::runtime::registry::{PluginInfo, PluginStatus};
 use crate::store::Id;
 use crate::web::{AppState, ClientIp};
 
-fn require_admin(viewer: &Viewer) -> Result<(), UiError> {
+pub(super) fn require_admin(viewer: &Viewer) -> Result<(), UiError> {
     viewer.access.require("org", Action::Admin, Scope::All)?;
     Ok(())
 }
 
 /// A page's status: 422 when it shows a refused form again.
-fn status_of(error: &Option<String>) -> StatusCode {
+pub(super) fn status_of(error: &Option<String>) -> StatusCode {
     if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK }
 }
 

@@ -126,11 +126,33 @@ impl Lang {
     }
 }
 
-static STRINGS: LazyLock<HashMap<&'static str, (&'static str, &'static str)>> =
-    LazyLock::new(|| TABLE.iter().map(|(k, en, zh)| (*k, (*en, *zh))).collect());
+/// Whether `key` is in the table.
+pub(crate) fn is_key(key: &str) -> bool {
+    STRINGS.contains_key(key)
+}
 
-/// Every string of the web CRM: key, English, Chinese.
-pub(crate) const TABLE: &[(&str, &str, &str)] = &[
+static STRINGS: LazyLock<HashMap<&'static str, (&'static str, &'static str)>> =
+    LazyLock::new(|| every_string().map(|(k, en, zh)| (*k, (*en, *zh))).collect());
+
+/// A table of strings: key, English, Chinese.
+pub(crate) type Strings = &'static [(&'static str, &'static str, &'static str)];
+
+/// Every string of the web CRM: this file's table, and those of the page modules that keep
+/// their own.
+pub(crate) fn every_string() -> impl Iterator<Item = &'static (&'static str, &'static str, &'static str)> {
+    [
+        TABLE,
+        super::admin_org::STRINGS,
+        super::admin_integrations::STRINGS,
+        super::imports::STRINGS,
+        super::contacts::STRINGS,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The strings of the frame and of the pages that keep none of their own.
+const TABLE: Strings = &[
     // The frame of every page.
     ("app.name", "Tessera CRM", "Tessera CRM"),
     ("app.skip", "Skip to content", "跳到正文"),
@@ -368,6 +390,14 @@ pub(crate) const TABLE: &[(&str, &str, &str)] = &[
     ("admin.users", "Users", "用户"),
     ("admin.roles", "Roles", "角色"),
     ("admin.plugins", "Plugins", "插件"),
+    ("admin.departments", "Departments", "部门"),
+    ("admin.custom_fields", "Custom fields", "自定义字段"),
+    ("admin.option_lists", "Option lists", "选项列表"),
+    ("admin.code_pattern", "Customer codes", "客户编号规则"),
+    ("admin.sign_in_rules", "Sign-in restrictions", "登录限制"),
+    ("admin.audit", "Audit log", "审计日志"),
+    ("admin.workflows", "Workflows", "审批流程"),
+    ("admin.webhooks", "Webhooks", "Webhook 推送"),
     ("admin.new_user", "New user", "新建用户"),
     ("admin.username", "User name", "用户名"),
     ("admin.display_name", "Name", "姓名"),
@@ -463,7 +493,7 @@ mod tests {
     #[test]
     fn keys_are_unique_and_every_string_is_written_in_both_languages() {
         let mut seen = std::collections::HashSet::new();
-        for (key, en, zh) in TABLE {
+        for (key, en, zh) in every_string() {
             assert!(seen.insert(*key), "{key} is in the table twice");
             assert!(!en.trim().is_empty() && !zh.trim().is_empty(), "{key} lacks a translation");
         }
