@@ -253,6 +253,168 @@ both_backends! {
         Ok(())
     }
 
+    async fn the_list_keeps_views_and_columns_and_edits_and_shares_in_bulk(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin = server.admin().await?;
+        let manager_role = server.role_id(&admin, "Sales manager").await?;
+        let sales_role = server.role_id(&admin, "Salesperson").await?;
+        let (_, dept) = admin.post("/api/v1/departments", &json!({ "name": "East" })).await?;
+        let dept_id = dept["id"].as_i64();
+        let boss_id = server.add_user(&admin, "boss", dept_id, &[manager_role]).await?;
+        let (status, body) = admin.patch(&format!("/api/v1/users/{boss_id}"), &json!({ "locale": "en" })).await?;
+        ensure!(status == StatusCode::OK, "{body}");
+        let seller = server.add_user(&admin, "seller", dept_id, &[sales_role]).await?;
+        let helper = server.add_user(&admin, "helper", dept_id, &[sales_role]).await?;
+        let mut ids = Vec::new();
+        for (name, level) in [("甲级客户一", "a"), ("甲级客户二", "a"), ("乙级客户", "b")] {
+            let (status, c) = admin
+                .post("/api/v1/customers", &json!({ "name": name, "level": level, "industry": "trade", "owner_id": seller }))
+                .await?;
+            ensure!(status == StatusCode::CREATED, "{c}");
+            ids.push(c["id"].as_i64().context("id")?.to_string());
+        }
+        let boss = Browser::new(&server, "en")?;
+        boss.sign_in("boss", USER_PASSWORD).await?;
+
+        // A filtered list saved as a view shared with everyone comes back by its link.
+        let filtered = boss.get("/customers?level=a&sort=name").await?;
+        assert!(filtered.html.contains("甲级客户一") && !filtered.html.contains("乙级客户"), "{}", filtered.html);
+        let csrf = filtered.csrf()?;
+        let query = filtered.hidden("query")?;
+        assert!(query.contains("level=a") && query.contains("sort=name"), "{query}");
+        let saved = boss
+            .post("/customers/views", &[("_csrf", &csrf), ("name", "Key accounts"), ("query", "level=a&#38;sort=name"),
+                  ("shared", "1")])
+            .await?;
+        // The form's value is HTML-escaped on the page; a browser posts it unescaped.
+        assert_eq!(saved.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", saved.html);
+        let saved = boss
+            .post("/customers/views", &[("_csrf", &csrf), ("name", "Key accounts"), ("query", &query.replace("&#38;", "&")),
+                  ("shared", "1")])
+            .await?;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+        let link = saved.location.context("redirect")?;
+        let view = boss.get(&link).await?;
+        assert!(view.html.contains("View saved.") && view.html.contains("aria-current=\"page\">Key accounts<"), "{}", view.html);
+        assert!(view.html.contains("甲级客户二") && !view.html.contains("乙级客户"), "{}", view.html);
+        let again = boss
+            .post("/customers/views", &[("_csrf", &csrf), ("name", "Key accounts"), ("query", "level=b")])
+            .await?;
+        assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", again.html);
+        assert!(again.html.contains("already have a view named"), "{}", again.html);
+        // A colleague sees the shared view (and, through it, only what they may see).
+        let colleague = Browser::new(&server, "en")?;
+        colleague.sign_in("helper", USER_PASSWORD).await?;
+        let theirs = colleague.get("/customers").await?;
+        assert!(theirs.html.contains("Key accounts") && !theirs.html.contains("甲级客户一"), "{}", theirs.html);
+
+        // The column chooser keeps its choice in this browser.
+        let chosen = boss
+            .post("/customers/columns", &[("_csrf", &csrf), ("columns", "industry"), ("columns", "tags"),
+                  ("columns", "owner"), ("back", "/customers")])
+            .await?;
+        assert_eq!(chosen.status, StatusCode::SEE_OTHER);
+        let list = boss.get("/customers").await?;
+        assert!(list.html.contains("<th scope=\"col\">Industry</th>") && list.html.contains(">Trade</td>"), "{}", list.html);
+        assert!(!list.html.contains("<th scope=\"col\" class=\"wide\">Last follow-up</th>"), "{}", list.html);
+
+        // Bulk edit: nothing chosen is refused in words; a level and a tag change every selected one.
+        let nothing = boss
+            .post("/customers/batch-edit", &[("_csrf", &csrf), ("ids", &ids[0]), ("back", "/customers")])
+            .await?;
+        assert_eq!(nothing.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(nothing.html.contains("Choose at least one change."), "{}", nothing.html);
+        let edited = boss
+            .post("/customers/batch-edit", &[("_csrf", &csrf), ("ids", &ids[0]), ("ids", &ids[2]), ("set_level", "c"),
+                  ("add_tags", "展会, 回访"), ("back", "/customers")])
+            .await?;
+        assert_eq!(edited.status, StatusCode::SEE_OTHER, "{}", edited.html);
+        let page = boss.get(edited.location.as_deref().context("redirect")?).await?;
+        assert!(page.html.contains("Customers changed.") && page.html.contains("展会, 回访"), "{}", page.html);
+        for id in [&ids[0], &ids[2]] {
+            let (_, c) = admin.get(&format!("/api/v1/customers/{id}")).await?;
+            assert_eq!(c["level"], "c", "{c}");
+            assert_eq!(c["tags"], json!(["展会", "回访"]), "{c}");
+        }
+
+        // Bulk share: the colleague may now read both.
+        let no_one = boss
+            .post("/customers/share", &[("_csrf", &csrf), ("ids", &ids[0]), ("back", "/customers")])
+            .await?;
+        assert_eq!(no_one.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(no_one.html.contains("Choose a colleague."), "{}", no_one.html);
+        let helper_id = helper.to_string();
+        let shared = boss
+            .post("/customers/share", &[("_csrf", &csrf), ("ids", &ids[0]), ("ids", &ids[1]),
+                  ("share_user_id", &helper_id), ("share_level", "read"), ("back", "/customers")])
+            .await?;
+        assert_eq!(shared.status, StatusCode::SEE_OTHER, "{}", shared.html);
+        let theirs = colleague.get("/customers").await?;
+        assert!(theirs.html.contains("甲级客户一") && theirs.html.contains("甲级客户二"), "{}", theirs.html);
+        assert!(!theirs.html.contains("乙级客户"), "{}", theirs.html);
+
+        // Views are deleted by their owner.
+        let view_id = link.trim_start_matches("/customers?view=").split('&').next().context("view id")?.to_owned();
+        let gone = boss.post(&format!("/customers/views/{view_id}/delete"), &[("_csrf", &csrf)]).await?;
+        assert_eq!(gone.status, StatusCode::SEE_OTHER);
+        let stale = boss.get(&format!("/customers?view={view_id}")).await?;
+        assert_eq!(stale.status, StatusCode::NOT_FOUND);
+        server.stop().await;
+        Ok(())
+    }
+
+    async fn custom_fields_are_filled_in_on_the_customer_forms_and_shown_on_the_card(backend) {
+        let server = TestServer::start(backend).await?;
+        let admin_api = server.admin().await?;
+        for field in [
+            json!({ "key": "scale", "label_zh": "规模", "label_en": "Staff", "kind": "number" }),
+            json!({ "key": "channel", "label_zh": "渠道", "label_en": "Channel", "kind": "multi_option", "options": [
+                { "value": "online", "label_zh": "线上", "label_en": "Online" },
+                { "value": "store", "label_zh": "门店", "label_en": "Store" }] }),
+            json!({ "key": "signed_on", "label_zh": "签约日", "label_en": "Signed on", "kind": "date" }),
+        ] {
+            let (status, body) = admin_api.post("/api/v1/custom-fields", &field).await?;
+            ensure!(status == StatusCode::CREATED, "{body}");
+        }
+        add_salesperson(&server, "zhang", "en").await?;
+        let zhang = Browser::new(&server, "en")?;
+        zhang.sign_in("zhang", USER_PASSWORD).await?;
+        let form = zhang.get("/customers/new").await?;
+        assert!(form.html.contains("<label for=\"custom-scale\">Staff</label>") && form.html.contains("> Online</label>"), "{}", form.html);
+        let csrf = form.csrf()?;
+        let wrong = zhang
+            .post("/customers", &[("_csrf", &csrf), ("name", "杭州贸易"), ("custom.scale", "lots"), ("custom.channel", "store")])
+            .await?;
+        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(wrong.html.contains("Staff: not a number") && wrong.html.contains("value=\"lots\""), "{}", wrong.html);
+        let made = zhang
+            .post("/customers", &[("_csrf", &csrf), ("name", "杭州贸易"), ("custom.scale", "1200"),
+                  ("custom.channel", "online"), ("custom.channel", "store"), ("custom.signed_on", "2026-03-01")])
+            .await?;
+        assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.html);
+        let link = made.location.context("redirect")?;
+        let page = zhang.get(&link).await?;
+        assert!(page.html.contains("<dt>Staff</dt><dd>1,200</dd>") && page.html.contains("<dd>Online, Store</dd>"), "{}", page.html);
+        let id = link.trim_start_matches("/customers/").split('?').next().context("id")?.to_owned();
+        let (_, c) = admin_api.get(&format!("/api/v1/customers/{id}")).await?;
+        assert_eq!(c["custom"], json!({ "scale": 1200, "channel": ["online", "store"], "signed_on": "2026-03-01" }), "{c}");
+
+        // The edit form shows them; emptying one clears it and the others stay.
+        let edit = zhang.get(&format!("/customers/{id}/edit")).await?;
+        assert!(edit.html.contains("value=\"1200\"") && edit.html.contains("value=\"2026-03-01\""), "{}", edit.html);
+        let version = edit.hidden("version")?;
+        let saved = zhang
+            .post(&format!("/customers/{id}/edit"), &[("_csrf", &csrf), ("version", &version), ("name", "杭州贸易"),
+                  ("custom.scale", ""), ("custom.channel", "online"), ("custom.signed_on", "2026-03-01")])
+            .await?;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+        let (_, c) = admin_api.get(&format!("/api/v1/customers/{id}")).await?;
+        assert!(c["custom"]["scale"].is_null(), "{c}");
+        assert_eq!(c["custom"]["channel"], json!(["online"]), "{c}");
+        server.stop().await;
+        Ok(())
+    }
+
     async fn an_enabled_plugin_adds_its_menu_page_and_panel_and_they_go_when_disabled(backend) {
         let server = TestServer::start(backend).await?;
         let admin_api = server.admin().await?;
@@ -366,11 +528,40 @@ both_backends! {
         let (_, info) = admin_api.get("/api/v1/plugins/hello-crm").await?;
         assert_eq!(info["grants"], json!(["customers:read", "events:subscribe", "schedule"]), "{info}");
 
+        // Its settings form, drawn from the manifest, with the default filled in.
+        let list = admin.get("/admin/plugins").await?;
+        assert!(list.html.contains("href=\"/admin/plugins/hello-crm/settings\""), "{}", list.html);
+        let form = admin.get("/admin/plugins/hello-crm/settings").await?;
+        assert!(form.html.contains(">Greeting<") && form.html.contains("value=\"你好\""), "{}", form.html);
+        let saved = admin
+            .post("/admin/plugins/hello-crm/settings", &[("_csrf", &csrf), ("greeting", "欢迎 <b>光临</b>")])
+            .await?;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+        let form = admin.get(saved.location.as_deref().context("redirect")?).await?;
+        assert!(form.html.contains("Settings saved.") && form.html.contains("欢迎 &#60;b&#62;光临&#60;/b&#62;"), "{}", form.html);
+        let (_, settings) = admin_api.get("/api/v1/plugins/hello-crm/settings").await?;
+        assert_eq!(settings["values"]["greeting"], "欢迎 <b>光临</b>", "{settings}");
+
         let disabled = admin.post("/admin/plugins/hello-crm/disable", &[("_csrf", &csrf)]).await?;
         assert_eq!(disabled.status, StatusCode::SEE_OTHER);
         let page = admin.get(disabled.location.as_deref().context("redirect")?).await?;
         assert!(!page.html.contains("/p/hello-crm/notes"), "the menu is gone: {}", page.html);
         let (_, log) = admin_api.get("/api/v1/audit-log?action=plugin.disable").await?;
+        assert!(log.to_string().contains("hello-crm"), "{log}");
+
+        // Uninstalled (keeping its records): the organisation no longer has it, and the
+        // settings page is gone with it.
+        let odd = admin.post("/admin/plugins/hello-crm/uninstall", &[("_csrf", &csrf), ("data", "maybe")]).await?;
+        assert_eq!(odd.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", odd.html);
+        let gone = admin.post("/admin/plugins/hello-crm/uninstall", &[("_csrf", &csrf), ("data", "keep")]).await?;
+        assert_eq!(gone.status, StatusCode::SEE_OTHER, "{}", gone.html);
+        let page = admin.get(gone.location.as_deref().context("redirect")?).await?;
+        assert!(page.html.contains("Plugin uninstalled."), "{}", page.html);
+        let (_, info) = admin_api.get("/api/v1/plugins/hello-crm").await?;
+        assert!(info["status"].is_null(), "{info}");
+        let settings = admin.get("/admin/plugins/hello-crm/settings").await?;
+        assert_eq!(settings.status, StatusCode::NOT_FOUND);
+        let (_, log) = admin_api.get("/api/v1/audit-log?action=plugin.uninstall").await?;
         assert!(log.to_string().contains("hello-crm"), "{log}");
         server.stop().await;
         Ok(())

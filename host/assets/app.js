@@ -81,3 +81,51 @@
     live();
   }
 })();
+
+// Import progress: the progress page of a customer import follows a run live, asking the API
+// how many rows are done, and shows the outcome (the page itself) once the run ends. Without
+// JavaScript the page refreshes itself while the run goes on.
+(function () {
+  "use strict";
+
+  function follow() {
+    var box = document.querySelector("[data-import-poll]");
+    if (!box || box.getAttribute("data-status") !== "running" || !window.fetch) return;
+    var url = box.getAttribute("data-import-poll");
+    var done = box.getAttribute("data-import-done");
+    var bar = box.querySelector("progress");
+    var count = box.querySelector("[data-import-processed]");
+    var lang = document.documentElement.getAttribute("lang") || undefined;
+    var failures = 0;
+    function tick() {
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) {
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          return r.json();
+        })
+        .then(function (info) {
+          failures = 0;
+          if (info.status !== "running") {
+            if (done && done.charAt(0) === "/" && done.charAt(1) !== "/") window.location.replace(done);
+            return;
+          }
+          var n = typeof info.processed === "number" ? info.processed : 0;
+          if (bar) bar.value = Math.min(n, parseFloat(bar.getAttribute("max") || "1"));
+          if (count) count.textContent = n.toLocaleString(lang);
+          window.setTimeout(tick, 1500);
+        })
+        .catch(function () {
+          // A few more tries, further apart; then the page's Refresh link is the way on.
+          failures += 1;
+          if (failures < 5) window.setTimeout(tick, 3000 * failures);
+        });
+    }
+    window.setTimeout(tick, 1000);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", follow);
+  } else {
+    follow();
+  }
+})();

@@ -94,6 +94,10 @@ pub struct AuditQuery {
     pub target_type: Option<String>,
     /// … and id.
     pub target_id: Option<Id>,
+    /// Only entries at or after this moment (RFC 3339, e.g. `2026-11-01T00:00:00+08:00`).
+    pub since: Option<String>,
+    /// Only entries before this moment (RFC 3339).
+    pub until: Option<String>,
     /// Entries older than this id (for the next page).
     pub before_id: Option<Id>,
     /// Page size, 1–500 (default 100).
@@ -120,6 +124,14 @@ pub async fn list(store: &Store, org_id: Id, q: &AuditQuery) -> Result<Vec<Audit
     }
     if let Some(t) = q.target_id {
         sql.push(" AND target_id = ").bind(t);
+    }
+    for (field, moment, op) in [("since", &q.since, " AND at >= "), ("until", &q.until, " AND at < ")] {
+        if let Some(m) = moment {
+            let ts = m.parse::<jiff::Timestamp>().map_err(|_| {
+                crate::error::Error::invalid(field, format!("{m:?} is not a moment such as 2026-11-01T00:00:00Z"))
+            })?;
+            sql.push(op).bind(ts.as_millisecond());
+        }
     }
     if let Some(b) = q.before_id {
         sql.push(" AND id < ").bind(b);

@@ -912,6 +912,9 @@ pub struct CustomerQuery {
     /// format, or its last digits) and contact names.
     pub q: Option<String>,
     pub owner_id: Option<Id>,
+    /// `true` for the caller's own customers only (a saved view shared with everyone then
+    /// shows each user their own).
+    pub mine: Option<bool>,
     pub department_id: Option<Id>,
     pub category: Option<String>,
     pub level: Option<String>,
@@ -1203,6 +1206,9 @@ fn page_sql(
     }
     if let Some(o) = q.owner_id {
         sql.push(" AND c.owner_id = ").bind(o);
+    }
+    if q.mine == Some(true) {
+        sql.push(" AND c.owner_id = ").bind(access.principal().user_id);
     }
     if let Some(d) = q.department_id {
         sql.push(" AND c.department_id = ").bind(d);

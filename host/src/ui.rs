@@ -19,6 +19,7 @@ mod assets;
 mod blocks;
 mod charts;
 mod contacts;
+mod custom_inputs;
 mod customer_ops;
 mod customers;
 mod home;
@@ -62,6 +63,11 @@ pub fn routes() -> Router<AppState> {
         .route("/customers", get(customers::list).post(customers::create))
         .route("/customers/new", get(customers::new_form))
         .route("/customers/transfer", post(customers::transfer))
+        .route("/customers/batch-edit", post(customers::batch_edit))
+        .route("/customers/share", post(customers::bulk_share))
+        .route("/customers/views", post(customers::save_view))
+        .route("/customers/views/{id}/delete", post(customers::delete_view))
+        .route("/customers/columns", post(customers::choose_columns))
         .route("/customers/{id}", get(customers::show))
         .route("/customers/{id}/follow-ups", post(customers::follow_up))
         .route("/customers/{id}/edit", get(customer_ops::edit_form).post(customer_ops::save))
@@ -79,6 +85,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/roles", get(admin::roles).post(admin::create_role))
         .route("/admin/plugins", get(admin::plugins))
         .route("/admin/plugins/{id}/enable", get(admin::enable_form).post(admin::enable))
+        .route("/admin/plugins/{id}/settings", get(admin::settings_form).post(admin::save_settings))
         .route("/admin/plugins/{id}/{what}", post(admin::change))
         .route("/p/{plugin}/{target}", get(plugin_pages::page))
         .route("/p/{plugin}/{target}/act/{action}", post(plugin_pages::act))
@@ -249,6 +256,10 @@ impl Chrome {
 const NOTICES: &[&str] = &[
     "customers.created",
     "customers.transferred",
+    "customers.bulk_edited",
+    "customers.bulk_shared",
+    "customers.view_saved",
+    "customers.view_deleted",
     "customer.follow_up_saved",
     "customers.saved",
     "customer.shared",
@@ -265,6 +276,8 @@ const NOTICES: &[&str] = &[
     "admin.plugin_disabled",
     "admin.plugin_upgraded",
     "admin.plugin_rolled_back",
+    "admin.plugin_uninstalled",
+    "admin.plugin_settings_saved",
 ];
 
 /// The signed-in user of a page, with what they may do and the page's frame.

@@ -740,6 +740,12 @@ pub async fn dry_run(store: &Store, access: &Access, id: Id, plan: &ImportPlan) 
 }
 
 async fn load_table(store: &Store, access: &Access, id: Id) -> Result<(Table, String)> {
+    let (file_name, content, status) = original_file(store, access, id).await?;
+    Ok((read(&file_name, &content)?, status))
+}
+
+/// The name, content and status of one of the user's uploads, as it was uploaded.
+pub async fn original_file(store: &Store, access: &Access, id: Id) -> Result<(String, Vec<u8>, String)> {
     let p = access.principal();
     let row = sqlx::query(
         "SELECT file_name, content, status FROM customer_imports WHERE id = $1 AND org_id = $2 AND user_id = $3",
@@ -750,9 +756,7 @@ async fn load_table(store: &Store, access: &Access, id: Id) -> Result<(Table, St
     .fetch_optional(store.pool())
     .await?
     .ok_or(Error::NotFound("import"))?;
-    let file_name: String = row.try_get(0)?;
-    let content: Vec<u8> = row.try_get(1)?;
-    Ok((read(&file_name, &content)?, row.try_get(2)?))
+    Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
 }
 
 /// What each row will do.

@@ -69,10 +69,27 @@ pub async fn list_shares(store: &Store, access: &Access, customer_id: Id) -> Res
 
 /// Shares a customer (those who may edit it may share it). Sharing again changes the level.
 pub async fn share(store: &Store, access: &Access, customer_id: Id, new: &NewShare) -> Result<Share> {
+    share_many(store, access, &[customer_id], new).await?;
+    list_shares(store, access, customer_id)
+        .await?
+        .into_iter()
+        .find(|s| s.user_id == new.user_id && s.department_id == new.department_id)
+        .ok_or(Error::NotFound("share"))
+}
+
+/// Shares many customers with the same user or department, all or nothing: the user must
+/// be able to edit every one of them.
+pub async fn share_many(store: &Store, access: &Access, customer_ids: &[Id], new: &NewShare) -> Result<usize> {
     let p = *access.principal();
-    let customer = super::get(store, access, customer_id, Action::Edit).await?;
+    if customer_ids.is_empty() || customer_ids.len() > MAX_BATCH {
+        return Err(Error::invalid("customer_ids", format!("name 1 to {MAX_BATCH} customers")));
+    }
     if new.user_id.is_some() == new.department_id.is_some() {
         return Err(Error::invalid("user_id", "share with exactly one of user_id or department_id"));
+    }
+    let mut customers = Vec::with_capacity(customer_ids.len());
+    for id in customer_ids {
+        customers.push(super::get(store, access, *id, Action::Edit).await?);
     }
     let mut tx = store.begin_write().await?;
     if let Some(u) = new.user_id {
@@ -81,38 +98,36 @@ pub async fn share(store: &Store, access: &Access, customer_id: Id, new: &NewSha
     if let Some(d) = new.department_id {
         crate::org::ensure_exists(&mut *tx, "departments", "department_id", p.org_id, d).await?;
     }
-    let mut del = SqlBuf::new("DELETE FROM customer_shares WHERE org_id = ");
-    del.bind(p.org_id).push(" AND customer_id = ").bind(customer_id);
-    match (new.user_id, new.department_id) {
-        (Some(u), _) => del.push(" AND user_id = ").bind(u),
-        (_, Some(d)) => del.push(" AND department_id = ").bind(d),
-        _ => &mut del,
-    };
-    del.query().execute(&mut *tx).await?;
-    sqlx::query(
-        "INSERT INTO customer_shares (org_id, customer_id, user_id, department_id, level, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(p.org_id)
-    .bind(customer_id)
-    .bind(new.user_id)
-    .bind(new.department_id)
-    .bind(new.level.as_str())
-    .bind(p.user_id)
-    .bind(now_ms())
-    .execute(&mut *tx)
-    .await?;
-    AuditEntry::new(p.org_id, Some(p.user_id), "customer.shared")
-        .target("customer", customer_id)
-        .detail(serde_json::json!({ "code": customer.code, "user_id": new.user_id, "department_id": new.department_id, "level": new.level }))
-        .record(&mut *tx)
+    for customer in &customers {
+        let mut del = SqlBuf::new("DELETE FROM customer_shares WHERE org_id = ");
+        del.bind(p.org_id).push(" AND customer_id = ").bind(customer.id);
+        match (new.user_id, new.department_id) {
+            (Some(u), _) => del.push(" AND user_id = ").bind(u),
+            (_, Some(d)) => del.push(" AND department_id = ").bind(d),
+            _ => &mut del,
+        };
+        del.query().execute(&mut *tx).await?;
+        sqlx::query(
+            "INSERT INTO customer_shares (org_id, customer_id, user_id, department_id, level, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(p.org_id)
+        .bind(customer.id)
+        .bind(new.user_id)
+        .bind(new.department_id)
+        .bind(new.level.as_str())
+        .bind(p.user_id)
+        .bind(now_ms())
+        .execute(&mut *tx)
         .await?;
+        AuditEntry::new(p.org_id, Some(p.user_id), "customer.shared")
+            .target("customer", customer.id)
+            .detail(serde_json::json!({ "code": customer.code, "user_id": new.user_id, "department_id": new.department_id, "level": new.level }))
+            .record(&mut *tx)
+            .await?;
+    }
     tx.commit().await?;
-    list_shares(store, access, customer_id)
-        .await?
-        .into_iter()
-        .find(|s| s.user_id == new.user_id && s.department_id == new.department_id)
-        .ok_or(Error::NotFound("share"))
+    Ok(customers.len())
 }
 
 /// Withdraws a share.

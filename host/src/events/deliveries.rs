@@ -201,3 +201,17 @@ pub async fn send_test(store: &Store, org_id: Id, actor: Id, endpoint_id: Id) ->
     tx.commit().await?;
     get(store, org_id, endpoint_id, id).await
 }
+
+/// The request body a delivery sends, as the receiver gets it (the event's topic, time and
+/// payload), for the delivery log.
+pub async fn request_body(store: &Store, org_id: Id, endpoint_id: Id, id: Id) -> Result<String> {
+    let detail = get(store, org_id, endpoint_id, id).await?;
+    let row = sqlx::query("SELECT topic, created_at, payload FROM outbox WHERE org_id = $1 AND id = $2")
+        .bind(org_id)
+        .bind(detail.delivery.event_id)
+        .fetch_optional(store.pool())
+        .await?
+        .ok_or(Error::NotFound("event"))?;
+    let (topic, created_at, payload): (String, i64, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+    Ok(super::webhooks::body(&topic, created_at, &payload))
+}

@@ -337,6 +337,10 @@ pub struct PluginRow {
     pub reason: String,
     pub may_upgrade: bool,
     pub may_roll_back: bool,
+    /// The organisation has it (enabled, disabled or stopped), so it can be uninstalled.
+    pub in_org: bool,
+    /// It is enabled and its manifest has a settings form.
+    pub has_settings: bool,
 }
 
 #[derive(Template)]
@@ -382,6 +386,8 @@ fn plugin_row(p: &PluginInfo, lang: Lang) -> PluginRow {
         reason: p.status_reason.clone().unwrap_or_default(),
         may_upgrade: enabled && p.version.as_deref().is_some_and(|v| v != p.latest),
         may_roll_back: enabled && p.previous_version.is_some(),
+        in_org: p.status.is_some(),
+        has_settings: enabled && p.manifest["settings"].as_array().is_some_and(|s| !s.is_empty()),
     }
 }
 
@@ -484,16 +490,30 @@ pub async fn enable(
     }
 }
 
-/// Disable, upgrade or roll back, each recorded in the audit log.
+/// Disable, upgrade, roll back or uninstall (keeping or deleting the plugin's records), each
+/// recorded in the audit log.
 pub async fn change(
     State(state): State<AppState>,
     Path((id, what)): Path<(String, String)>,
     posted: Posted,
 ) -> Result<Response, UiError> {
-    let Posted { viewer, .. } = posted;
+    let Posted { viewer, form } = posted;
     require_admin(&viewer)?;
     let (org_id, registry) = (viewer.org_id(), &state.plugins.registry);
+    let mut action = format!("plugin.{what}");
     let notice = match what.as_str() {
+        "uninstall" => {
+            let drop_data = match form.get("data") {
+                "keep" | "" => false,
+                "drop" => true,
+                _ => return Err(Error::invalid("data", "keep or delete the plugin's records").into()),
+            };
+            registry.uninstall(org_id, &id, drop_data).await?;
+            if drop_data {
+                action = "plugin.uninstall_drop".into();
+            }
+            "admin.plugin_uninstalled"
+        }
         "disable" => {
             registry.disable(org_id, &id, None, false).await?;
             "admin.plugin_disabled"
@@ -508,9 +528,168 @@ pub async fn change(
         }
         _ => return Err(UiError::status(StatusCode::NOT_FOUND, "error.not_found")),
     };
-    crate::audit::AuditEntry::new(org_id, Some(viewer.user_id()), &format!("plugin.{what}"))
+    crate::audit::AuditEntry::new(org_id, Some(viewer.user_id()), &action)
         .detail(serde_json::json!({ "plugin": id }))
         .record(state.store.pool())
         .await?;
     Ok(see_other(&format!("/admin/plugins?notice={notice}")))
+}
+
+/// A field of a plugin's settings form.
+pub struct SettingField {
+    pub name: String,
+    pub label: String,
+    pub help: String,
+    /// `text`, `secret`, `number`, `bool`, `select` or `user`.
+    pub kind: String,
+    pub required: bool,
+    /// The value as the form shows it (never a secret's).
+    pub value: String,
+    /// A secret is stored (the field is left empty to keep it).
+    pub has_secret: bool,
+    pub choices: Vec<Choice>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_plugin_settings.html")]
+struct SettingsPage {
+    chrome: Chrome,
+    plugin: PluginRow,
+    fields: Vec<SettingField>,
+    error: Option<String>,
+}
+
+/// A stored value as a form shows it.
+fn shown(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+async fn settings_page(
+    state: &AppState,
+    viewer: Viewer,
+    id: &str,
+    typed: Option<&FormFields>,
+    error: Option<String>,
+) -> Result<Response, UiError> {
+    require_admin(&viewer)?;
+    let lang = viewer.lang();
+    let org_id = viewer.org_id();
+    let active = state.plugins.registry.active(org_id, id).ok_or(Error::NotFound("plugin"))?;
+    let info = state.plugins.registry.info(org_id, id).await?;
+    let people = users::colleagues(&state.store, org_id).await?;
+    let stored = &active.enabled.settings;
+    let fields = active
+        .loaded
+        .manifest
+        .settings
+        .iter()
+        .map(|s| {
+            let secret = s.kind == "secret";
+            let value = match typed {
+                Some(form) if !secret => form.get(&s.name).to_owned(),
+                _ if secret => String::new(),
+                _ => shown(stored.get(&s.name).or(s.default.as_ref())),
+            };
+            let choices = match s.kind.as_str() {
+                "select" => s
+                    .options
+                    .iter()
+                    .map(|o| Choice { value: o.clone(), label: o.clone(), selected: *o == value })
+                    .collect(),
+                "user" => people
+                    .iter()
+                    .filter(|u| u.active || u.id.to_string() == value)
+                    .map(|u| Choice {
+                        value: u.id.to_string(),
+                        label: u.display_name.clone(),
+                        selected: u.id.to_string() == value,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            SettingField {
+                name: s.name.clone(),
+                label: s.label.get(lang.tag()).to_owned(),
+                help: s.help.as_ref().map(|h| h.get(lang.tag()).to_owned()).unwrap_or_default(),
+                kind: s.kind.clone(),
+                required: s.required,
+                has_secret: secret && stored.get(&s.name).is_some_and(|v| !v.is_null()),
+                value,
+                choices,
+            }
+        })
+        .collect();
+    let chrome = viewer.chrome(lang.t("admin.plugin_settings"), "/admin/users");
+    let page = SettingsPage { plugin: plugin_row(&info, lang), fields, chrome, error };
+    Ok(render_with(status_of(&page.error), &page))
+}
+
+pub async fn settings_form(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    settings_page(&state, viewer, &id, None, None).await
+}
+
+/// The settings as the plugin stores them: typed by the form's kinds, an empty secret keeping
+/// the stored one.
+fn typed_settings(
+    manifest: &crate::runtime::manifest::Manifest,
+    form: &FormFields,
+) -> Result<serde_json::Map<String, Value>, Error> {
+    let mut values = serde_json::Map::new();
+    for s in &manifest.settings {
+        let raw = form.get(&s.name).trim();
+        let value = match s.kind.as_str() {
+            "bool" => Value::Bool(form.get(&s.name) == "1"),
+            _ if raw.is_empty() && s.kind == "secret" => continue,
+            _ if raw.is_empty() => Value::Null,
+            "number" => match raw.parse::<i64>() {
+                Ok(n) => Value::from(n),
+                Err(_) => raw
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                    .map(Value::Number)
+                    .ok_or_else(|| Error::invalid("settings", format!("{}: {raw:?} is not a number", s.name)))?,
+            },
+            "user" => Value::from(
+                raw.parse::<Id>().map_err(|_| Error::invalid("settings", format!("{}: choose a colleague", s.name)))?,
+            ),
+            _ => Value::String(raw.to_owned()),
+        };
+        values.insert(s.name.clone(), value);
+    }
+    Ok(values)
+}
+
+pub async fn save_settings(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Result<Response, UiError> {
+    let Posted { viewer, form } = posted;
+    require_admin(&viewer)?;
+    let org_id = viewer.org_id();
+    let active = state.plugins.registry.active(org_id, &id).ok_or(Error::NotFound("plugin"))?;
+    let result = match typed_settings(&active.loaded.manifest, &form) {
+        Ok(values) => state.plugins.registry.set_settings(org_id, &id, &values).await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => {
+            crate::audit::AuditEntry::new(org_id, Some(viewer.user_id()), "plugin.settings")
+                .detail(serde_json::json!({ "plugin": id }))
+                .record(state.store.pool())
+                .await?;
+            Ok(see_other(&format!("/admin/plugins/{id}/settings?notice=admin.plugin_settings_saved")))
+        }
+        Err(Error::Invalid { message, .. }) => settings_page(&state, viewer, &id, Some(&form), Some(message)).await,
+        Err(e) => Err(e.into()),
+    }
 }

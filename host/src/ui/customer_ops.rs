@@ -7,12 +7,15 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use super::custom_inputs::{self, CustomInput};
 use super::customers::choices;
 use super::{Choice, Chrome, FormFields, Posted, UiError, Viewer, render_with, see_other};
 use crate::access::{Action, ShareLevel};
+use crate::customers::fields::CustomField;
 use crate::customers::operations::{self, NewShare};
 use crate::customers::{self, CustomerPatch, PhoneInput, options};
 use crate::error::Error;
+use crate::org::users;
 use crate::store::Id;
 use crate::web::AppState;
 
@@ -28,6 +31,7 @@ struct EditPage {
     sources: Vec<Choice>,
     industries: Vec<Choice>,
     regions: Vec<Choice>,
+    custom: Vec<CustomInput>,
     /// The one phone the form edits; the field is shown only when the customer has at most
     /// one, so an edit never drops the others.
     phone_editable: bool,
@@ -38,9 +42,9 @@ struct EditPage {
 }
 
 /// The form's values: as typed when it comes back refused, or the customer's own.
-fn values_of(c: &customers::Customer) -> FormFields {
+fn values_of(c: &customers::Customer, custom_fields: &[CustomField]) -> FormFields {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    FormFields(
+    let mut values = FormFields(
         [
             ("name", c.name.clone()),
             ("kind", c.kind.clone()),
@@ -58,7 +62,9 @@ fn values_of(c: &customers::Customer) -> FormFields {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect(),
-    )
+    );
+    values.0.extend(custom_inputs::form_values(custom_fields, &c.custom));
+    values
 }
 
 async fn edit_page(
@@ -71,7 +77,9 @@ async fn edit_page(
     let lang = viewer.lang();
     let c = customers::get(&state.store, &viewer.access, id, Action::Edit).await?;
     let options = options::list(&state.store, viewer.org_id(), None).await?;
-    let form = typed.unwrap_or_else(|| values_of(&c));
+    let custom_fields = customers::fields::list(&state.store, viewer.org_id()).await?;
+    let people = users::colleagues(&state.store, viewer.org_id()).await?;
+    let form = typed.unwrap_or_else(|| values_of(&c, &custom_fields));
     let page = EditPage {
         id,
         version: c.version,
@@ -80,6 +88,7 @@ async fn edit_page(
         sources: choices(&options, "source", lang, form.get("source")),
         industries: choices(&options, "industry", lang, form.get("industry")),
         regions: choices(&options, "region", lang, form.get("region")),
+        custom: custom_inputs::inputs(&custom_fields, &form, lang, &people),
         phone_editable: c.phones.len() <= 1,
         phones: c.phones.iter().map(|p| p.number.as_str()).collect::<Vec<_>>().join(", "),
         form,
@@ -101,7 +110,10 @@ pub async fn save(State(state): State<AppState>, Path(id): Path<Id>, posted: Pos
         let version =
             form.get("version").parse::<i64>().map_err(|_| Error::invalid("version", "the form lost its version"))?;
         let current = customers::get(&state.store, &viewer.access, id, Action::Edit).await?;
+        let custom_fields = customers::fields::list(&state.store, viewer.org_id()).await?;
+        let custom = custom_inputs::read(&custom_fields, &form, viewer.lang(), true)?;
         let patch = CustomerPatch {
+            custom: (!custom.is_empty()).then_some(custom),
             name: Some(form.get("name").to_owned()),
             kind: form.opt("kind"),
             level: Some(form.opt("level")),
