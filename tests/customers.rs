@@ -401,6 +401,25 @@ both_backends! {
         let (_, c) = s.manager.get(&format!("/api/v1/customers/{}", mine[0])).await?;
         assert_eq!(c["level"], "b", "nothing changed");
         assert_eq!(s.manager.post("/api/v1/customers/batch-edit", &json!({ "customer_ids": mine, "level": "zz" })).await?.0, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // Sharing many at once is all or nothing too.
+        let (status, _) = s.manager.post("/api/v1/customers/share", &json!({ "customer_ids": with_foreign, "user_id": s.east_id, "level": "read" })).await?;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (_, shares) = s.manager.get(&format!("/api/v1/customers/{}/shares", mine[0])).await?;
+        assert_eq!(shares, json!([]), "nothing shared");
+        let (status, r) = s.manager.post("/api/v1/customers/share", &json!({ "customer_ids": mine, "user_id": s.east_id, "level": "read" })).await?;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert_eq!(r["updated"], 3);
+        let (status, _) = s.east.get(&format!("/api/v1/customers/{}", mine[2])).await?;
+        assert_eq!(status, StatusCode::OK, "shared to read");
+        let (status, _) = s.manager.post("/api/v1/customers/share", &json!({ "customer_ids": [], "user_id": s.east_id, "level": "read" })).await?;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // `mine=true` lists the caller's own customers only.
+        let (_, own) = s.manager.get("/api/v1/customers?mine=true").await?;
+        let ids: Vec<i64> = own["items"].as_array().context("items")?.iter().filter_map(|c| c["id"].as_i64()).collect();
+        assert_eq!(ids.len(), 3, "{own}");
+        assert!(mine.iter().all(|id| ids.contains(id)), "{own}");
         Ok(())
     }
 

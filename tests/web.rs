@@ -277,6 +277,8 @@ both_backends! {
         boss.sign_in("boss", USER_PASSWORD).await?;
 
         // A filtered list saved as a view shared with everyone comes back by its link.
+        let backwards = boss.get("/customers?sort=name&desc=false").await?;
+        assert!(backwards.html.contains("<option value=\"false\" selected>Ascending</option>"), "{}", backwards.html);
         let filtered = boss.get("/customers?level=a&sort=name").await?;
         assert!(filtered.html.contains("甲级客户一") && !filtered.html.contains("乙级客户"), "{}", filtered.html);
         let csrf = filtered.csrf()?;

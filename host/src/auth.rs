@@ -495,13 +495,7 @@ async fn create_rule(
 ) -> ApiResult<(StatusCode, Json<restrictions::SignInRule>)> {
     auth.require_admin(&state).await?;
     let p = auth.0.principal;
-    let rule = restrictions::create(&state.store, p.org_id, &req).await?;
-    AuditEntry::new(p.org_id, Some(p.user_id), "sign_in_rule.created")
-        .target("sign_in_rule", rule.id)
-        .ip(ip.0)
-        .detail(serde_json::to_value(&rule).unwrap_or_default())
-        .record(state.store.pool())
-        .await?;
+    let rule = restrictions::create(&state.store, p.org_id, Some(p.user_id), ip.0, &req).await?;
     Ok((StatusCode::CREATED, Json(rule)))
 }
 
@@ -516,11 +510,6 @@ async fn delete_rule(
 ) -> ApiResult<StatusCode> {
     auth.require_admin(&state).await?;
     let p = auth.0.principal;
-    restrictions::delete(&state.store, p.org_id, id).await?;
-    AuditEntry::new(p.org_id, Some(p.user_id), "sign_in_rule.deleted")
-        .target("sign_in_rule", id)
-        .ip(ip.0)
-        .record(state.store.pool())
-        .await?;
+    restrictions::delete(&state.store, p.org_id, Some(p.user_id), ip.0, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -415,9 +415,8 @@ impl FormFields {
         if !form_type {
             return Err(UiError::status(StatusCode::UNSUPPORTED_MEDIA_TYPE, "error.form"));
         }
-        let bytes = axum::body::to_bytes(body, limit)
-            .await
-            .map_err(|_| UiError::status(StatusCode::PAYLOAD_TOO_LARGE, "error.form"))?;
+        let bytes =
+            read_limited(body, limit).await.ok_or(UiError::status(StatusCode::PAYLOAD_TOO_LARGE, "error.form"))?;
         let fields = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
             .map_err(|_| UiError::status(StatusCode::BAD_REQUEST, "error.form"))?;
         if fields.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
@@ -425,6 +424,25 @@ impl FormFields {
         }
         Ok(FormFields(fields))
     }
+}
+
+/// A request body, or none when it is longer than `limit` or breaks off. A longer body is
+/// still read to its end (up to sixteen times the limit) and dropped, so that the browser
+/// reads the answer instead of finding its connection reset while it still sends.
+async fn read_limited(body: axum::body::Body, limit: usize) -> Option<Vec<u8>> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let (mut kept, mut seen) = (Vec::new(), 0usize);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.ok()?;
+        seen = seen.saturating_add(chunk.len());
+        if seen <= limit {
+            kept.extend_from_slice(&chunk);
+        } else if seen > limit.saturating_mul(16) {
+            return None;
+        }
+    }
+    (seen <= limit).then_some(kept)
 }
 
 /// A form posted by a signed-in user, with its CSRF token checked.
@@ -460,6 +478,11 @@ pub fn local_path(s: &str) -> &str {
 /// Sends the browser to `to` after a form (303, so a reload does not post again).
 pub fn see_other(to: &str) -> Response {
     Redirect::to(local_path(to)).into_response()
+}
+
+/// An id from a page's path or query; a word where an id belongs is a page that does not exist.
+pub(super) fn path_id(raw: &str) -> Result<crate::store::Id, UiError> {
+    raw.parse().map_err(|_| UiError::status(StatusCode::NOT_FOUND, "error.not_found"))
 }
 
 /// Why a page could not be shown.

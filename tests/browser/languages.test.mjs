@@ -43,6 +43,41 @@ for (const [locale, navWord, analysisWord] of [['zh-CN', '客户', '统计分析
   });
 }
 
+const ADMIN_PAGES = ['/contacts', '/customers/import', '/admin/users', '/admin/departments', '/admin/roles',
+  '/admin/custom-fields', '/admin/option-lists', '/admin/customer-codes', '/admin/sign-in-rules', '/admin/audit',
+  '/admin/workflows', '/admin/webhooks', '/admin/plugins'];
+
+for (const locale of ['zh-CN', 'en']) {
+  test(`the administration pages in ${locale}, with no untranslated string`, async () => {
+    const browser = await launch();
+    const admin = await api('admin');
+    try {
+      await admin.patch('/api/v1/me', { locale });
+      const { page, errors } = await person(browser, { locale });
+      await signIn(page, 'admin');
+      for (const path of ADMIN_PAGES) {
+        const res = await page.goto(path);
+        assert.equal(res.status(), 200, path);
+        assert.equal(await page.locator('html').getAttribute('lang'), locale, path);
+        for (const text of await chromeTexts(page)) {
+          assert.notEqual(text, '?', `${path}: a string without translation`);
+          assert.doesNotMatch(text, /^[a-z_]+(\.[a-z_]+)+$/, `${path}: a key instead of words`);
+        }
+        if (locale === 'en') {
+          for (const h of (await page.locator('h1, h2, th, legend').allInnerTexts()).filter((t) => t.trim())) {
+            assert.doesNotMatch(h, CJK, `${path}: Chinese in an English heading: ${h}`);
+          }
+        }
+        await shot(page, `languages-admin-${locale}${path.replaceAll('/', '-')}`);
+      }
+      assert.deepEqual(errors, [], `errors in the page: ${errors.join('\n')}`);
+    } finally {
+      await admin.patch('/api/v1/me', { locale: 'zh-CN' });
+      await browser.close();
+    }
+  });
+}
+
 test('signed out, the sign-in page follows Accept-Language', async () => {
   const browser = await launch();
   try {

@@ -23,7 +23,7 @@ test('a manager bulk-transfers the customers of someone who left and approves a 
     const before = Number(await lina.page.locator('#unread-count').innerText());
 
     // Liu Yang left: every customer of his goes to Li Na.
-    await page.getByLabel('Owner', { exact: true }).selectOption({ label: '刘洋' });
+    await page.getByRole('combobox', { name: 'Owner', exact: true }).selectOption({ label: '刘洋' });
     await page.getByRole('button', { name: 'Filter' }).click();
     assert.ok(await page.locator('table.list tbody tr a').count() > 0, 'Liu Yang has customers');
     assert.deepEqual([...new Set(await page.locator('table.list tbody td.owner').allInnerTexts())], ['刘洋']);

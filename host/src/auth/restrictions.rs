@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use utoipa::ToSchema;
 
+use crate::audit::AuditEntry;
 use crate::error::{Error, Result};
 use crate::store::{Id, Store, now_ms};
 use crate::timefmt::rfc3339;
@@ -91,8 +92,14 @@ fn parse_nets(list: &str) -> Vec<IpNet> {
     list.split_whitespace().filter_map(|s| s.parse().ok()).collect()
 }
 
-/// Validates and stores a new rule.
-pub async fn create(store: &Store, org_id: Id, rule: &NewSignInRule) -> Result<SignInRule> {
+/// Validates and stores a new rule, and records `sign_in_rule.created` for `actor`.
+pub async fn create(
+    store: &Store,
+    org_id: Id,
+    actor: Option<Id>,
+    ip: Option<IpAddr>,
+    rule: &NewSignInRule,
+) -> Result<SignInRule> {
     if rule.user_id.is_some() == rule.role_id.is_some() {
         return Err(Error::invalid("user_id", "a rule applies to exactly one of user_id or role_id"));
     }
@@ -147,7 +154,14 @@ pub async fn create(store: &Store, org_id: Id, rule: &NewSignInRule) -> Result<S
     .fetch_one(store.pool())
     .await
     .map_err(|e| Error::from_db(e, "rule exists"))?;
-    list(store, org_id).await?.into_iter().find(|r| r.id == id).ok_or(Error::NotFound("sign-in rule"))
+    let rule = list(store, org_id).await?.into_iter().find(|r| r.id == id).ok_or(Error::NotFound("sign-in rule"))?;
+    AuditEntry::new(org_id, actor, "sign_in_rule.created")
+        .target("sign_in_rule", rule.id)
+        .ip(ip)
+        .detail(serde_json::to_value(&rule).unwrap_or_default())
+        .record(store.pool())
+        .await?;
+    Ok(rule)
 }
 
 pub async fn list(store: &Store, org_id: Id) -> Result<Vec<SignInRule>> {
@@ -177,7 +191,8 @@ pub async fn list(store: &Store, org_id: Id) -> Result<Vec<SignInRule>> {
         .collect()
 }
 
-pub async fn delete(store: &Store, org_id: Id, id: Id) -> Result<()> {
+/// Removes a rule and records `sign_in_rule.deleted` for `actor`.
+pub async fn delete(store: &Store, org_id: Id, actor: Option<Id>, ip: Option<IpAddr>, id: Id) -> Result<()> {
     let done = sqlx::query("DELETE FROM sign_in_rules WHERE id = $1 AND org_id = $2")
         .bind(id)
         .bind(org_id)
@@ -186,7 +201,7 @@ pub async fn delete(store: &Store, org_id: Id, id: Id) -> Result<()> {
     if done.rows_affected() == 0 {
         return Err(Error::NotFound("sign-in rule"));
     }
-    Ok(())
+    AuditEntry::new(org_id, actor, "sign_in_rule.deleted").target("sign_in_rule", id).ip(ip).record(store.pool()).await
 }
 
 /// Refuses the sign-in when rules apply to the user and none of them matches `ip` and now.

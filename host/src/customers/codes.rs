@@ -7,8 +7,9 @@
 
 use jiff::Zoned;
 
+use crate::audit::AuditEntry;
 use crate::error::{Error, Result};
-use crate::store::Id;
+use crate::store::{Id, Store};
 
 /// The pattern a new organisation starts with.
 pub const DEFAULT_PATTERN: &str = "KH-{yyyy}-{seq:5}";
@@ -124,6 +125,31 @@ where
             .fetch_one(exec)
             .await?;
     Ok((CodePattern::parse(&pattern)?, time_zone))
+}
+
+/// Sets the organisation's customer code pattern, refusing a bad one, and records
+/// `setting.customer_code_pattern` for `actor` in the same transaction. Existing codes stay.
+pub async fn set_pattern(
+    store: &Store,
+    org_id: Id,
+    actor: Option<Id>,
+    ip: Option<std::net::IpAddr>,
+    pattern: &str,
+) -> Result<()> {
+    CodePattern::parse(pattern)?;
+    let mut tx = store.begin_write().await?;
+    sqlx::query("UPDATE orgs SET customer_code_pattern = $2 WHERE id = $1")
+        .bind(org_id)
+        .bind(pattern)
+        .execute(&mut *tx)
+        .await?;
+    AuditEntry::new(org_id, actor, "setting.customer_code_pattern")
+        .ip(ip)
+        .detail(serde_json::json!({ "pattern": pattern }))
+        .record(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Takes the next number for `pattern` in `tx` and returns the code.

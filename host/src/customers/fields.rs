@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use sqlx::Row;
 use utoipa::ToSchema;
 
+use crate::audit::AuditEntry;
 use crate::error::{Error, Result};
 use crate::store::{Id, Store, now_ms};
 
@@ -28,7 +29,8 @@ pub enum FieldKind {
 }
 
 impl FieldKind {
-    fn as_str(self) -> &'static str {
+    /// The kind's name as stored and as the API writes it.
+    pub fn as_str(self) -> &'static str {
         match self {
             FieldKind::Text => "text",
             FieldKind::Number => "number",
@@ -160,7 +162,14 @@ fn check_options(kind: FieldKind, options: &[FieldOption]) -> Result<()> {
     Ok(())
 }
 
-pub async fn create(store: &Store, org_id: Id, new: &NewField) -> Result<CustomField> {
+/// Adds a custom field and records `custom_field.created` for `actor`.
+pub async fn create(
+    store: &Store,
+    org_id: Id,
+    actor: Option<Id>,
+    ip: Option<std::net::IpAddr>,
+    new: &NewField,
+) -> Result<CustomField> {
     let key = new.key.trim();
     let key_ok = (1..=40).contains(&key.len())
         && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
@@ -190,10 +199,25 @@ pub async fn create(store: &Store, org_id: Id, new: &NewField) -> Result<CustomF
     .fetch_one(store.pool())
     .await
     .map_err(|e| Error::from_db(e, &format!("a custom field with the key {key:?} exists already")))?;
-    list(store, org_id).await?.into_iter().find(|f| f.id == id).ok_or(Error::NotFound("custom field"))
+    let field = list(store, org_id).await?.into_iter().find(|f| f.id == id).ok_or(Error::NotFound("custom field"))?;
+    AuditEntry::new(org_id, actor, "custom_field.created")
+        .target("custom_field", field.id)
+        .ip(ip)
+        .detail(serde_json::to_value(&field).unwrap_or_default())
+        .record(store.pool())
+        .await?;
+    Ok(field)
 }
 
-pub async fn update(store: &Store, org_id: Id, id: Id, patch: &FieldPatch) -> Result<CustomField> {
+/// Changes a custom field and records `custom_field.updated` for `actor` in the same transaction.
+pub async fn update(
+    store: &Store,
+    org_id: Id,
+    actor: Option<Id>,
+    ip: Option<std::net::IpAddr>,
+    id: Id,
+    patch: &FieldPatch,
+) -> Result<CustomField> {
     let before = list(store, org_id).await?.into_iter().find(|f| f.id == id).ok_or(Error::NotFound("custom field"))?;
     let label_zh = patch.label_zh.clone().unwrap_or(before.label_zh.clone());
     let label_en = patch.label_en.clone().unwrap_or(before.label_en.clone());
@@ -257,8 +281,22 @@ pub async fn update(store: &Store, org_id: Id, id: Id, patch: &FieldPatch) -> Re
     .bind(i64::from(patch.active.unwrap_or(before.active)))
     .execute(&mut *tx)
     .await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {FIELD_COLUMNS} FROM custom_fields WHERE id = $1 AND org_id = $2"
+    )))
+    .bind(id)
+    .bind(org_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let field = field_from_row(&row)?;
+    AuditEntry::new(org_id, actor, "custom_field.updated")
+        .target("custom_field", id)
+        .ip(ip)
+        .detail(serde_json::to_value(&field).unwrap_or_default())
+        .record(&mut *tx)
+        .await?;
     tx.commit().await?;
-    list(store, org_id).await?.into_iter().find(|f| f.id == id).ok_or(Error::NotFound("custom field"))
+    Ok(field)
 }
 
 /// The text a unique value is indexed under.

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use utoipa::ToSchema;
 
+use crate::audit::AuditEntry;
 use crate::error::{Error, Result};
 use crate::store::{Id, Store};
 
@@ -159,7 +160,15 @@ pub async fn list(store: &Store, org_id: Id, only: Option<&str>) -> Result<Vec<O
         .collect()
 }
 
-pub async fn create(store: &Store, org_id: Id, list_name: &str, input: &OptionInput) -> Result<OptionItem> {
+/// Adds an item to a list and records `option.created` for `actor`.
+pub async fn create(
+    store: &Store,
+    org_id: Id,
+    actor: Option<Id>,
+    ip: Option<std::net::IpAddr>,
+    list_name: &str,
+    input: &OptionInput,
+) -> Result<OptionItem> {
     validate_list(list_name)?;
     validate_input(input)?;
     let id: Id = sqlx::query_scalar(
@@ -176,12 +185,25 @@ pub async fn create(store: &Store, org_id: Id, list_name: &str, input: &OptionIn
     .fetch_one(store.pool())
     .await
     .map_err(|e| Error::from_db(e, &format!("the list {list_name} already has the value {:?}", input.value.trim())))?;
-    list(store, org_id, Some(list_name)).await?.into_iter().find(|o| o.id == id).ok_or(Error::NotFound("option"))
+    let item = list(store, org_id, Some(list_name))
+        .await?
+        .into_iter()
+        .find(|o| o.id == id)
+        .ok_or(Error::NotFound("option"))?;
+    record(store, org_id, actor, ip, "option.created", &item).await?;
+    Ok(item)
 }
 
-/// Changes labels, order or whether an item may still be chosen. The value itself stays, since
-/// customers store it.
-pub async fn update(store: &Store, org_id: Id, id: Id, input: &OptionInput) -> Result<OptionItem> {
+/// Changes labels, order or whether an item may still be chosen, and records `option.updated`
+/// for `actor`. The value itself stays, since customers store it.
+pub async fn update(
+    store: &Store,
+    org_id: Id,
+    actor: Option<Id>,
+    ip: Option<std::net::IpAddr>,
+    id: Id,
+    input: &OptionInput,
+) -> Result<OptionItem> {
     validate_input(input)?;
     let current = list(store, org_id, None).await?.into_iter().find(|o| o.id == id).ok_or(Error::NotFound("option"))?;
     if current.value != input.value.trim() {
@@ -199,7 +221,26 @@ pub async fn update(store: &Store, org_id: Id, id: Id, input: &OptionInput) -> R
         .bind(i64::from(input.active))
         .execute(store.pool())
         .await?;
-    list(store, org_id, None).await?.into_iter().find(|o| o.id == id).ok_or(Error::NotFound("option"))
+    let item = list(store, org_id, None).await?.into_iter().find(|o| o.id == id).ok_or(Error::NotFound("option"))?;
+    record(store, org_id, actor, ip, "option.updated", &item).await?;
+    Ok(item)
+}
+
+/// The audit entry of a change to `item`.
+async fn record(
+    store: &Store,
+    org_id: Id,
+    actor: Option<Id>,
+    ip: Option<std::net::IpAddr>,
+    action: &str,
+    item: &OptionItem,
+) -> Result<()> {
+    AuditEntry::new(org_id, actor, action)
+        .target("option", item.id)
+        .ip(ip)
+        .detail(serde_json::to_value(item).unwrap_or_default())
+        .record(store.pool())
+        .await
 }
 
 /// Checks that `value` is an active item of `list_name`.

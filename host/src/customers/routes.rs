@@ -15,8 +15,7 @@ use super::operations::{
 use super::options::{self, OptionInput, OptionItem};
 use super::{Customer, CustomerPage, CustomerPatch, CustomerQuery, NewCustomer, PhoneMatches};
 use super::{analysis, views};
-use crate::access::Action;
-use crate::audit::AuditEntry;
+use crate::access::{Action, ShareLevel};
 use crate::error::Error;
 use crate::store::Id;
 use crate::web::{ApiResult, AppState, Auth, ClientIp, ErrorBody, Json, Path, Query};
@@ -38,6 +37,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(transfer_customers))
         .routes(routes!(customer_transfers))
         .routes(routes!(batch_edit_customers))
+        .routes(routes!(share_customers))
         .routes(routes!(check_duplicates))
         .routes(routes!(customer_duplicates))
         .routes(routes!(merge_customers))
@@ -234,13 +234,7 @@ async fn add_option(
 ) -> ApiResult<(StatusCode, Json<OptionItem>)> {
     auth.require_admin(&state).await?;
     let p = auth.0.principal;
-    let item = options::create(&state.store, p.org_id, &list, &input).await?;
-    AuditEntry::new(p.org_id, Some(p.user_id), "option.created")
-        .target("option", item.id)
-        .ip(ip.0)
-        .detail(serde_json::to_value(&item).unwrap_or_default())
-        .record(state.store.pool())
-        .await?;
+    let item = options::create(&state.store, p.org_id, Some(p.user_id), ip.0, &list, &input).await?;
     Ok((StatusCode::CREATED, Json(item)))
 }
 
@@ -256,13 +250,7 @@ async fn update_option(
 ) -> ApiResult<Json<OptionItem>> {
     auth.require_admin(&state).await?;
     let p = auth.0.principal;
-    let item = options::update(&state.store, p.org_id, id, &input).await?;
-    AuditEntry::new(p.org_id, Some(p.user_id), "option.updated")
-        .target("option", id)
-        .ip(ip.0)
-        .detail(serde_json::to_value(&item).unwrap_or_default())
-        .record(state.store.pool())
-        .await?;
+    let item = options::update(&state.store, p.org_id, Some(p.user_id), ip.0, id, &input).await?;
     Ok(Json(item))
 }
 
@@ -297,18 +285,7 @@ async fn set_code_pattern(
 ) -> ApiResult<Json<CodePatternSetting>> {
     auth.require_admin(&state).await?;
     let p = auth.0.principal;
-    super::codes::CodePattern::parse(&setting.pattern)?;
-    sqlx::query("UPDATE orgs SET customer_code_pattern = $2 WHERE id = $1")
-        .bind(p.org_id)
-        .bind(&setting.pattern)
-        .execute(state.store.pool())
-        .await
-        .map_err(Error::from)?;
-    AuditEntry::new(p.org_id, Some(p.user_id), "setting.customer_code_pattern")
-        .ip(ip.0)
-        .detail(serde_json::json!({ "pattern": setting.pattern }))
-        .record(state.store.pool())
-        .await?;
+    super::codes::set_pattern(&state.store, p.org_id, Some(p.user_id), ip.0, &setting.pattern).await?;
     Ok(Json(setting))
 }
 
@@ -388,6 +365,30 @@ async fn batch_edit_customers(
 ) -> ApiResult<Json<BatchResult>> {
     let access = auth.access(&state).await?;
     Ok(Json(BatchResult { updated: operations::batch_edit(&state.store, &access, &edit).await? }))
+}
+
+/// Many customers shared with the same colleague or department.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchShare {
+    pub customer_ids: Vec<Id>,
+    pub user_id: Option<Id>,
+    pub department_id: Option<Id>,
+    pub level: ShareLevel,
+}
+
+/// Shares many customers with one colleague or department, all or nothing (the caller must be
+/// able to edit each of them).
+#[utoipa::path(post, path = "/api/v1/customers/share", tag = "customers", request_body = BatchShare,
+    responses((status = 200, body = BatchResult), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn share_customers(
+    State(state): State<AppState>,
+    auth: Auth,
+    Json(batch): Json<BatchShare>,
+) -> ApiResult<Json<BatchResult>> {
+    let access = auth.access(&state).await?;
+    let share = NewShare { user_id: batch.user_id, department_id: batch.department_id, level: batch.level };
+    Ok(Json(BatchResult { updated: operations::share_many(&state.store, &access, &batch.customer_ids, &share).await? }))
 }
 
 /// Customers that may be the same as the one described (same name ignoring legal-form
@@ -690,13 +691,7 @@ async fn create_field(
 ) -> ApiResult<(StatusCode, Json<super::fields::CustomField>)> {
     auth.require_admin(&state).await?;
     let p = auth.0.principal;
-    let field = super::fields::create(&state.store, p.org_id, &new).await?;
-    AuditEntry::new(p.org_id, Some(p.user_id), "custom_field.created")
-        .target("custom_field", field.id)
-        .ip(ip.0)
-        .detail(serde_json::to_value(&field).unwrap_or_default())
-        .record(state.store.pool())
-        .await?;
+    let field = super::fields::create(&state.store, p.org_id, Some(p.user_id), ip.0, &new).await?;
     Ok((StatusCode::CREATED, Json(field)))
 }
 
@@ -713,13 +708,7 @@ async fn update_field(
 ) -> ApiResult<Json<super::fields::CustomField>> {
     auth.require_admin(&state).await?;
     let p = auth.0.principal;
-    let field = super::fields::update(&state.store, p.org_id, id, &patch).await?;
-    AuditEntry::new(p.org_id, Some(p.user_id), "custom_field.updated")
-        .target("custom_field", id)
-        .ip(ip.0)
-        .detail(serde_json::to_value(&field).unwrap_or_default())
-        .record(state.store.pool())
-        .await?;
+    let field = super::fields::update(&state.store, p.org_id, Some(p.user_id), ip.0, id, &patch).await?;
     Ok(Json(field))
 }
 

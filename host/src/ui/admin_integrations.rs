@@ -8,7 +8,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::admin::{require_admin, status_of};
 use super::i18n::Strings;
-use super::{Choice, Chrome, FormFields, Lang, Notice, Posted, UiError, Viewer, render_with, see_other};
+use super::{Choice, Chrome, FormFields, Lang, Notice, Posted, UiError, Viewer, path_id, render_with, see_other};
 use crate::error::Error;
 use crate::events::deliveries::{self, DeliveryQuery};
 use crate::events::webhooks::{self, Endpoint, EndpointPatch, NewEndpoint};
@@ -239,17 +239,33 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/workflows/{id}/delete", post(delete_workflow))
 }
 
-/// An id from a path; a word where an id belongs is a page that does not exist.
-fn id_of(raw: &str) -> Result<Id, UiError> {
-    raw.parse().map_err(|_| UiError::status(StatusCode::NOT_FOUND, "error.not_found"))
+/// A form posted by an organisation administrator, its CSRF token checked; anyone else gets
+/// the 403 page.
+struct AdminPosted(Viewer, FormFields);
+
+impl FromRequest<AppState> for AdminPosted {
+    type Rejection = UiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Posted { viewer, form } = Posted::from_request(req, state).await?;
+        require_admin(&viewer)?;
+        Ok(AdminPosted(viewer, form))
+    }
 }
 
-/// Whether a refused form's error is one to show on the form (the rest are error pages).
-fn refusal(err: Error) -> Result<String, UiError> {
-    match err {
-        Error::Invalid { message, .. } | Error::Conflict(message) => Ok(message),
-        other => Err(other.into()),
+/// What a form's action came to: done, or refused with a message to show on its page again.
+/// Any other failure is an error page.
+fn outcome<T>(result: Result<T, Error>) -> Result<Result<T, String>, UiError> {
+    match result {
+        Ok(done) => Ok(Ok(done)),
+        Err(Error::Invalid { message, .. } | Error::Conflict(message)) => Ok(Err(message)),
+        Err(other) => Err(other.into()),
     }
+}
+
+/// An HTTP status as the pages show it; a dash when there is none.
+fn http_status(chrome: &Chrome, status: Option<i64>) -> String {
+    status.map_or_else(|| chrome.t("field.none").to_owned(), |s| s.to_string())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -352,6 +368,7 @@ async fn webhooks_page(
     let lang = viewer.lang();
     let list = webhooks::list(&state.store, org_id).await?;
     let newest = DeliveryQuery { limit: Some(1), ..Default::default() };
+    let chrome = viewer.chrome(lang.t("admin.webhooks"), "/admin/users");
     let mut endpoints = Vec::with_capacity(list.len());
     for e in list {
         let last = deliveries::list(&state.store, org_id, e.id, &newest).await?.into_iter().next();
@@ -361,7 +378,7 @@ async fn webhooks_page(
             enabled: e.enabled,
             disabled_reason: e.disabled_reason.unwrap_or_default(),
             last_status: last.as_ref().map_or("", |d| delivery_status_key(&d.status)),
-            last_when: last.map(|d| d.created_at).unwrap_or_default(),
+            last_when: last.map(|d| chrome.when(&d.created_at)).unwrap_or_default(),
             url: e.url,
             description: e.description,
         });
@@ -372,12 +389,6 @@ async fn webhooks_page(
     } else {
         form
     };
-    let chrome = viewer.chrome(lang.t("admin.webhooks"), "/admin/users");
-    for row in &mut endpoints {
-        if !row.last_when.is_empty() {
-            row.last_when = chrome.when(&row.last_when);
-        }
-    }
     let page = WebhooksPage { endpoints, topics: topic_choices(lang, &form), form, chrome, error };
     Ok(render_with(status_of(&page.error), &page))
 }
@@ -442,7 +453,7 @@ async fn webhook_page(state: &AppState, viewer: Viewer, id: Id, view: WebhookVie
             id: d.id,
             topic: d.topic.clone(),
             status: delivery_status_key(&d.status),
-            http_status: d.last_status.map(|s| s.to_string()).unwrap_or_else(|| chrome.t("field.none").to_owned()),
+            http_status: http_status(&chrome, d.last_status),
             attempts: d.attempts,
             when: chrome.when(&d.created_at),
         })
@@ -470,19 +481,20 @@ async fn webhook(
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> Result<Response, UiError> {
     let before = FormFields::from_query(query.as_deref()).get("before").parse().ok();
-    webhook_page(&state, viewer, id_of(&id)?, WebhookView { before, ..Default::default() }).await
+    webhook_page(&state, viewer, path_id(&id)?, WebhookView { before, ..Default::default() }).await
 }
 
 /// Adds an endpoint and answers with its page, which shows the signing secret this once.
-async fn create_webhook(State(state): State<AppState>, posted: Posted) -> Result<Response, UiError> {
-    let Posted { viewer, form } = posted;
-    require_admin(&viewer)?;
+async fn create_webhook(
+    State(state): State<AppState>,
+    AdminPosted(viewer, form): AdminPosted,
+) -> Result<Response, UiError> {
     let new = NewEndpoint {
         url: form.get("url").to_owned(),
         description: form.get("description").to_owned(),
         topics: Some(topics_of(&form)),
     };
-    match webhooks::create(&state.store, viewer.org_id(), viewer.user_id(), &new).await {
+    match outcome(webhooks::create(&state.store, viewer.org_id(), viewer.user_id(), &new).await)? {
         Ok(made) => {
             let view =
                 WebhookView { secret: Some(made.secret), notice: Some("done.webhook_created"), ..Default::default() };
@@ -490,32 +502,27 @@ async fn create_webhook(State(state): State<AppState>, posted: Posted) -> Result
             *resp.status_mut() = StatusCode::CREATED;
             Ok(resp)
         }
-        Err(e) => {
-            let message = refusal(e)?;
-            webhooks_page(&state, viewer, form, Some(message)).await
-        }
+        Err(error) => webhooks_page(&state, viewer, form, Some(error)).await,
     }
 }
 
 async fn save_webhook(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    posted: Posted,
+    AdminPosted(viewer, form): AdminPosted,
 ) -> Result<Response, UiError> {
-    let Posted { viewer, form } = posted;
-    require_admin(&viewer)?;
-    let id = id_of(&id)?;
+    let id = path_id(&id)?;
     let patch = EndpointPatch {
         url: Some(form.get("url").to_owned()),
         description: Some(form.get("description").to_owned()),
         topics: Some(topics_of(&form)),
         enabled: Some(form.get("enabled") == "1"),
     };
-    match webhooks::update(&state.store, viewer.org_id(), viewer.user_id(), id, &patch).await {
+    match outcome(webhooks::update(&state.store, viewer.org_id(), viewer.user_id(), id, &patch).await)? {
         Ok(_) => Ok(see_other(&format!("/admin/webhooks/{id}?notice=done.webhook_saved"))),
-        Err(e) => {
-            let error = Some(refusal(e)?);
-            webhook_page(&state, viewer, id, WebhookView { form: Some(form), error, ..Default::default() }).await
+        Err(error) => {
+            let view = WebhookView { form: Some(form), error: Some(error), ..Default::default() };
+            webhook_page(&state, viewer, id, view).await
         }
     }
 }
@@ -523,11 +530,9 @@ async fn save_webhook(
 async fn delete_webhook(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    posted: Posted,
+    AdminPosted(viewer, _): AdminPosted,
 ) -> Result<Response, UiError> {
-    let Posted { viewer, .. } = posted;
-    require_admin(&viewer)?;
-    webhooks::delete(&state.store, viewer.org_id(), viewer.user_id(), id_of(&id)?).await?;
+    webhooks::delete(&state.store, viewer.org_id(), viewer.user_id(), path_id(&id)?).await?;
     Ok(see_other("/admin/webhooks?notice=done.webhook_deleted"))
 }
 
@@ -535,27 +540,24 @@ async fn delete_webhook(
 async fn rotate_secret(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    posted: Posted,
+    AdminPosted(viewer, _): AdminPosted,
 ) -> Result<Response, UiError> {
-    let Posted { viewer, .. } = posted;
-    require_admin(&viewer)?;
-    let id = id_of(&id)?;
+    let id = path_id(&id)?;
     let rotated = webhooks::rotate_secret(&state.store, viewer.org_id(), viewer.user_id(), id).await?;
     let view =
         WebhookView { secret: Some(rotated.secret), notice: Some("done.webhook_secret_rotated"), ..Default::default() };
     webhook_page(&state, viewer, id, view).await
 }
 
-async fn send_test(State(state): State<AppState>, Path(id): Path<String>, posted: Posted) -> Result<Response, UiError> {
-    let Posted { viewer, .. } = posted;
-    require_admin(&viewer)?;
-    let id = id_of(&id)?;
-    match deliveries::send_test(&state.store, viewer.org_id(), viewer.user_id(), id).await {
+async fn send_test(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    AdminPosted(viewer, _): AdminPosted,
+) -> Result<Response, UiError> {
+    let id = path_id(&id)?;
+    match outcome(deliveries::send_test(&state.store, viewer.org_id(), viewer.user_id(), id).await)? {
         Ok(_) => Ok(see_other(&format!("/admin/webhooks/{id}?notice=done.webhook_test_sent"))),
-        Err(e) => {
-            let error = Some(refusal(e)?);
-            webhook_page(&state, viewer, id, WebhookView { error, ..Default::default() }).await
-        }
+        Err(error) => webhook_page(&state, viewer, id, WebhookView { error: Some(error), ..Default::default() }).await,
     }
 }
 
@@ -604,7 +606,6 @@ async fn delivery_page(
         serde_json::from_str::<Value>(&raw).ok().and_then(|v| serde_json::to_string_pretty(&v).ok()).unwrap_or(raw);
     let title = format!("{} #{id}", viewer.lang().t("integrations.delivery"));
     let chrome = viewer.chrome(&title, "/admin/users");
-    let none = || chrome.t("field.none").to_owned();
     let d = &detail.delivery;
     let page = DeliveryPage {
         id,
@@ -613,8 +614,8 @@ async fn delivery_page(
         status: delivery_status_key(&d.status),
         may_redeliver: d.status != "pending",
         attempts: d.attempts,
-        last_status: d.last_status.map_or_else(none, |s| s.to_string()),
-        last_error: d.last_error.clone().unwrap_or_else(none),
+        last_status: http_status(&chrome, d.last_status),
+        last_error: d.last_error.clone().unwrap_or_else(|| chrome.t("field.none").to_owned()),
         created: chrome.when(&d.created_at),
         finished: chrome.when_opt(&d.finished_at),
         next_attempt: chrome.when_opt(&d.next_attempt_at),
@@ -624,7 +625,7 @@ async fn delivery_page(
             .map(|a| AttemptRow {
                 attempt: a.attempt,
                 at: chrome.when(&a.at),
-                http_status: a.response_status.map_or_else(none, |s| s.to_string()),
+                http_status: http_status(&chrome, a.response_status),
                 error: a.error.clone().unwrap_or_default(),
                 duration_ms: a.duration_ms,
             })
@@ -642,25 +643,20 @@ async fn delivery(
     viewer: Viewer,
     Path((id, delivery_id)): Path<(String, String)>,
 ) -> Result<Response, UiError> {
-    delivery_page(&state, viewer, id_of(&id)?, id_of(&delivery_id)?, None).await
+    delivery_page(&state, viewer, path_id(&id)?, path_id(&delivery_id)?, None).await
 }
 
 async fn redeliver(
     State(state): State<AppState>,
     Path((id, delivery_id)): Path<(String, String)>,
-    posted: Posted,
+    AdminPosted(viewer, _): AdminPosted,
 ) -> Result<Response, UiError> {
-    let Posted { viewer, .. } = posted;
-    require_admin(&viewer)?;
-    let (id, delivery_id) = (id_of(&id)?, id_of(&delivery_id)?);
-    match deliveries::redeliver(&state.store, viewer.org_id(), viewer.user_id(), id, delivery_id).await {
+    let (id, delivery_id) = (path_id(&id)?, path_id(&delivery_id)?);
+    match outcome(deliveries::redeliver(&state.store, viewer.org_id(), viewer.user_id(), id, delivery_id).await)? {
         Ok(_) => {
             Ok(see_other(&format!("/admin/webhooks/{id}/deliveries/{delivery_id}?notice=done.webhook_redelivered")))
         }
-        Err(e) => {
-            let error = Some(refusal(e)?);
-            delivery_page(&state, viewer, id, delivery_id, error).await
-        }
+        Err(error) => delivery_page(&state, viewer, id, delivery_id, Some(error)).await,
     }
 }
 
@@ -1114,7 +1110,7 @@ async fn workflow_page(state: &AppState, viewer: Viewer, id: Id, error: Option<S
 }
 
 async fn workflow(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Result<Response, UiError> {
-    workflow_page(&state, viewer, id_of(&id)?, None).await
+    workflow_page(&state, viewer, path_id(&id)?, None).await
 }
 
 #[derive(Template)]
@@ -1151,9 +1147,10 @@ async fn new_workflow(State(state): State<AppState>, viewer: Viewer) -> Result<R
     workflow_form(&state, viewer, None, (String::new(), "customer".to_owned(), Vec::new()), None).await
 }
 
-async fn create_workflow(State(state): State<AppState>, posted: Posted) -> Result<Response, UiError> {
-    let Posted { viewer, form } = posted;
-    require_admin(&viewer)?;
+async fn create_workflow(
+    State(state): State<AppState>,
+    AdminPosted(viewer, form): AdminPosted,
+) -> Result<Response, UiError> {
     let raw = raw_steps(&form);
     let made = async {
         let new = NewDefinition {
@@ -1164,12 +1161,11 @@ async fn create_workflow(State(state): State<AppState>, posted: Posted) -> Resul
         definitions::create(&state.store, viewer.org_id(), viewer.user_id(), &new).await
     }
     .await;
-    match made {
+    match outcome(made)? {
         Ok(d) => Ok(see_other(&format!("/admin/workflows/{}?notice=done.workflow_created", d.id))),
-        Err(e) => {
-            let error = Some(refusal(e)?);
+        Err(error) => {
             let fields = (form.get("name").to_owned(), form.get("subject_type").to_owned(), raw);
-            workflow_form(&state, viewer, None, fields, error).await
+            workflow_form(&state, viewer, None, fields, Some(error)).await
         }
     }
 }
@@ -1180,7 +1176,7 @@ async fn edit_workflow(
     Path(id): Path<String>,
 ) -> Result<Response, UiError> {
     require_admin(&viewer)?;
-    let id = id_of(&id)?;
+    let id = path_id(&id)?;
     let d = definitions::get(state.store.pool(), viewer.org_id(), id).await?;
     let raw = d.steps.iter().map(RawStep::from_spec).collect();
     workflow_form(&state, viewer, Some(id), (d.name, d.subject_type, raw), None).await
@@ -1189,11 +1185,9 @@ async fn edit_workflow(
 async fn save_workflow(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    posted: Posted,
+    AdminPosted(viewer, form): AdminPosted,
 ) -> Result<Response, UiError> {
-    let Posted { viewer, form } = posted;
-    require_admin(&viewer)?;
-    let id = id_of(&id)?;
+    let id = path_id(&id)?;
     let before = definitions::get(state.store.pool(), viewer.org_id(), id).await?;
     let raw = raw_steps(&form);
     let saved = async {
@@ -1205,12 +1199,11 @@ async fn save_workflow(
         definitions::update(&state.store, viewer.org_id(), viewer.user_id(), id, &patch).await
     }
     .await;
-    match saved {
+    match outcome(saved)? {
         Ok(_) => Ok(see_other(&format!("/admin/workflows/{id}?notice=done.workflow_saved"))),
-        Err(e) => {
-            let error = Some(refusal(e)?);
+        Err(error) => {
             let fields = (form.get("name").to_owned(), before.subject_type, raw);
-            workflow_form(&state, viewer, Some(id), fields, error).await
+            workflow_form(&state, viewer, Some(id), fields, Some(error)).await
         }
     }
 }
@@ -1219,22 +1212,17 @@ async fn save_workflow(
 async fn set_active(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    posted: Posted,
+    AdminPosted(viewer, form): AdminPosted,
 ) -> Result<Response, UiError> {
-    let Posted { viewer, form } = posted;
-    require_admin(&viewer)?;
-    let id = id_of(&id)?;
+    let id = path_id(&id)?;
     let active = form.get("active") == "1";
     let patch = DefinitionPatch { active: Some(active), ..Default::default() };
-    match definitions::update(&state.store, viewer.org_id(), viewer.user_id(), id, &patch).await {
+    match outcome(definitions::update(&state.store, viewer.org_id(), viewer.user_id(), id, &patch).await)? {
         Ok(_) => {
             let notice = if active { "done.workflow_activated" } else { "done.workflow_archived" };
             Ok(see_other(&format!("/admin/workflows/{id}?notice={notice}")))
         }
-        Err(e) => {
-            let error = Some(refusal(e)?);
-            workflow_page(&state, viewer, id, error).await
-        }
+        Err(error) => workflow_page(&state, viewer, id, Some(error)).await,
     }
 }
 
@@ -1242,14 +1230,11 @@ async fn set_active(
 async fn delete_workflow(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    posted: Posted,
+    AdminPosted(viewer, _): AdminPosted,
 ) -> Result<Response, UiError> {
-    let Posted { viewer, .. } = posted;
-    require_admin(&viewer)?;
-    let (org_id, id) = (viewer.org_id(), id_of(&id)?);
-    if let Err(e) = definitions::delete(&state.store, org_id, viewer.user_id(), id).await {
-        let error = Some(refusal(e)?);
-        return workflow_page(&state, viewer, id, error).await;
+    let (org_id, id) = (viewer.org_id(), path_id(&id)?);
+    if let Err(error) = outcome(definitions::delete(&state.store, org_id, viewer.user_id(), id).await)? {
+        return workflow_page(&state, viewer, id, Some(error)).await;
     }
     match definitions::get(state.store.pool(), org_id, id).await {
         Ok(_) => Ok(see_other(&format!("/admin/workflows/{id}?notice=done.workflow_archived"))),

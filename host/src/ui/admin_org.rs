@@ -2,7 +2,7 @@
 //! lists, the customer code pattern, sign-in restrictions and the audit log.
 //!
 //! Only organisation administrators reach them. They call the same domain functions as the
-//! REST API and write the same audit entries, so a change made here reads in the audit log
+//! REST API, which record the audit entries, so a change made here reads in the audit log
 //! exactly like one made through the API. A refused form comes back filled in with the
 //! reason (status 422); an unknown id is a 404 page.
 
@@ -18,11 +18,11 @@ use axum::routing::{get, post};
 use super::admin::{require_admin, status_of};
 use super::i18n::Strings;
 use super::{Choice, Chrome, FormFields, Lang, Posted, UiError, Viewer, render_with, see_other};
-use crate::audit::{self, AuditEntry, AuditQuery};
+use crate::audit::{self, AuditQuery};
 use crate::auth::restrictions::{self, NewSignInRule};
-use crate::customers::codes::CodePattern;
+use crate::customers::codes::{self, CodePattern};
 use crate::customers::fields::{self, FieldKind, FieldOption, FieldPatch, NewField};
-use crate::customers::options::{self, OptionInput, OptionItem};
+use crate::customers::options::{self, OptionInput};
 use crate::error::Error;
 use crate::org::departments::{self, DepartmentPatch, NewDepartment};
 use crate::org::{roles, users};
@@ -227,8 +227,8 @@ struct Refusal {
 
 impl Refusal {
     /// The refused form when it was the one of `row`.
-    fn form_of(refused: &Option<Refusal>, row: Option<Id>) -> Option<&FormFields> {
-        refused.as_ref().filter(|r| r.row == row).map(|r| &r.form)
+    fn form_of(refused: Option<&Refusal>, row: Option<Id>) -> Option<&FormFields> {
+        refused.filter(|r| r.row == row).map(|r| &r.form)
     }
 }
 
@@ -238,6 +238,25 @@ fn refused(err: Error) -> Result<String, UiError> {
     match err {
         Error::Invalid { message, .. } | Error::Conflict(message) => Ok(message),
         other => Err(other.into()),
+    }
+}
+
+/// The answer to a posted form: once done, a redirect to `done` (which names the notice);
+/// refused by the domain, the page again from `page`, with the form of `row` filled in and the
+/// reason; any other error is an error page.
+async fn answer<T, Page>(
+    result: Result<T, Error>,
+    done: &str,
+    row: Option<Id>,
+    form: FormFields,
+    page: impl FnOnce(Refusal) -> Page,
+) -> Result<Response, UiError>
+where
+    Page: Future<Output = Result<Response, UiError>>,
+{
+    match result {
+        Ok(_) => Ok(see_other(done)),
+        Err(e) => page(Refusal { row, form, message: refused(e)? }).await,
     }
 }
 
@@ -377,14 +396,7 @@ async fn departments_page(state: &AppState, viewer: Viewer, refusal: Option<Refu
         // Its sub-departments follow it, deeper; it cannot move under itself or them.
         let mut subtree: HashSet<Id> = HashSet::from([d.id]);
         subtree.extend(order[i + 1..].iter().take_while(|(_, k)| k > depth).map(|(k, _)| k.id));
-        let edit = match Refusal::form_of(&refusal, Some(d.id)) {
-            Some(form) => form.clone(),
-            None => fields_of(&[
-                ("name", d.name.clone()),
-                ("parent_id", d.parent_id.map(|p| p.to_string()).unwrap_or_default()),
-                ("head_user_id", d.head_user_id.map(|h| h.to_string()).unwrap_or_default()),
-            ]),
-        };
+        let edit = Refusal::form_of(refusal.as_ref(), Some(d.id)).cloned().unwrap_or_else(|| department_form(d));
         let next_depth = order.get(i + 1).map_or(0, |(_, k)| *k);
         let opens = next_depth > *depth;
         tree.push(DeptNode {
@@ -398,11 +410,11 @@ async fn departments_page(state: &AppState, viewer: Viewer, refusal: Option<Refu
             closes: if opens { 0 } else { depth - next_depth },
             parents: parent_choices(&order, &subtree, edit.get("parent_id")),
             heads: head_choices(&people, edit.get("head_user_id")),
-            open: Refusal::form_of(&refusal, Some(d.id)).is_some(),
+            open: Refusal::form_of(refusal.as_ref(), Some(d.id)).is_some(),
             edit,
         });
     }
-    let form = Refusal::form_of(&refusal, None).cloned().unwrap_or_default();
+    let form = Refusal::form_of(refusal.as_ref(), None).cloned().unwrap_or_default();
     let title = viewer.lang().t("admin.departments");
     let chrome = viewer.chrome(title, "/admin/users");
     let page = DepartmentsPage {
@@ -420,25 +432,36 @@ async fn departments_index(State(state): State<AppState>, viewer: Viewer) -> Res
     departments_page(&state, viewer, None).await
 }
 
+/// The rename/move form of a department as it is.
+fn department_form(d: &departments::Department) -> FormFields {
+    fields_of(&[
+        ("name", d.name.clone()),
+        ("parent_id", d.parent_id.map(|p| p.to_string()).unwrap_or_default()),
+        ("head_user_id", d.head_user_id.map(|h| h.to_string()).unwrap_or_default()),
+    ])
+}
+
+/// The department a form describes.
+fn department_of(form: &FormFields) -> Result<NewDepartment, Error> {
+    Ok(NewDepartment {
+        name: form.get("name").to_owned(),
+        parent_id: form_id(form, "parent_id")?,
+        head_user_id: form_id(form, "head_user_id")?,
+    })
+}
+
 async fn create_department(State(state): State<AppState>, ip: ClientIp, posted: Posted) -> Result<Response, UiError> {
     let Posted { viewer, form } = posted;
     require_admin(&viewer)?;
     let made = async {
-        let new = NewDepartment {
-            name: form.get("name").to_owned(),
-            parent_id: form_id(&form, "parent_id")?,
-            head_user_id: form_id(&form, "head_user_id")?,
-        };
+        let new = department_of(&form)?;
         departments::create(&state.store, viewer.org_id(), Some(viewer.user_id()), ip.0, &new).await
     }
     .await;
-    match made {
-        Ok(_) => Ok(see_other("/admin/departments?notice=done.org_department_added")),
-        Err(e) => {
-            let message = refused(e)?;
-            departments_page(&state, viewer, Some(Refusal { row: None, form, message })).await
-        }
-    }
+    answer(made, "/admin/departments?notice=done.org_department_added", None, form, |r| {
+        departments_page(&state, viewer, Some(r))
+    })
+    .await
 }
 
 async fn update_department(
@@ -451,21 +474,16 @@ async fn update_department(
     require_admin(&viewer)?;
     let id = path_id(&raw)?;
     let saved = async {
-        let patch = DepartmentPatch {
-            name: Some(form.get("name").to_owned()),
-            parent_id: Some(form_id(&form, "parent_id")?),
-            head_user_id: Some(form_id(&form, "head_user_id")?),
-        };
+        let d = department_of(&form)?;
+        let patch =
+            DepartmentPatch { name: Some(d.name), parent_id: Some(d.parent_id), head_user_id: Some(d.head_user_id) };
         departments::update(&state.store, viewer.org_id(), Some(viewer.user_id()), ip.0, id, &patch).await
     }
     .await;
-    match saved {
-        Ok(_) => Ok(see_other("/admin/departments?notice=done.org_department_saved")),
-        Err(e) => {
-            let message = refused(e)?;
-            departments_page(&state, viewer, Some(Refusal { row: Some(id), form, message })).await
-        }
-    }
+    answer(saved, "/admin/departments?notice=done.org_department_saved", Some(id), form, |r| {
+        departments_page(&state, viewer, Some(r))
+    })
+    .await
 }
 
 async fn delete_department(
@@ -483,12 +501,7 @@ async fn delete_department(
             // The domain says why in English; the page says it in the reader's language, with
             // the department's form open.
             let message = viewer.lang().t("org_admin.dept_not_empty").to_owned();
-            let d = departments::get(&state.store, viewer.org_id(), id).await?;
-            let form = fields_of(&[
-                ("name", d.name),
-                ("parent_id", d.parent_id.map(|p| p.to_string()).unwrap_or_default()),
-                ("head_user_id", d.head_user_id.map(|h| h.to_string()).unwrap_or_default()),
-            ]);
+            let form = department_form(&departments::get(&state.store, viewer.org_id(), id).await?);
             departments_page(&state, viewer, Some(Refusal { row: Some(id), form, message })).await
         }
         Err(e) => Err(e.into()),
@@ -567,9 +580,8 @@ async fn fields_page(state: &AppState, viewer: Viewer, refusal: Option<Refusal>)
     let rows = list
         .iter()
         .map(|f| {
-            let edit = match Refusal::form_of(&refusal, Some(f.id)) {
-                Some(form) => form.clone(),
-                None => fields_of(&[
+            let edit = Refusal::form_of(refusal.as_ref(), Some(f.id)).cloned().unwrap_or_else(|| {
+                fields_of(&[
                     ("label_zh", f.label_zh.clone()),
                     ("label_en", f.label_en.clone()),
                     ("required", flag(f.required)),
@@ -577,8 +589,8 @@ async fn fields_page(state: &AppState, viewer: Viewer, refusal: Option<Refusal>)
                     ("active", flag(f.active)),
                     ("position", f.position.to_string()),
                     ("options", options_text(&f.options)),
-                ]),
-            };
+                ])
+            });
             FieldRow {
                 id: f.id,
                 key: f.key.clone(),
@@ -591,12 +603,12 @@ async fn fields_page(state: &AppState, viewer: Viewer, refusal: Option<Refusal>)
                 options: f.options.iter().map(|o| lang.pick(&o.label_en, &o.label_zh)).collect::<Vec<_>>().join(", "),
                 position: f.position,
                 active: f.active,
-                open: Refusal::form_of(&refusal, Some(f.id)).is_some(),
+                open: Refusal::form_of(refusal.as_ref(), Some(f.id)).is_some(),
                 edit,
             }
         })
         .collect();
-    let form = Refusal::form_of(&refusal, None).cloned().unwrap_or_default();
+    let form = Refusal::form_of(refusal.as_ref(), None).cloned().unwrap_or_default();
     let kinds = KINDS
         .iter()
         .map(|(_, value, key)| Choice {
@@ -614,42 +626,50 @@ async fn fields_index(State(state): State<AppState>, viewer: Viewer) -> Result<R
     fields_page(&state, viewer, None).await
 }
 
+/// The new field a form describes.
+fn field_of(form: &FormFields) -> Result<NewField, Error> {
+    let kind = KINDS
+        .iter()
+        .find(|(_, value, _)| *value == form.get("kind"))
+        .map(|(k, _, _)| *k)
+        .ok_or_else(|| Error::invalid("kind", "choose the type of the field"))?;
+    Ok(NewField {
+        key: form.get("key").to_owned(),
+        label_zh: form.get("label_zh").to_owned(),
+        label_en: form.get("label_en").to_owned(),
+        kind,
+        required: ticked(form, "required"),
+        unique: ticked(form, "unique"),
+        options: parse_options(form.get("options"))?,
+        position: form_number(form, "position", 0)?,
+    })
+}
+
+/// The change to a field a row's form describes.
+fn field_patch_of(form: &FormFields) -> Result<FieldPatch, Error> {
+    Ok(FieldPatch {
+        label_zh: Some(form.get("label_zh").to_owned()),
+        label_en: Some(form.get("label_en").to_owned()),
+        required: Some(ticked(form, "required")),
+        unique: Some(ticked(form, "unique")),
+        options: Some(parse_options(form.get("options"))?),
+        position: Some(form_number(form, "position", 0)?),
+        active: Some(ticked(form, "active")),
+    })
+}
+
 async fn create_field(State(state): State<AppState>, ip: ClientIp, posted: Posted) -> Result<Response, UiError> {
     let Posted { viewer, form } = posted;
     require_admin(&viewer)?;
-    let (org_id, user_id) = (viewer.org_id(), viewer.user_id());
     let made = async {
-        let kind = KINDS
-            .iter()
-            .find(|(_, value, _)| *value == form.get("kind"))
-            .map(|(k, _, _)| *k)
-            .ok_or_else(|| Error::invalid("kind", "choose the type of the field"))?;
-        let new = NewField {
-            key: form.get("key").to_owned(),
-            label_zh: form.get("label_zh").to_owned(),
-            label_en: form.get("label_en").to_owned(),
-            kind,
-            required: ticked(&form, "required"),
-            unique: ticked(&form, "unique"),
-            options: parse_options(form.get("options"))?,
-            position: form_number(&form, "position", 0)?,
-        };
-        let field = fields::create(&state.store, org_id, &new).await?;
-        AuditEntry::new(org_id, Some(user_id), "custom_field.created")
-            .target("custom_field", field.id)
-            .ip(ip.0)
-            .detail(serde_json::to_value(&field).unwrap_or_default())
-            .record(state.store.pool())
-            .await
+        let new = field_of(&form)?;
+        fields::create(&state.store, viewer.org_id(), Some(viewer.user_id()), ip.0, &new).await
     }
     .await;
-    match made {
-        Ok(()) => Ok(see_other("/admin/custom-fields?notice=done.org_field_added")),
-        Err(e) => {
-            let message = refused(e)?;
-            fields_page(&state, viewer, Some(Refusal { row: None, form, message })).await
-        }
-    }
+    answer(made, "/admin/custom-fields?notice=done.org_field_added", None, form, |r| {
+        fields_page(&state, viewer, Some(r))
+    })
+    .await
 }
 
 async fn update_field(
@@ -661,33 +681,15 @@ async fn update_field(
     let Posted { viewer, form } = posted;
     require_admin(&viewer)?;
     let id = path_id(&raw)?;
-    let (org_id, user_id) = (viewer.org_id(), viewer.user_id());
     let saved = async {
-        let patch = FieldPatch {
-            label_zh: Some(form.get("label_zh").to_owned()),
-            label_en: Some(form.get("label_en").to_owned()),
-            required: Some(ticked(&form, "required")),
-            unique: Some(ticked(&form, "unique")),
-            options: Some(parse_options(form.get("options"))?),
-            position: Some(form_number(&form, "position", 0)?),
-            active: Some(ticked(&form, "active")),
-        };
-        let field = fields::update(&state.store, org_id, id, &patch).await?;
-        AuditEntry::new(org_id, Some(user_id), "custom_field.updated")
-            .target("custom_field", id)
-            .ip(ip.0)
-            .detail(serde_json::to_value(&field).unwrap_or_default())
-            .record(state.store.pool())
-            .await
+        let patch = field_patch_of(&form)?;
+        fields::update(&state.store, viewer.org_id(), Some(viewer.user_id()), ip.0, id, &patch).await
     }
     .await;
-    match saved {
-        Ok(()) => Ok(see_other("/admin/custom-fields?notice=done.org_field_saved")),
-        Err(e) => {
-            let message = refused(e)?;
-            fields_page(&state, viewer, Some(Refusal { row: Some(id), form, message })).await
-        }
-    }
+    answer(saved, "/admin/custom-fields?notice=done.org_field_saved", Some(id), form, |r| {
+        fields_page(&state, viewer, Some(r))
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -743,7 +745,7 @@ async fn options_page(state: &AppState, viewer: Viewer, refusal: Option<OptionRe
     let lists = options::LISTS
         .iter()
         .map(|name| {
-            let mine = refusal.as_ref().filter(|r| r.list == *name);
+            let mine = refusal.as_ref().filter(|r| r.list == *name).map(|r| &r.refusal);
             let rows = items
                 .iter()
                 .filter(|o| o.list == *name)
@@ -751,25 +753,22 @@ async fn options_page(state: &AppState, viewer: Viewer, refusal: Option<OptionRe
                     id: o.id,
                     value: o.value.clone(),
                     active: o.active,
-                    edit: mine.filter(|r| r.refusal.row == Some(o.id)).map_or_else(
-                        || {
-                            fields_of(&[
-                                ("label_zh", o.label_zh.clone()),
-                                ("label_en", o.label_en.clone()),
-                                ("position", o.position.to_string()),
-                                ("active", flag(o.active)),
-                            ])
-                        },
-                        |r| r.refusal.form.clone(),
-                    ),
+                    edit: Refusal::form_of(mine, Some(o.id)).cloned().unwrap_or_else(|| {
+                        fields_of(&[
+                            ("label_zh", o.label_zh.clone()),
+                            ("label_en", o.label_en.clone()),
+                            ("position", o.position.to_string()),
+                            ("active", flag(o.active)),
+                        ])
+                    }),
                 })
                 .collect();
             OptionList {
                 name,
                 label: lang.t(list_key(name)),
                 items: rows,
-                add: mine.filter(|r| r.refusal.row.is_none()).map(|r| r.refusal.form.clone()).unwrap_or_default(),
-                error: mine.map(|r| r.refusal.message.clone()),
+                add: Refusal::form_of(mine, None).cloned().unwrap_or_default(),
+                error: mine.map(|r| r.message.clone()),
             }
         })
         .collect();
@@ -782,19 +781,16 @@ async fn options_index(State(state): State<AppState>, viewer: Viewer) -> Result<
     options_page(&state, viewer, None).await
 }
 
-async fn record_option(
-    state: &AppState,
-    viewer: &Viewer,
-    ip: ClientIp,
-    action: &str,
-    item: &OptionItem,
-) -> Result<(), Error> {
-    AuditEntry::new(viewer.org_id(), Some(viewer.user_id()), action)
-        .target("option", item.id)
-        .ip(ip.0)
-        .detail(serde_json::to_value(item).unwrap_or_default())
-        .record(state.store.pool())
-        .await
+/// The item a form describes: its labels and order (`position` when none is given); the value
+/// and whether it may be chosen are the caller's.
+fn option_of(form: &FormFields, value: String, position: i64, active: bool) -> Result<OptionInput, Error> {
+    Ok(OptionInput {
+        value,
+        label_zh: form.get("label_zh").to_owned(),
+        label_en: form.get("label_en").to_owned(),
+        position: form_number(form, "position", position)?,
+        active,
+    })
 }
 
 async fn create_option(
@@ -808,28 +804,18 @@ async fn create_option(
     let Some(list) = options::LISTS.iter().find(|l| **l == list) else {
         return Err(UiError::status(StatusCode::NOT_FOUND, "error.not_found"));
     };
+    let (org_id, user_id) = (viewer.org_id(), viewer.user_id());
     let made = async {
         // A new item goes to the end of its list unless an order is given.
-        let last = options::list(&state.store, viewer.org_id(), Some(list)).await?.iter().map(|o| o.position).max();
-        let input = OptionInput {
-            value: form.get("value").to_owned(),
-            label_zh: form.get("label_zh").to_owned(),
-            label_en: form.get("label_en").to_owned(),
-            position: form_number(&form, "position", last.map_or(0, |p| p + 1))?,
-            active: true,
-        };
-        let item = options::create(&state.store, viewer.org_id(), list, &input).await?;
-        record_option(&state, &viewer, ip, "option.created", &item).await
+        let last = options::list(&state.store, org_id, Some(list)).await?.iter().map(|o| o.position).max();
+        let input = option_of(&form, form.get("value").to_owned(), last.map_or(0, |p| p + 1), true)?;
+        options::create(&state.store, org_id, Some(user_id), ip.0, list, &input).await
     }
     .await;
-    match made {
-        Ok(()) => Ok(see_other(&format!("/admin/option-lists?notice=done.org_option_added#list-{list}"))),
-        Err(e) => {
-            let message = refused(e)?;
-            let refusal = OptionRefusal { list: (*list).to_owned(), refusal: Refusal { row: None, form, message } };
-            options_page(&state, viewer, Some(refusal)).await
-        }
-    }
+    answer(made, &format!("/admin/option-lists?notice=done.org_option_added#list-{list}"), None, form, |refusal| {
+        options_page(&state, viewer, Some(OptionRefusal { list: (*list).to_owned(), refusal }))
+    })
+    .await
 }
 
 async fn update_option(
@@ -841,31 +827,22 @@ async fn update_option(
     let Posted { viewer, form } = posted;
     require_admin(&viewer)?;
     let id = path_id(&raw)?;
-    let current = options::list(&state.store, viewer.org_id(), None)
+    let (org_id, user_id) = (viewer.org_id(), viewer.user_id());
+    let current = options::list(&state.store, org_id, None)
         .await?
         .into_iter()
         .find(|o| o.id == id)
         .ok_or(Error::NotFound("option"))?;
     let saved = async {
-        let input = OptionInput {
-            value: current.value.clone(),
-            label_zh: form.get("label_zh").to_owned(),
-            label_en: form.get("label_en").to_owned(),
-            position: form_number(&form, "position", current.position)?,
-            active: ticked(&form, "active"),
-        };
-        let item = options::update(&state.store, viewer.org_id(), id, &input).await?;
-        record_option(&state, &viewer, ip, "option.updated", &item).await
+        let input = option_of(&form, current.value.clone(), current.position, ticked(&form, "active"))?;
+        options::update(&state.store, org_id, Some(user_id), ip.0, id, &input).await
     }
     .await;
-    match saved {
-        Ok(()) => Ok(see_other(&format!("/admin/option-lists?notice=done.org_option_saved#list-{}", current.list))),
-        Err(e) => {
-            let message = refused(e)?;
-            let refusal = OptionRefusal { list: current.list, refusal: Refusal { row: Some(id), form, message } };
-            options_page(&state, viewer, Some(refusal)).await
-        }
-    }
+    let done = format!("/admin/option-lists?notice=done.org_option_saved#list-{}", current.list);
+    answer(saved, &done, Some(id), form, |refusal| {
+        options_page(&state, viewer, Some(OptionRefusal { list: current.list, refusal }))
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -923,29 +900,12 @@ async fn codes_index(State(state): State<AppState>, viewer: Viewer) -> Result<Re
 async fn set_code_pattern(State(state): State<AppState>, ip: ClientIp, posted: Posted) -> Result<Response, UiError> {
     let Posted { viewer, form } = posted;
     require_admin(&viewer)?;
-    let (org_id, user_id) = (viewer.org_id(), viewer.user_id());
-    let pattern = form.get("pattern").to_owned();
-    let saved = async {
-        CodePattern::parse(&pattern)?;
-        sqlx::query("UPDATE orgs SET customer_code_pattern = $2 WHERE id = $1")
-            .bind(org_id)
-            .bind(&pattern)
-            .execute(state.store.pool())
-            .await?;
-        AuditEntry::new(org_id, Some(user_id), "setting.customer_code_pattern")
-            .ip(ip.0)
-            .detail(serde_json::json!({ "pattern": pattern }))
-            .record(state.store.pool())
-            .await
-    }
-    .await;
-    match saved {
-        Ok(()) => Ok(see_other("/admin/customer-codes?notice=done.org_code_pattern_saved")),
-        Err(e) => {
-            let message = refused(e)?;
-            codes_page(&state, viewer, Some(Refusal { row: None, form, message })).await
-        }
-    }
+    let saved =
+        codes::set_pattern(&state.store, viewer.org_id(), Some(viewer.user_id()), ip.0, form.get("pattern")).await;
+    answer(saved, "/admin/customer-codes?notice=done.org_code_pattern_saved", None, form, |r| {
+        codes_page(&state, viewer, Some(r))
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1098,24 +1058,13 @@ fn rule_of(form: &FormFields) -> Result<NewSignInRule, Error> {
 async fn create_rule(State(state): State<AppState>, ip: ClientIp, posted: Posted) -> Result<Response, UiError> {
     let Posted { viewer, form } = posted;
     require_admin(&viewer)?;
-    let (org_id, user_id) = (viewer.org_id(), viewer.user_id());
     let made = async {
-        let rule = restrictions::create(&state.store, org_id, &rule_of(&form)?).await?;
-        AuditEntry::new(org_id, Some(user_id), "sign_in_rule.created")
-            .target("sign_in_rule", rule.id)
-            .ip(ip.0)
-            .detail(serde_json::to_value(&rule).unwrap_or_default())
-            .record(state.store.pool())
-            .await
+        let rule = rule_of(&form)?;
+        restrictions::create(&state.store, viewer.org_id(), Some(viewer.user_id()), ip.0, &rule).await
     }
     .await;
-    match made {
-        Ok(()) => Ok(see_other("/admin/sign-in-rules?notice=done.org_rule_added")),
-        Err(e) => {
-            let message = refused(e)?;
-            rules_page(&state, viewer, Some(Refusal { row: None, form, message })).await
-        }
-    }
+    answer(made, "/admin/sign-in-rules?notice=done.org_rule_added", None, form, |r| rules_page(&state, viewer, Some(r)))
+        .await
 }
 
 async fn delete_rule(
@@ -1127,13 +1076,7 @@ async fn delete_rule(
     let Posted { viewer, .. } = posted;
     require_admin(&viewer)?;
     let id = path_id(&raw)?;
-    let (org_id, user_id) = (viewer.org_id(), viewer.user_id());
-    restrictions::delete(&state.store, org_id, id).await?;
-    AuditEntry::new(org_id, Some(user_id), "sign_in_rule.deleted")
-        .target("sign_in_rule", id)
-        .ip(ip.0)
-        .record(state.store.pool())
-        .await?;
+    restrictions::delete(&state.store, viewer.org_id(), Some(viewer.user_id()), ip.0, id).await?;
     Ok(see_other("/admin/sign-in-rules?notice=done.org_rule_deleted"))
 }
 

@@ -12,8 +12,9 @@ use axum::response::Response;
 use axum::routing::get;
 use sqlx::Row;
 
+use super::admin::status_of;
 use super::i18n::Strings;
-use super::{Choice, Chrome, FormFields, Lang, Posted, UiError, Viewer, render_with, see_other};
+use super::{Choice, Chrome, FormFields, Lang, Posted, UiError, Viewer, path_id, render_with, see_other};
 use crate::access::{Access, Action};
 use crate::customers::contacts::{self, Contact, ContactPatch, ContactQuery};
 use crate::customers::{self, PhoneInput};
@@ -163,10 +164,7 @@ async fn list_page(state: &AppState, viewer: Viewer, filters: &FormFields) -> Re
         Some(a) => Some(a.parse::<Id>().map_err(|_| Error::invalid("after", "not a contact id"))?),
         None => None,
     };
-    let customer_id = match filters.opt("customer") {
-        Some(c) => Some(c.parse::<Id>().map_err(|_| UiError::status(StatusCode::NOT_FOUND, "error.not_found"))?),
-        None => None,
-    };
+    let customer_id = filters.opt("customer").as_deref().map(path_id).transpose()?;
     let (items, more, customer) = match customer_id {
         // One customer's contacts are few: all of them, filtered here.
         Some(cid) => {
@@ -323,11 +321,6 @@ async fn edit_page(
         .map(|k| Choice { value: k.id.to_string(), label: k.name.clone(), selected: k.id.to_string() == boss })
         .collect();
     let title = lang.t(if may_edit { "contacts.edit_title" } else { "contacts.view_title" });
-    let failed = error.is_some();
-    let (error, error_field) = match error {
-        Some((m, f)) => (Some(m), f.unwrap_or("").to_owned()),
-        None => (None, String::new()),
-    };
     let page = EditPage {
         chrome: viewer.chrome(title, "/contacts"),
         id,
@@ -337,19 +330,14 @@ async fn edit_page(
         form,
         roles,
         reports_to,
-        error,
-        error_field,
+        error_field: error.as_ref().and_then(|e| e.1).unwrap_or("").to_owned(),
+        error: error.map(|e| e.0),
     };
-    Ok(render_with(if failed { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK }, &page))
-}
-
-fn contact_id(raw: &str) -> Result<Id, UiError> {
-    raw.parse::<Id>().map_err(|_| UiError::status(StatusCode::NOT_FOUND, "error.not_found"))
+    Ok(render_with(status_of(&page.error), &page))
 }
 
 async fn show(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Result<Response, UiError> {
-    let id = contact_id(&id)?;
-    edit_page(&state, viewer, id, None, None).await
+    edit_page(&state, viewer, path_id(&id)?, None, None).await
 }
 
 /// The change the form asks for: every field as typed (blank clears), and the phones only
@@ -390,7 +378,7 @@ fn patch_of(form: &FormFields, before: &Contact) -> Result<ContactPatch, Error> 
 }
 
 async fn save(State(state): State<AppState>, Path(id): Path<String>, posted: Posted) -> Result<Response, UiError> {
-    let id = contact_id(&id)?;
+    let id = path_id(&id)?;
     let Posted { viewer, form } = posted;
     let before = contacts::get(&state.store, &viewer.access, id, Action::Edit).await?;
     if form.get("name").is_empty() {

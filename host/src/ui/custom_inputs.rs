@@ -23,17 +23,6 @@ pub struct CustomInput {
     pub choices: Vec<Choice>,
 }
 
-fn kind_name(kind: FieldKind) -> &'static str {
-    match kind {
-        FieldKind::Text => "text",
-        FieldKind::Number => "number",
-        FieldKind::Date => "date",
-        FieldKind::Option => "option",
-        FieldKind::MultiOption => "multi_option",
-        FieldKind::User => "user",
-    }
-}
-
 fn form_name(field: &CustomField) -> String {
     format!("custom.{}", field.key)
 }
@@ -72,7 +61,7 @@ pub fn inputs(fields: &[CustomField], form: &FormFields, lang: Lang, people: &[C
                 value: form.get(&name).to_owned(),
                 name,
                 label: lang.pick(&f.label_en, &f.label_zh).to_owned(),
-                kind: kind_name(f.kind),
+                kind: f.kind.as_str(),
                 required: f.required,
                 choices,
             }

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::custom_inputs::{self, CustomInput};
-use super::customers::choices;
+use super::customers::{choices, tag_list};
 use super::{Choice, Chrome, FormFields, Posted, UiError, Viewer, render_with, see_other};
 use crate::access::{Action, ShareLevel};
 use crate::customers::fields::CustomField;
@@ -123,14 +123,7 @@ pub async fn save(State(state): State<AppState>, Path(id): Path<Id>, posted: Pos
             region: Some(form.opt("region")),
             address: Some(form.opt("address")),
             website: Some(form.opt("website")),
-            tags: Some(
-                form.get("tags")
-                    .split([',', '，'])
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            ),
+            tags: Some(tag_list(form.get("tags"))),
             notes: Some(form.get("notes").to_owned()),
             phones: (current.phones.len() <= 1).then(|| {
                 form.opt("phone").map(|number| vec![PhoneInput { label: "office".into(), number }]).unwrap_or_default()

@@ -95,7 +95,11 @@ fn filters_of(raw: &FormFields) -> Vec<(&'static str, String)> {
             let value = raw.opt(key).or_else(|| (*key == "owner_id").then(|| raw.opt("owner")).flatten());
             let value = match *key {
                 "mine" => value.filter(|v| v == "1" || v == "true").map(|_| "true".to_owned()),
-                "desc" => value.filter(|v| v == "1" || v == "true").map(|_| "true".to_owned()),
+                "desc" => value.and_then(|v| match v.as_str() {
+                    "1" | "true" => Some("true".to_owned()),
+                    "0" | "false" => Some("false".to_owned()),
+                    _ => None,
+                }),
                 _ => value,
             };
             value.map(|v| (*key, v))
@@ -140,7 +144,8 @@ struct ListPage {
     view_query: String,
     q: String,
     mine: bool,
-    desc: bool,
+    /// The chosen order: none for the sort field's own (newest first for dates).
+    desc: Option<bool>,
     levels: Vec<Choice>,
     statuses: Vec<Choice>,
     industries: Vec<Choice>,
@@ -315,7 +320,7 @@ async fn list_page(
         view_query,
         q: query.q.clone().unwrap_or_default(),
         mine: query.mine == Some(true),
-        desc: query.desc == Some(true),
+        desc: query.desc,
         levels: choices(&options, "level", lang, query.level.as_deref().unwrap_or("")),
         statuses: choices(&options, "status", lang, query.status.as_deref().unwrap_or("")),
         industries: choices(&options, "industry", lang, query.industry.as_deref().unwrap_or("")),
@@ -361,6 +366,11 @@ pub async fn list(
         }
         other => other,
     }
+}
+
+/// Tags as typed: separated by commas, Chinese or not.
+pub(super) fn tag_list(typed: &str) -> Vec<String> {
+    typed.split([',', '，']).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect()
 }
 
 /// The selected customers of a bulk form, and where the list was.
@@ -434,8 +444,7 @@ pub async fn batch_edit(
 ) -> Result<Response, UiError> {
     let Posted { viewer, form } = posted;
     let (ids, _) = selection(&form)?;
-    let tags =
-        |name| form.get(name).split([',', '，']).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect();
+    let tags = |name| tag_list(form.get(name));
     let edit = BatchEdit {
         customer_ids: ids.clone(),
         category: None,
@@ -608,7 +617,7 @@ pub async fn create(State(state): State<AppState>, posted: Posted) -> Result<Res
         region: form.opt("region"),
         address: form.opt("address"),
         website: form.opt("website"),
-        tags: form.get("tags").split([',', '，']).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+        tags: tag_list(form.get("tags")),
         notes: form.get("notes").to_owned(),
         phones: form.opt("phone").map(|number| vec![PhoneInput { label: "office".into(), number }]).unwrap_or_default(),
         ..Default::default()

@@ -18,8 +18,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 
+use super::admin::status_of;
 use super::i18n::Strings;
-use super::{Choice, Chrome, FormFields, Lang, Posted, UiError, Viewer, render_with, see_other};
+use super::{Choice, Chrome, FormFields, Lang, Posted, UiError, Viewer, path_id, render_with, see_other};
 use crate::access::Action;
 use crate::auth;
 use crate::customers::fields::{self, CustomField};
@@ -202,15 +203,6 @@ fn require_import(viewer: &Viewer) -> Result<(), UiError> {
         return Err(Error::Forbidden("importing needs the create permission on customers".into()).into());
     }
     Ok(())
-}
-
-/// An import's id from the path; anything else is a page that does not exist.
-fn import_id(raw: &str) -> Result<Id, UiError> {
-    raw.parse::<Id>().map_err(|_| UiError::status(StatusCode::NOT_FOUND, "error.not_found"))
-}
-
-fn status_of(error: &Option<String>) -> StatusCode {
-    if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK }
 }
 
 // Step 1: upload.
@@ -453,7 +445,7 @@ async fn mapping(
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, UiError> {
-    let id = import_id(&id)?;
+    let id = path_id(&id)?;
     let info = import::get(&state.store, &viewer.access, id, &state.imports).await?;
     if info.status != "uploaded" {
         return Ok(see_other(&format!("/customers/import/{id}/progress")));
@@ -548,7 +540,7 @@ fn report_page(
 }
 
 async fn check(State(state): State<AppState>, Path(id): Path<String>, posted: Posted) -> Result<Response, UiError> {
-    let id = import_id(&id)?;
+    let id = path_id(&id)?;
     let Posted { viewer, form } = posted;
     let info = import::get(&state.store, &viewer.access, id, &state.imports).await?;
     if info.status != "uploaded" {
@@ -595,7 +587,7 @@ fn checked_name(file_name: &str) -> String {
 }
 
 async fn run(State(state): State<AppState>, Path(id): Path<String>, posted: Posted) -> Result<Response, UiError> {
-    let id = import_id(&id)?;
+    let id = path_id(&id)?;
     let Posted { viewer, form } = posted;
     let info = import::get(&state.store, &viewer.access, id, &state.imports).await?;
     if info.status != "uploaded" {
@@ -668,7 +660,7 @@ impl ProgressPage {
 }
 
 async fn progress(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Result<Response, UiError> {
-    let id = import_id(&id)?;
+    let id = path_id(&id)?;
     let info = import::get(&state.store, &viewer.access, id, &state.imports).await?;
     if info.status == "uploaded" {
         return Ok(see_other(&format!("/customers/import/{id}")));
