@@ -485,6 +485,15 @@ pub(super) fn path_id(raw: &str) -> Result<crate::store::Id, UiError> {
     raw.parse().map_err(|_| UiError::status(StatusCode::NOT_FOUND, "error.not_found"))
 }
 
+/// A number as typed in a form: a whole number when it is one, else a finite decimal; none
+/// when it is not a number.
+pub(super) fn typed_number(raw: &str) -> Option<serde_json::Value> {
+    match raw.parse::<i64>() {
+        Ok(n) => Some(n.into()),
+        Err(_) => raw.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(serde_json::Value::Number),
+    }
+}
+
 /// Why a page could not be shown.
 #[derive(Debug)]
 pub enum UiError {

@@ -649,15 +649,8 @@ fn typed_settings(
             "bool" => Value::Bool(form.get(&s.name) == "1"),
             _ if raw.is_empty() && s.kind == "secret" => continue,
             _ if raw.is_empty() => Value::Null,
-            "number" => match raw.parse::<i64>() {
-                Ok(n) => Value::from(n),
-                Err(_) => raw
-                    .parse::<f64>()
-                    .ok()
-                    .and_then(serde_json::Number::from_f64)
-                    .map(Value::Number)
-                    .ok_or_else(|| Error::invalid("settings", format!("{}: {raw:?} is not a number", s.name)))?,
-            },
+            "number" => super::typed_number(raw)
+                .ok_or_else(|| Error::invalid("settings", format!("{}: {raw:?} is not a number", s.name)))?,
             "user" => Value::from(
                 raw.parse::<Id>().map_err(|_| Error::invalid("settings", format!("{}: choose a colleague", s.name)))?,
             ),

@@ -792,11 +792,8 @@ fn value_text(v: &Value) -> String {
 /// A typed value: a number when it reads as one, `true`/`false` as booleans, else text.
 fn typed_value(s: &str) -> Value {
     let s = s.trim();
-    if let Ok(n) = s.parse::<i64>() {
-        return Value::from(n);
-    }
-    if let Some(n) = s.parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
-        return Value::Number(n);
+    if let Some(n) = super::typed_number(s) {
+        return n;
     }
     match s {
         "true" => Value::Bool(true),

@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 
 use super::admin::{require_admin, status_of};
 use super::i18n::Strings;
-use super::{Choice, Chrome, FormFields, Lang, Posted, UiError, Viewer, render_with, see_other};
+use super::{Choice, Chrome, FormFields, Lang, Posted, UiError, Viewer, path_id, render_with, see_other};
 use crate::audit::{self, AuditQuery};
 use crate::auth::restrictions::{self, NewSignInRule};
 use crate::customers::codes::{self, CodePattern};
@@ -258,11 +258,6 @@ where
         Ok(_) => Ok(see_other(done)),
         Err(e) => page(Refusal { row, form, message: refused(e)? }).await,
     }
-}
-
-/// An id in a path; anything else names nothing, so it is a 404 page.
-fn path_id(raw: &str) -> Result<Id, UiError> {
-    raw.parse().map_err(|_| UiError::status(StatusCode::NOT_FOUND, "error.not_found"))
 }
 
 /// An optional id from a form field: blank is none.

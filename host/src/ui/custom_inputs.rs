@@ -108,11 +108,7 @@ pub fn read(
                 Value::Null
             } else {
                 match f.kind {
-                    FieldKind::Number => raw
-                        .parse::<i64>()
-                        .map(Value::from)
-                        .ok()
-                        .or_else(|| raw.parse::<f64>().ok().and_then(serde_json::Number::from_f64).map(Value::Number))
+                    FieldKind::Number => super::typed_number(raw)
                         .ok_or_else(|| Error::invalid("custom", format!("{label}: {}", lang.t("form.not_a_number"))))?,
                     FieldKind::User => Value::from(raw.parse::<i64>().map_err(|_| {
                         Error::invalid("custom", format!("{label}: {}", lang.t("customers.choose_colleague")))
