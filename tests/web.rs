@@ -116,6 +116,7 @@ both_backends! {
             .await?;
         assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(bad.html.contains("next tuesday") && bad.html.contains("上门拜访"), "{}", bad.html);
+        assert!(bad.html.contains("不是有效日期（格式如 2026-12-24）") && !bad.html.contains("is not a date"), "{}", bad.html);
         let good = zhang
             .post(&format!("/customers/{id}/follow-ups"), &[("_csrf", &csrf), ("kind", "visit"),
                   ("subject", "上门拜访"), ("content", "谈了报价"), ("next", "2030-01-15")])
@@ -138,6 +139,16 @@ both_backends! {
         let hidden = li.get(&format!("/customers/{id}")).await?;
         assert_eq!(hidden.status, StatusCode::NOT_FOUND);
         assert!(hidden.html.contains("This page does not exist"));
+        let li_csrf = li.get("/customers/new").await?.csrf()?;
+        // The domain's rule speaks the reader's language: English for Li, Chinese for Zhang.
+        let many: Vec<String> = (0..51).map(|n| format!("t{n}")).collect();
+        let tags = many.join(",");
+        let tagged = li.post("/customers", &[("_csrf", &li_csrf), ("name", "Acme"), ("tags", &tags)]).await?;
+        assert_eq!(tagged.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(tagged.html.contains("at most 50 tags"), "{}", tagged.html);
+        let tagged = zhang.post("/customers", &[("_csrf", &csrf), ("name", "华信"), ("tags", &tags)]).await?;
+        assert_eq!(tagged.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(tagged.html.contains("最多 50 个标签") && !tagged.html.contains("at most 50 tags"), "{}", tagged.html);
 
         // The language switch stores the preference and returns to the page.
         let switched = zhang.post("/profile/language", &[("_csrf", &csrf), ("lang", "en"), ("back", "/customers")]).await?;

@@ -1,10 +1,12 @@
-//! A short-lived memory of who an API token belongs to and what each user may do, so that a
-//! busy client does not make every request read the same token, grant and department rows.
+//! A short-lived memory of who an API token belongs to and what each user may do, and of each
+//! organisation's reference data (its settings, colleagues' names, option lists), so that a
+//! busy client does not make every request read the same token, grant, department, user and
+//! option rows.
 //!
 //! Two rules keep it honest:
 //! - every write that changes who may do what (users, roles, grants, departments, token
-//!   revocation) calls [`AuthCache::changed`] after it commits, which forgets everything this
-//!   node remembers;
+//!   revocation, ended sessions) or the reference data (users' names, option lists) calls
+//!   [`AuthCache::changed`] after it commits, which forgets everything this node remembers;
 //! - nothing is remembered for longer than [`AuthCache::TTL`], which bounds how long another
 //!   node sharing the database can act on a change it did not make itself.
 //!
@@ -13,11 +15,14 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::access::{DepartmentTree, Grants};
+use crate::customers::options::OptionItem;
+use crate::org::Org;
+use crate::org::users::Colleague;
 use crate::store::Id;
 
 /// What a valid API token resolved to.
@@ -32,6 +37,14 @@ pub struct TokenEntry {
     pub locale: String,
     pub expires_at: i64,
     pub last_used_at: Option<i64>,
+}
+
+/// What a valid session cookie resolved to, with the times that end it.
+#[derive(Debug, Clone)]
+pub struct SessionEntry {
+    pub who: crate::auth::Authenticated,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
 }
 
 /// A user's grants and, where their scope needs it, their organisation's department tree.
@@ -92,7 +105,11 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
 pub struct AuthCache {
     epoch: AtomicU64,
     tokens: Map<String, TokenEntry>,
+    sessions: Map<String, SessionEntry>,
     access: Map<(Id, Id), AccessEntry>,
+    orgs: Map<Id, Org>,
+    colleagues: Map<Id, Arc<Vec<Colleague>>>,
+    options: Map<Id, Arc<Vec<OptionItem>>>,
 }
 
 impl std::fmt::Debug for AuthCache {
@@ -103,7 +120,15 @@ impl std::fmt::Debug for AuthCache {
 
 impl Default for AuthCache {
     fn default() -> Self {
-        AuthCache { epoch: AtomicU64::new(0), tokens: Map::new(), access: Map::new() }
+        AuthCache {
+            epoch: AtomicU64::new(0),
+            tokens: Map::new(),
+            sessions: Map::new(),
+            access: Map::new(),
+            orgs: Map::new(),
+            colleagues: Map::new(),
+            options: Map::new(),
+        }
     }
 }
 
@@ -117,11 +142,15 @@ impl AuthCache {
         self.epoch.load(Ordering::Acquire)
     }
 
-    /// Forgets everything: users, roles, grants, departments or tokens changed.
+    /// Forgets everything: users, roles, grants, departments, tokens or option lists changed.
     pub fn changed(&self) {
         self.epoch.fetch_add(1, Ordering::AcqRel);
         self.tokens.clear();
+        self.sessions.clear();
         self.access.clear();
+        self.orgs.clear();
+        self.colleagues.clear();
+        self.options.clear();
     }
 
     /// The token whose SHA-256 is `hash`, if remembered.
@@ -138,6 +167,20 @@ impl AuthCache {
         self.tokens.remove(hash);
     }
 
+    /// The session whose cookie secret has the SHA-256 `hash`, if remembered.
+    pub fn session(&self, hash: &str) -> Option<SessionEntry> {
+        self.sessions.get(hash, self.epoch())
+    }
+
+    pub fn put_session(&self, hash: String, entry: SessionEntry, epoch: u64) {
+        self.sessions.put(hash, entry, epoch);
+    }
+
+    /// Forgets one session (it ended, or its last use was just written).
+    pub fn forget_session(&self, hash: &str) {
+        self.sessions.remove(hash);
+    }
+
     /// The access of `user_id` in `org_id`, if remembered.
     pub fn access(&self, org_id: Id, user_id: Id) -> Option<AccessEntry> {
         self.access.get(&(org_id, user_id), self.epoch())
@@ -145,6 +188,33 @@ impl AuthCache {
 
     pub fn put_access(&self, org_id: Id, user_id: Id, entry: AccessEntry, epoch: u64) {
         self.access.put((org_id, user_id), entry, epoch);
+    }
+
+    /// The organisation `org_id`, if remembered.
+    pub fn org(&self, org_id: Id) -> Option<Org> {
+        self.orgs.get(&org_id, self.epoch())
+    }
+
+    pub fn put_org(&self, org: Org, epoch: u64) {
+        self.orgs.put(org.id, org, epoch);
+    }
+
+    /// Every user of `org_id` by display name, if remembered.
+    pub fn colleagues(&self, org_id: Id) -> Option<Arc<Vec<Colleague>>> {
+        self.colleagues.get(&org_id, self.epoch())
+    }
+
+    pub fn put_colleagues(&self, org_id: Id, people: Arc<Vec<Colleague>>, epoch: u64) {
+        self.colleagues.put(org_id, people, epoch);
+    }
+
+    /// Every item of every option list of `org_id`, if remembered.
+    pub fn options(&self, org_id: Id) -> Option<Arc<Vec<OptionItem>>> {
+        self.options.get(&org_id, self.epoch())
+    }
+
+    pub fn put_options(&self, org_id: Id, items: Arc<Vec<OptionItem>>, epoch: u64) {
+        self.options.put(org_id, items, epoch);
     }
 }
 

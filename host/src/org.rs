@@ -41,13 +41,21 @@ fn org_from_row(r: &sqlx::any::AnyRow) -> Result<Org> {
 
 const ORG_COLUMNS: &str = "id, slug, name, time_zone, created_at";
 
+/// Remembered for a moment (see [`crate::cache`]): every page reads its organisation's time zone.
 pub async fn get(store: &Store, id: Id) -> Result<Org> {
+    let cache = store.auth_cache();
+    if let Some(org) = cache.org(id) {
+        return Ok(org);
+    }
+    let epoch = cache.epoch();
     let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = $1")))
         .bind(id)
         .fetch_optional(store.pool())
         .await?
         .ok_or(Error::NotFound("organisation"))?;
-    org_from_row(&row)
+    let org = org_from_row(&row)?;
+    cache.put_org(org.clone(), epoch);
+    Ok(org)
 }
 
 pub async fn find_by_slug(store: &Store, slug: &str) -> Result<Option<Org>> {

@@ -25,6 +25,7 @@ mod customers;
 mod home;
 pub mod i18n;
 mod imports;
+mod messages;
 mod notifications;
 mod plugin_pages;
 
@@ -194,6 +195,11 @@ impl Chrome {
     /// The string for `key` in the page's language.
     pub fn t(&self, key: &str) -> &'static str {
         self.lang.t(key)
+    }
+
+    /// A message of the domain (a refusal, a validation error) in the page's language.
+    pub fn says(&self, message: &str) -> String {
+        messages::says(self.lang, message).into_owned()
     }
 
     /// A moment, in the organisation's time zone.
@@ -626,7 +632,10 @@ mod tests {
         let mut used = 0;
         let mut files = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src/ui.rs"))];
         for dir in dirs {
-            files.extend(std::fs::read_dir(dir).expect("read dir").map(|e| e.expect("entry").path()));
+            // Files only: `src/ui/messages/` holds the domain's messages, not keys.
+            files.extend(
+                std::fs::read_dir(dir).expect("read dir").map(|e| e.expect("entry").path()).filter(|p| p.is_file()),
+            );
         }
         for path in files {
             let text = std::fs::read_to_string(&path).expect("read");

@@ -1,6 +1,7 @@
 //! Cookie sessions. The cookie carries a random secret; the database keeps only its SHA-256,
 //! with idle and absolute expiry, so a stolen database does not hand out sessions and signing
-//! out really ends the session on every node.
+//! out really ends the session on every node (at once on this one, within the cache's
+//! [`crate::cache::AuthCache::TTL`] on the others).
 
 use serde::Serialize;
 use sqlx::Row;
@@ -8,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::{Authenticated, Credential, random_token, sha256_hex};
 use crate::access::Principal;
+use crate::cache::SessionEntry;
 use crate::error::{Error, Result};
 use crate::store::{Id, Store, now_ms};
 use crate::timefmt::rfc3339;
@@ -71,51 +73,79 @@ pub(super) async fn create(
 
 /// Deletes the session a cookie names, if any (sign-out, and rotation at sign-in).
 pub async fn end_by_secret(store: &Store, secret: &str) -> Result<Option<(Id, Id, Id)>> {
+    let hash = sha256_hex(secret);
     let row = sqlx::query("DELETE FROM sessions WHERE token_hash = $1 RETURNING id, org_id, user_id")
-        .bind(sha256_hex(secret))
+        .bind(&hash)
         .fetch_optional(store.pool())
         .await?;
+    store.auth_cache().forget_session(&hash);
     Ok(match row {
         Some(r) => Some((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)),
         None => None,
     })
 }
 
-/// Resolves a session cookie to the signed-in user.
+/// Resolves a session cookie to the signed-in user. Each page load asks this, so the answer is
+/// remembered for a moment (see [`crate::cache`]); ending a session forgets it.
 pub async fn authenticate(store: &Store, secret: &str, policy: &SessionPolicy) -> Result<Authenticated> {
-    let row = sqlx::query(
-        "SELECT s.id, s.org_id, s.user_id, s.csrf_token, s.last_seen_at, s.expires_at, \
-                u.department_id, u.username, u.display_name, u.locale, u.active \
-         FROM sessions s JOIN users u ON u.id = s.user_id AND u.org_id = s.org_id \
-         WHERE s.token_hash = $1",
-    )
-    .bind(sha256_hex(secret))
-    .fetch_optional(store.pool())
-    .await?
-    .ok_or_else(|| Error::Unauthenticated("your session has ended; sign in again".into()))?;
-    let id: Id = row.try_get(0)?;
-    let last_seen: i64 = row.try_get(4)?;
-    let expires_at: i64 = row.try_get(5)?;
-    let active: i64 = row.try_get(10)?;
+    let hash = sha256_hex(secret);
+    let cache = store.auth_cache();
+    let entry = match cache.session(&hash) {
+        Some(entry) => entry,
+        None => {
+            let epoch = cache.epoch();
+            let row = sqlx::query(
+                "SELECT s.id, s.org_id, s.user_id, s.csrf_token, s.last_seen_at, s.expires_at, \
+                        u.department_id, u.username, u.display_name, u.locale, u.active \
+                 FROM sessions s JOIN users u ON u.id = s.user_id AND u.org_id = s.org_id \
+                 WHERE s.token_hash = $1",
+            )
+            .bind(&hash)
+            .fetch_optional(store.pool())
+            .await?
+            .ok_or_else(|| Error::Unauthenticated("your session has ended; sign in again".into()))?;
+            let id: Id = row.try_get(0)?;
+            if row.try_get::<i64, _>(10)? == 0 {
+                sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(store.pool()).await?;
+                return Err(Error::Unauthenticated("your session has expired; sign in again".into()));
+            }
+            let entry = SessionEntry {
+                who: Authenticated {
+                    principal: Principal {
+                        org_id: row.try_get(1)?,
+                        user_id: row.try_get(2)?,
+                        department_id: row.try_get(6)?,
+                    },
+                    username: row.try_get(7)?,
+                    display_name: row.try_get(8)?,
+                    locale: row.try_get(9)?,
+                    credential: Credential::Session { session_id: id, csrf_token: row.try_get(3)? },
+                },
+                last_seen_at: row.try_get(4)?,
+                expires_at: row.try_get(5)?,
+            };
+            cache.put_session(hash.clone(), entry.clone(), epoch);
+            entry
+        }
+    };
+    let Credential::Session { session_id: id, .. } = entry.who.credential else {
+        return Err(Error::Internal("a session resolved to another kind of credential".into()));
+    };
     let now = now_ms();
-    if expires_at <= now || last_seen + policy.idle_ms <= now || active == 0 {
+    if entry.expires_at <= now || entry.last_seen_at + policy.idle_ms <= now {
+        cache.forget_session(&hash);
         sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(store.pool()).await?;
         return Err(Error::Unauthenticated("your session has expired; sign in again".into()));
     }
-    if now - last_seen >= TOUCH_EVERY_MS {
+    if now - entry.last_seen_at >= TOUCH_EVERY_MS {
+        cache.forget_session(&hash);
         sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
             .bind(id)
             .bind(now)
             .execute(store.pool())
             .await?;
     }
-    Ok(Authenticated {
-        principal: Principal { org_id: row.try_get(1)?, user_id: row.try_get(2)?, department_id: row.try_get(6)? },
-        username: row.try_get(7)?,
-        display_name: row.try_get(8)?,
-        locale: row.try_get(9)?,
-        credential: Credential::Session { session_id: id, csrf_token: row.try_get(3)? },
-    })
+    Ok(entry.who)
 }
 
 /// One of a user's sessions, as shown to them.
@@ -168,6 +198,8 @@ pub async fn end_for_user(store: &Store, org_id: Id, user_id: Id, session_id: Id
     if done.rows_affected() == 0 {
         return Err(Error::NotFound("session"));
     }
+    // The cache knows sessions by their secret, which is not kept; forget them all.
+    store.auth_changed();
     Ok(())
 }
 

@@ -108,6 +108,7 @@ pub async fn seed_missing(store: &Store) -> Result<()> {
         seed_defaults(&mut tx, org_id).await?;
         tx.commit().await?;
     }
+    store.auth_changed();
     Ok(())
 }
 
@@ -132,20 +133,32 @@ fn validate_input(input: &OptionInput) -> Result<()> {
     Ok(())
 }
 
-/// The items of every list (or of one), in display order.
+/// The items of every list (or of one), in display order. Every page that shows a customer
+/// reads them, so they are remembered for a moment (see [`crate::cache`]); a change made here
+/// forgets them.
 pub async fn list(store: &Store, org_id: Id, only: Option<&str>) -> Result<Vec<OptionItem>> {
     if let Some(l) = only {
         validate_list(l)?;
     }
+    let all = all_items(store, org_id).await?;
+    Ok(all.iter().filter(|o| only.is_none_or(|l| o.list == l)).cloned().collect())
+}
+
+async fn all_items(store: &Store, org_id: Id) -> Result<std::sync::Arc<Vec<OptionItem>>> {
+    let cache = store.auth_cache();
+    if let Some(items) = cache.options(org_id) {
+        return Ok(items);
+    }
+    let epoch = cache.epoch();
     let rows = sqlx::query(
         "SELECT id, list, value, label_zh, label_en, position, active FROM option_items \
-         WHERE org_id = $1 AND ($2 = '' OR list = $2) ORDER BY list, position, id",
+         WHERE org_id = $1 ORDER BY list, position, id",
     )
     .bind(org_id)
-    .bind(only.unwrap_or(""))
     .fetch_all(store.pool())
     .await?;
-    rows.iter()
+    let items = rows
+        .iter()
         .map(|r| {
             Ok(OptionItem {
                 id: r.try_get(0)?,
@@ -157,7 +170,10 @@ pub async fn list(store: &Store, org_id: Id, only: Option<&str>) -> Result<Vec<O
                 active: r.try_get::<i64, _>(6)? != 0,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    let items = std::sync::Arc::new(items);
+    cache.put_options(org_id, items.clone(), epoch);
+    Ok(items)
 }
 
 /// Adds an item to a list and records `option.created` for `actor`.
@@ -185,6 +201,7 @@ pub async fn create(
     .fetch_one(store.pool())
     .await
     .map_err(|e| Error::from_db(e, &format!("the list {list_name} already has the value {:?}", input.value.trim())))?;
+    store.auth_changed();
     let item = list(store, org_id, Some(list_name))
         .await?
         .into_iter()
@@ -221,6 +238,7 @@ pub async fn update(
         .bind(i64::from(input.active))
         .execute(store.pool())
         .await?;
+    store.auth_changed();
     let item = list(store, org_id, None).await?.into_iter().find(|o| o.id == id).ok_or(Error::NotFound("option"))?;
     record(store, org_id, actor, ip, "option.updated", &item).await?;
     Ok(item)

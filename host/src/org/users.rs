@@ -177,14 +177,23 @@ pub struct Colleague {
 
 /// Every user of the organisation by display name. Anyone signed in may see colleagues'
 /// names (they own customers and write follow-ups), unlike their full records.
+/// Remembered for a moment (see [`crate::cache`]); every change to a user forgets them.
 pub async fn colleagues(store: &Store, org_id: Id) -> Result<Vec<Colleague>> {
+    let cache = store.auth_cache();
+    if let Some(people) = cache.colleagues(org_id) {
+        return Ok(people.as_ref().clone());
+    }
+    let epoch = cache.epoch();
     let rows = sqlx::query("SELECT id, display_name, active FROM users WHERE org_id = $1 ORDER BY display_name, id")
         .bind(org_id)
         .fetch_all(store.pool())
         .await?;
-    rows.iter()
+    let people = rows
+        .iter()
         .map(|r| Ok(Colleague { id: r.try_get(0)?, display_name: r.try_get(1)?, active: r.try_get::<i64, _>(2)? != 0 }))
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    cache.put_colleagues(org_id, std::sync::Arc::new(people.clone()), epoch);
+    Ok(people)
 }
 
 /// Users the acting user may see, by the access module's `org` / `read` filter.

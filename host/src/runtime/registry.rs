@@ -485,6 +485,7 @@ impl Registry {
         .bind(now)
         .execute(self.store.pool())
         .await?;
+        self.store.auth_changed();
         sqlx::query_scalar("SELECT id FROM users WHERE org_id = $1 AND username = $2")
             .bind(org_id)
             .bind(&username)
