@@ -1,12 +1,14 @@
 //! A short-lived memory of who an API token belongs to and what each user may do, and of each
-//! organisation's reference data (its settings, colleagues' names, option lists), so that a
-//! busy client does not make every request read the same token, grant, department, user and
-//! option rows.
+//! organisation's reference data (its settings, colleagues' names, option lists), each user's
+//! unread count and saved views, so that a busy client does not make every request read the
+//! same rows.
 //!
 //! Two rules keep it honest:
 //! - every write that changes who may do what (users, roles, grants, departments, token
 //!   revocation, ended sessions) or the reference data (users' names, option lists) calls
 //!   [`AuthCache::changed`] after it commits, which forgets everything this node remembers;
+//!   notifications made or read, and views saved or deleted, forget the unread counts or the
+//!   views the same way;
 //! - nothing is remembered for longer than [`AuthCache::TTL`], which bounds how long another
 //!   node sharing the database can act on a change it did not make itself.
 //!
@@ -21,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::access::{DepartmentTree, Grants};
 use crate::customers::options::OptionItem;
+use crate::customers::views::SavedView;
 use crate::org::Org;
 use crate::org::users::Colleague;
 use crate::store::Id;
@@ -101,6 +104,39 @@ impl<K: Eq + Hash, V: Clone> Map<K, V> {
     }
 }
 
+/// A map with its own epoch, for what changes more often than access does (unread counts,
+/// saved views): a change moves the epoch and forgets the map, so a load that raced with it is
+/// not kept.
+struct Guarded<K, V> {
+    epoch: AtomicU64,
+    map: Map<K, V>,
+}
+
+impl<K: Eq + Hash, V: Clone> Guarded<K, V> {
+    fn new() -> Self {
+        Guarded { epoch: AtomicU64::new(0), map: Map::new() }
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    fn get(&self, key: &K) -> Option<V> {
+        self.map.get(key, self.epoch())
+    }
+
+    fn put(&self, key: K, value: V, epoch: u64) {
+        if epoch == self.epoch() {
+            self.map.put(key, value, epoch);
+        }
+    }
+
+    fn changed(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.map.clear();
+    }
+}
+
 /// The node's memory of tokens and access; one per [`crate::store::Store`].
 pub struct AuthCache {
     epoch: AtomicU64,
@@ -110,6 +146,8 @@ pub struct AuthCache {
     orgs: Map<Id, Org>,
     colleagues: Map<Id, Arc<Vec<Colleague>>>,
     options: Map<Id, Arc<Vec<OptionItem>>>,
+    unread: Guarded<Id, i64>,
+    views: Guarded<(Id, Id), Arc<Vec<SavedView>>>,
 }
 
 impl std::fmt::Debug for AuthCache {
@@ -128,6 +166,8 @@ impl Default for AuthCache {
             orgs: Map::new(),
             colleagues: Map::new(),
             options: Map::new(),
+            unread: Guarded::new(),
+            views: Guarded::new(),
         }
     }
 }
@@ -151,6 +191,8 @@ impl AuthCache {
         self.orgs.clear();
         self.colleagues.clear();
         self.options.clear();
+        self.unread.changed();
+        self.views.changed();
     }
 
     /// The token whose SHA-256 is `hash`, if remembered.
@@ -216,6 +258,44 @@ impl AuthCache {
     pub fn put_options(&self, org_id: Id, items: Arc<Vec<OptionItem>>, epoch: u64) {
         self.options.put(org_id, items, epoch);
     }
+
+    /// How many unread notifications `user_id` has, if remembered.
+    pub fn unread(&self, user_id: Id) -> Option<i64> {
+        self.unread.get(&user_id)
+    }
+
+    /// Read before counting what is then passed to [`AuthCache::put_unread`].
+    pub fn unread_epoch(&self) -> u64 {
+        self.unread.epoch()
+    }
+
+    pub fn put_unread(&self, user_id: Id, count: i64, epoch: u64) {
+        self.unread.put(user_id, count, epoch);
+    }
+
+    /// Notifications were made or read.
+    pub fn unread_changed(&self) {
+        self.unread.changed();
+    }
+
+    /// The saved views `user_id` of `org_id` sees, if remembered.
+    pub fn views(&self, org_id: Id, user_id: Id) -> Option<Arc<Vec<SavedView>>> {
+        self.views.get(&(org_id, user_id))
+    }
+
+    /// Read before loading what is then passed to [`AuthCache::put_views`].
+    pub fn views_epoch(&self) -> u64 {
+        self.views.epoch()
+    }
+
+    pub fn put_views(&self, org_id: Id, user_id: Id, views: Arc<Vec<SavedView>>, epoch: u64) {
+        self.views.put((org_id, user_id), views, epoch);
+    }
+
+    /// A view was saved or deleted.
+    pub fn views_changed(&self) {
+        self.views.changed();
+    }
 }
 
 #[cfg(test)]
@@ -249,6 +329,20 @@ mod tests {
         assert!(cache.token("h").is_none());
         cache.put_token("h".into(), entry(), cache.epoch());
         assert_eq!(cache.token("h").map(|t| t.user_id), Some(2));
+    }
+
+    #[test]
+    fn an_unread_count_counted_before_a_notification_is_not_kept() {
+        let cache = AuthCache::default();
+        let before = cache.unread_epoch();
+        cache.unread_changed();
+        cache.put_unread(7, 3, before);
+        assert_eq!(cache.unread(7), None);
+        cache.put_unread(7, 4, cache.unread_epoch());
+        assert_eq!(cache.unread(7), Some(4));
+        // A change to access forgets the counts too.
+        cache.changed();
+        assert_eq!(cache.unread(7), None);
     }
 
     #[test]

@@ -173,6 +173,9 @@ pub async fn create(tx: &mut sqlx::Transaction<'static, sqlx::Any>, n: &NewNotif
 
 /// Tells the live streams of this node about notifications made in a committed transaction.
 pub fn announce(store: &Store, made: &[Made]) {
+    if !made.is_empty() {
+        store.auth_cache().unread_changed();
+    }
     for m in made {
         // Nobody listening is fine: the inbox keeps it.
         let _ = store.signals().notifications.send(m.user_id);
@@ -260,11 +263,21 @@ pub async fn inbox(store: &Store, user_id: Id, q: &InboxQuery) -> Result<Inbox> 
 }
 
 /// How many notifications the user has not read.
+/// Every page shows it in the bell, so it is remembered for a moment (see [`crate::cache`]);
+/// notifications announced or read forget it.
 pub async fn unread(store: &Store, user_id: Id) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND in_app = 1 AND read_at IS NULL")
-        .bind(user_id)
-        .fetch_one(store.pool())
-        .await?)
+    let cache = store.auth_cache();
+    if let Some(count) = cache.unread(user_id) {
+        return Ok(count);
+    }
+    let epoch = cache.unread_epoch();
+    let count =
+        sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND in_app = 1 AND read_at IS NULL")
+            .bind(user_id)
+            .fetch_one(store.pool())
+            .await?;
+    cache.put_unread(user_id, count, epoch);
+    Ok(count)
 }
 
 /// The user's notifications after `after_id`, oldest first: what a live stream sends next.
@@ -292,6 +305,7 @@ pub async fn mark(store: &Store, user_id: Id, id: Id, read: bool) -> Result<Noti
         .bind(at)
         .execute(store.pool())
         .await?;
+    store.auth_cache().unread_changed();
     if done.rows_affected() == 0 {
         return Err(Error::NotFound("notification"));
     }
@@ -310,6 +324,7 @@ pub async fn mark_all_read(store: &Store, user_id: Id) -> Result<u64> {
             .bind(now_ms())
             .execute(store.pool())
             .await?;
+    store.auth_cache().unread_changed();
     Ok(done.rows_affected())
 }
 

@@ -34,9 +34,15 @@ pub struct NewView {
     pub shared: bool,
 }
 
-/// The user's views and those shared with everyone.
+/// The user's views and those shared with everyone. The list page shows them on every load, so
+/// they are remembered for a moment (see [`crate::cache`]); saving or deleting a view forgets them.
 pub async fn list(store: &Store, access: &Access) -> Result<Vec<SavedView>> {
     let p = access.principal();
+    let cache = store.auth_cache();
+    if let Some(views) = cache.views(p.org_id, p.user_id) {
+        return Ok(views.as_ref().clone());
+    }
+    let epoch = cache.views_epoch();
     let rows = sqlx::query(
         "SELECT id, user_id, name, query, shared, created_at FROM saved_views \
          WHERE org_id = $1 AND (user_id = $2 OR shared = 1) ORDER BY name, id",
@@ -45,7 +51,8 @@ pub async fn list(store: &Store, access: &Access) -> Result<Vec<SavedView>> {
     .bind(p.user_id)
     .fetch_all(store.pool())
     .await?;
-    rows.iter()
+    let views = rows
+        .iter()
         .map(|r| {
             Ok(SavedView {
                 id: r.try_get(0)?,
@@ -56,7 +63,9 @@ pub async fn list(store: &Store, access: &Access) -> Result<Vec<SavedView>> {
                 created_at: rfc3339(r.try_get(5)?),
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    cache.put_views(p.org_id, p.user_id, std::sync::Arc::new(views.clone()), epoch);
+    Ok(views)
 }
 
 /// Saves a view after checking that its query is one the customer list accepts.
@@ -87,6 +96,7 @@ pub async fn create(store: &Store, access: &Access, new: &NewView) -> Result<Sav
     .fetch_one(store.pool())
     .await
     .map_err(|e| Error::from_db(e, &format!("you already have a view named {name:?}")))?;
+    store.auth_cache().views_changed();
     list(store, access).await?.into_iter().find(|v| v.id == id).ok_or(Error::NotFound("view"))
 }
 
@@ -103,6 +113,7 @@ pub async fn delete(store: &Store, access: &Access, id: Id) -> Result<()> {
     .bind(i64::from(is_admin))
     .execute(store.pool())
     .await?;
+    store.auth_cache().views_changed();
     if done.rows_affected() == 0 {
         return Err(Error::NotFound("view"));
     }
