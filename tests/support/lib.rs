@@ -19,6 +19,7 @@ use tessera_host::web::{AppState, WebConfig};
 pub use tessera_host;
 
 pub mod pages;
+pub mod webhooks;
 
 /// The admin password every test server starts with.
 pub const ADMIN_PASSWORD: &str = "test admin passphrase";

@@ -3,65 +3,14 @@
 //! followed into the delivery log and sent again; approval workflows created from rows of plain
 //! fields and shown in words; refused forms kept as typed; other users kept out.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
-use axum::body::Bytes;
-use axum::http::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::json;
 use tessera_tests::pages::{Browser, Page};
+use tessera_tests::webhooks::{Received, Receiver};
 use tessera_tests::{ADMIN_PASSWORD, TestServer, USER_PASSWORD, both_backends};
-
-/// One request the receiver got: its `webhook-id`, `webhook-timestamp`, `webhook-signature`
-/// headers and its body.
-#[derive(Debug, Clone)]
-struct Received {
-    id: String,
-    timestamp: String,
-    signature: String,
-    body: String,
-}
-
-/// A webhook receiver on a loopback port that answers 200 to everything and keeps what came.
-#[derive(Clone, Default)]
-struct Receiver {
-    got: Arc<Mutex<Vec<Received>>>,
-}
-
-impl Receiver {
-    async fn start(&self) -> Result<String> {
-        let me = self.clone();
-        let app = axum::Router::new().route(
-            "/hook",
-            axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-                let me = me.clone();
-                async move {
-                    let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-                    me.got.lock().expect("lock").push(Received {
-                        id: h("webhook-id"),
-                        timestamp: h("webhook-timestamp"),
-                        signature: h("webhook-signature"),
-                        body: String::from_utf8_lossy(&body).into_owned(),
-                    });
-                    "ok"
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr: SocketAddr = listener.local_addr()?;
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(format!("http://{addr}/hook"))
-    }
-
-    fn got(&self) -> Vec<Received> {
-        self.got.lock().expect("lock").clone()
-    }
-}
 
 /// Polls `path` until `pred` holds for the page (generously: the dispatcher shares two cores
 /// with other builds).

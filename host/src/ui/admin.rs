@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::Value;
@@ -21,6 +21,20 @@ use crate::web::{AppState, ClientIp};
 pub(super) fn require_admin(viewer: &Viewer) -> Result<(), UiError> {
     viewer.access.require("org", Action::Admin, Scope::All)?;
     Ok(())
+}
+
+/// A form posted by an organisation administrator, its CSRF token checked; anyone else gets
+/// the 403 page.
+pub(super) struct AdminPosted(pub Viewer, pub FormFields);
+
+impl FromRequest<AppState> for AdminPosted {
+    type Rejection = UiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Posted { viewer, form } = Posted::from_request(req, state).await?;
+        require_admin(&viewer)?;
+        Ok(AdminPosted(viewer, form))
+    }
 }
 
 /// A page's status: 422 when it shows a refused form again.
@@ -108,9 +122,11 @@ fn ids(form: &FormFields, name: &'static str) -> Result<Vec<Id>, Error> {
     form.all(name).map(|v| v.parse::<Id>().map_err(|_| Error::invalid(name, "not an id"))).collect()
 }
 
-pub async fn create_user(State(state): State<AppState>, ip: ClientIp, posted: Posted) -> Result<Response, UiError> {
-    let Posted { viewer, form } = posted;
-    require_admin(&viewer)?;
+pub async fn create_user(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    AdminPosted(viewer, form): AdminPosted,
+) -> Result<Response, UiError> {
     let made = async {
         let new = users::NewUser {
             username: form.get("username").to_owned(),
@@ -305,9 +321,11 @@ fn grants_of(form: &FormFields) -> Result<Vec<roles::Grant>, Error> {
     Ok(grants)
 }
 
-pub async fn create_role(State(state): State<AppState>, ip: ClientIp, posted: Posted) -> Result<Response, UiError> {
-    let Posted { viewer, form } = posted;
-    require_admin(&viewer)?;
+pub async fn create_role(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    AdminPosted(viewer, form): AdminPosted,
+) -> Result<Response, UiError> {
     let made = async {
         let new = roles::NewRole {
             name: form.get("name").to_owned(),
@@ -475,10 +493,8 @@ pub async fn enable_form(
 pub async fn enable(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    posted: Posted,
+    AdminPosted(viewer, form): AdminPosted,
 ) -> Result<Response, UiError> {
-    let Posted { viewer, form } = posted;
-    require_admin(&viewer)?;
     let granted: Vec<String> = form.all("capabilities").map(str::to_owned).collect();
     let registry = &state.plugins.registry;
     match registry.enable(viewer.org_id(), &id, None, &granted, Some(viewer.user_id())).await {
@@ -495,10 +511,8 @@ pub async fn enable(
 pub async fn change(
     State(state): State<AppState>,
     Path((id, what)): Path<(String, String)>,
-    posted: Posted,
+    AdminPosted(viewer, form): AdminPosted,
 ) -> Result<Response, UiError> {
-    let Posted { viewer, form } = posted;
-    require_admin(&viewer)?;
     let (org_id, registry) = (viewer.org_id(), &state.plugins.registry);
     let mut action = format!("plugin.{what}");
     let notice = match what.as_str() {
@@ -664,10 +678,8 @@ fn typed_settings(
 pub async fn save_settings(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    posted: Posted,
+    AdminPosted(viewer, form): AdminPosted,
 ) -> Result<Response, UiError> {
-    let Posted { viewer, form } = posted;
-    require_admin(&viewer)?;
     let org_id = viewer.org_id();
     let active = state.plugins.registry.active(org_id, &id).ok_or(Error::NotFound("plugin"))?;
     let result = match typed_settings(&active.loaded.manifest, &form) {

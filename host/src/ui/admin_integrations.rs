@@ -8,15 +8,15 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::Value;
 
-use super::admin::{require_admin, status_of};
+use super::admin::{AdminPosted, require_admin, status_of};
 use super::i18n::Strings;
-use super::{Choice, Chrome, FormFields, Lang, Notice, Posted, UiError, Viewer, path_id, render_with, see_other};
+use super::{Choice, Chrome, FormFields, Lang, Notice, UiError, Viewer, path_id, render_with, see_other};
 use crate::error::Error;
 use crate::events::deliveries::{self, DeliveryQuery};
 use crate::events::webhooks::{self, Endpoint, EndpointPatch, NewEndpoint};
@@ -237,20 +237,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/workflows/{id}/edit", get(edit_workflow).post(save_workflow))
         .route("/admin/workflows/{id}/active", post(set_active))
         .route("/admin/workflows/{id}/delete", post(delete_workflow))
-}
-
-/// A form posted by an organisation administrator, its CSRF token checked; anyone else gets
-/// the 403 page.
-struct AdminPosted(Viewer, FormFields);
-
-impl FromRequest<AppState> for AdminPosted {
-    type Rejection = UiError;
-
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Posted { viewer, form } = Posted::from_request(req, state).await?;
-        require_admin(&viewer)?;
-        Ok(AdminPosted(viewer, form))
-    }
 }
 
 /// What a form's action came to: done, or refused with a message to show on its page again.

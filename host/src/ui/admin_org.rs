@@ -15,9 +15,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 
-use super::admin::{require_admin, status_of};
+use super::admin::{AdminPosted, require_admin, status_of};
 use super::i18n::Strings;
-use super::{Choice, Chrome, FormFields, Lang, Posted, UiError, Viewer, path_id, render_with, see_other};
+use super::{Choice, Chrome, FormFields, Lang, UiError, Viewer, path_id, render_with, see_other};
 use crate::audit::{self, AuditQuery};
 use crate::auth::restrictions::{self, NewSignInRule};
 use crate::customers::codes::{self, CodePattern};
@@ -445,9 +445,11 @@ fn department_of(form: &FormFields) -> Result<NewDepartment, Error> {
     })
 }
 
-async fn create_department(State(state): State<AppState>, ip: ClientIp, posted: Posted) -> Result<Response, UiError> {
-    let Posted { viewer, form } = posted;
-    require_admin(&viewer)?;
+async fn create_department(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    AdminPosted(viewer, form): AdminPosted,
+) -> Result<Response, UiError> {
     let made = async {
         let new = department_of(&form)?;
         departments::create(&state.store, viewer.org_id(), Some(viewer.user_id()), ip.0, &new).await
@@ -463,10 +465,8 @@ async fn update_department(
     State(state): State<AppState>,
     ip: ClientIp,
     Path(raw): Path<String>,
-    posted: Posted,
+    AdminPosted(viewer, form): AdminPosted,
 ) -> Result<Response, UiError> {
-    let Posted { viewer, form } = posted;
-    require_admin(&viewer)?;
     let id = path_id(&raw)?;
     let saved = async {
         let d = department_of(&form)?;
@@ -485,10 +485,8 @@ async fn delete_department(
     State(state): State<AppState>,
     ip: ClientIp,
     Path(raw): Path<String>,
-    posted: Posted,
+    AdminPosted(viewer, _): AdminPosted,
 ) -> Result<Response, UiError> {
-    let Posted { viewer, .. } = posted;
-    require_admin(&viewer)?;
     let id = path_id(&raw)?;
     match departments::delete(&state.store, viewer.org_id(), viewer.user_id(), ip.0, id).await {
         Ok(()) => Ok(see_other("/admin/departments?notice=done.org_department_deleted")),
@@ -653,9 +651,11 @@ fn field_patch_of(form: &FormFields) -> Result<FieldPatch, Error> {
     })
 }
 
-async fn create_field(State(state): State<AppState>, ip: ClientIp, posted: Posted) -> Result<Response, UiError> {
-    let Posted { viewer, form } = posted;
-    require_admin(&viewer)?;
+async fn create_field(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    AdminPosted(viewer, form): AdminPosted,
+) -> Result<Response, UiError> {
     let made = async {
         let new = field_of(&form)?;
         fields::create(&state.store, viewer.org_id(), Some(viewer.user_id()), ip.0, &new).await
@@ -671,10 +671,8 @@ async fn update_field(
     State(state): State<AppState>,
     ip: ClientIp,
     Path(raw): Path<String>,
-    posted: Posted,
+    AdminPosted(viewer, form): AdminPosted,
 ) -> Result<Response, UiError> {
-    let Posted { viewer, form } = posted;
-    require_admin(&viewer)?;
     let id = path_id(&raw)?;
     let saved = async {
         let patch = field_patch_of(&form)?;
@@ -792,10 +790,8 @@ async fn create_option(
     State(state): State<AppState>,
     ip: ClientIp,
     Path(list): Path<String>,
-    posted: Posted,
+    AdminPosted(viewer, form): AdminPosted,
 ) -> Result<Response, UiError> {
-    let Posted { viewer, form } = posted;
-    require_admin(&viewer)?;
     let Some(list) = options::LISTS.iter().find(|l| **l == list) else {
         return Err(UiError::status(StatusCode::NOT_FOUND, "error.not_found"));
     };
@@ -817,10 +813,8 @@ async fn update_option(
     State(state): State<AppState>,
     ip: ClientIp,
     Path(raw): Path<String>,
-    posted: Posted,
+    AdminPosted(viewer, form): AdminPosted,
 ) -> Result<Response, UiError> {
-    let Posted { viewer, form } = posted;
-    require_admin(&viewer)?;
     let id = path_id(&raw)?;
     let (org_id, user_id) = (viewer.org_id(), viewer.user_id());
     let current = options::list(&state.store, org_id, None)
@@ -892,9 +886,11 @@ async fn codes_index(State(state): State<AppState>, viewer: Viewer) -> Result<Re
     codes_page(&state, viewer, None).await
 }
 
-async fn set_code_pattern(State(state): State<AppState>, ip: ClientIp, posted: Posted) -> Result<Response, UiError> {
-    let Posted { viewer, form } = posted;
-    require_admin(&viewer)?;
+async fn set_code_pattern(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    AdminPosted(viewer, form): AdminPosted,
+) -> Result<Response, UiError> {
     let saved =
         codes::set_pattern(&state.store, viewer.org_id(), Some(viewer.user_id()), ip.0, form.get("pattern")).await;
     answer(saved, "/admin/customer-codes?notice=done.org_code_pattern_saved", None, form, |r| {
@@ -1050,9 +1046,11 @@ fn rule_of(form: &FormFields) -> Result<NewSignInRule, Error> {
     })
 }
 
-async fn create_rule(State(state): State<AppState>, ip: ClientIp, posted: Posted) -> Result<Response, UiError> {
-    let Posted { viewer, form } = posted;
-    require_admin(&viewer)?;
+async fn create_rule(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    AdminPosted(viewer, form): AdminPosted,
+) -> Result<Response, UiError> {
     let made = async {
         let rule = rule_of(&form)?;
         restrictions::create(&state.store, viewer.org_id(), Some(viewer.user_id()), ip.0, &rule).await
@@ -1066,10 +1064,8 @@ async fn delete_rule(
     State(state): State<AppState>,
     ip: ClientIp,
     Path(raw): Path<String>,
-    posted: Posted,
+    AdminPosted(viewer, _): AdminPosted,
 ) -> Result<Response, UiError> {
-    let Posted { viewer, .. } = posted;
-    require_admin(&viewer)?;
     let id = path_id(&raw)?;
     restrictions::delete(&state.store, viewer.org_id(), Some(viewer.user_id()), ip.0, id).await?;
     Ok(see_other("/admin/sign-in-rules?notice=done.org_rule_deleted"))
