@@ -743,10 +743,10 @@ both_backends! {
         let (_, managers) = s.manager.get(&format!("/api/v1/customers/{}/group", hq["id"])).await?;
         assert_eq!(managers["children"].as_array().map(Vec::len), Some(2));
         let _ = hidden;
-        for (customer, name, birthday, phone) in [(&hq, "王总", "1970-03-15", "13911112222"), (&sub, "李经理", "1985-07-01", "13933334444")] {
-            s.east.post(&format!("/api/v1/customers/{}/contacts", customer["id"]), &json!({ "name": name, "birthday": birthday, "title": "总经理", "phones": [{ "number": phone }] })).await?;
+        for (customer, name, birthday, phone, email) in [(&hq, "王总", "1970-03-15", "13911112222", "Wang.Zong@HuaDong.example"), (&sub, "李经理", "1985-07-01", "13933334444", "li@huadong.example")] {
+            s.east.post(&format!("/api/v1/customers/{}/contacts", customer["id"]), &json!({ "name": name, "birthday": birthday, "title": "总经理", "phones": [{ "number": phone }], "email": email })).await?;
         }
-        s.north.post(&format!("/api/v1/customers/{}/contacts", hidden["id"]), &json!({ "name": "王北区", "birthday": "1980-03-02" })).await?;
+        s.north.post(&format!("/api/v1/customers/{}/contacts", hidden["id"]), &json!({ "name": "王北区", "birthday": "1980-03-02", "email": "wang@north.example" })).await?;
         let names = |v: &Value| -> Vec<String> { v.as_array().into_iter().flatten().filter_map(|c| c["name"].as_str().map(str::to_owned)).collect() };
         let (_, all) = s.east.get("/api/v1/contacts").await?;
         assert_eq!(names(&all), ["王总", "李经理"], "only contacts of customers east may read");
@@ -754,6 +754,10 @@ both_backends! {
         assert_eq!(names(&wang), ["王总"], "pinyin finds contacts");
         let (_, by_phone) = s.east.get("/api/v1/contacts?q=33334444").await?;
         assert_eq!(names(&by_phone), ["李经理"]);
+        let (_, by_email) = s.east.get("/api/v1/contacts?q=wang.zong%40huadong.example").await?;
+        assert_eq!(names(&by_email), ["王总"], "a whole email address, in any case");
+        let (_, out_of_reach) = s.east.get("/api/v1/contacts?q=wang%40north.example").await?;
+        assert_eq!(names(&out_of_reach), Vec::<String>::new(), "an address does not reach past the scope");
         let (_, march) = s.manager.get("/api/v1/contacts?birthday_month=3").await?;
         assert_eq!(names(&march), ["王总", "王北区"], "birthdays this month, for greetings");
         assert_eq!(s.east.get("/api/v1/contacts?birthday_month=13").await?.0, StatusCode::UNPROCESSABLE_ENTITY);

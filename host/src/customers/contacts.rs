@@ -158,7 +158,7 @@ pub async fn list_for_customer(store: &Store, access: &Access, customer_id: Id) 
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ContactQuery {
-    /// Name (also pinyin or initials), title, or phone digits.
+    /// Name (also pinyin or initials), title, phone digits, or a whole email address.
     pub q: Option<String>,
     /// Only contacts whose birthday falls in this month (1–12), for greetings.
     pub birthday_month: Option<u32>,
@@ -197,6 +197,13 @@ pub async fn list(store: &Store, access: &Access, q: &ContactQuery) -> Result<Ve
         return fetch(store, access.principal().org_id, &sql).await;
     };
     let org_id = access.principal().org_id;
+    if text.contains('@') {
+        // An email address: the whole address, in any case, through its index.
+        let mut sql = SqlBuf::new(format!("SELECT {COLUMNS} FROM {FROM} WHERE k.org_id = "));
+        sql.bind(org_id).push(" AND lower(k.email) = ").bind(text.to_ascii_lowercase()).push(" AND ");
+        sql.append(cond).push(" ORDER BY k.id").limit(limit);
+        return fetch(store, org_id, &sql).await;
+    }
     let backend = store.backend();
     let words = super::names::search_query(text).map(|t| t.replace(['%', '_'], "")).filter(|t| !t.is_empty());
     let digits = super::phone::search_digits(text);

@@ -26,7 +26,11 @@ use crate::web::AppState;
 pub(super) const STRINGS: Strings = &[
     ("contacts.title", "Contacts", "联系人"),
     ("contacts.search", "Search", "搜索"),
-    ("contacts.search_placeholder", "Name, pinyin initials, title or phone", "姓名、拼音首字母、职务或电话"),
+    (
+        "contacts.search_placeholder",
+        "Name, pinyin initials, title, phone or email",
+        "姓名、拼音首字母、职务、电话或邮箱",
+    ),
     ("contacts.birthday_month", "Birthday in", "生日月份"),
     ("contacts.any_month", "Any month", "不限"),
     ("contacts.filter", "Filter", "筛选"),
