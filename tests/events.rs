@@ -169,6 +169,8 @@ both_backends! {
         let (_, detail) = admin.get(&format!("/api/v1/webhooks/{endpoint_id}/deliveries/{}", oldest["id"])).await?;
         let statuses: Vec<i64> = detail["attempts_log"].as_array().context("log")?.iter().filter_map(|a| a["response_status"].as_i64()).collect();
         assert_eq!(statuses, vec![500, 429, 200], "{detail}");
+        let answers: Vec<&str> = detail["attempts_log"].as_array().context("log")?.iter().filter_map(|a| a["response_body"].as_str()).collect();
+        assert_eq!(answers, ["ok", "ok", "ok"], "the log keeps what the receiver answered: {detail}");
         assert_eq!(detail["message_id"], first_id.as_str());
         Ok(())
     }

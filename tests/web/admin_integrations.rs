@@ -135,6 +135,7 @@ both_backends! {
         assert!(detail.html.contains("Tessera webhook test") && detail.html.contains(&first.id), "{}", detail.html);
         assert_eq!(detail.html.matches("<tr class=\"attempt\">").count(), 1, "{}", detail.html);
         assert!(detail.html.contains("<td>200</td>"), "{}", detail.html);
+        assert!(detail.html.contains("<code class=\"response\">ok</code>"), "the receiver's answer: {}", detail.html);
         let redone = admin.post(&format!("{detail_path}/redeliver"), &[("_csrf", &csrf)]).await?;
         assert_eq!(redone.status, StatusCode::SEE_OTHER, "{}", redone.html);
         assert_eq!(redone.location.as_deref(), Some(format!("{detail_path}?notice=done.webhook_redelivered").as_str()));

@@ -37,6 +37,8 @@ pub struct Attempt {
     pub response_status: Option<i64>,
     pub error: Option<String>,
     pub duration_ms: i64,
+    /// The beginning of the receiver's answer (up to 1 KiB), when it sent one.
+    pub response_body: Option<String>,
 }
 
 /// A delivery with every attempt at it.
@@ -119,7 +121,8 @@ pub async fn get(store: &Store, org_id: Id, endpoint_id: Id, id: Id) -> Result<D
     .ok_or(Error::NotFound("delivery"))?;
     let delivery = from_row(&row)?;
     let attempts_log = sqlx::query(
-        "SELECT attempt, at, response_status, error, duration_ms FROM delivery_attempts WHERE delivery_id = $1 ORDER BY attempt, id",
+        "SELECT attempt, at, response_status, error, duration_ms, response_body FROM delivery_attempts \
+         WHERE delivery_id = $1 ORDER BY attempt, id",
     )
     .bind(id)
     .fetch_all(store.pool())
@@ -132,6 +135,7 @@ pub async fn get(store: &Store, org_id: Id, endpoint_id: Id, id: Id) -> Result<D
             response_status: r.try_get(2)?,
             error: r.try_get(3)?,
             duration_ms: r.try_get(4)?,
+            response_body: r.try_get(5)?,
         })
     })
     .collect::<Result<_>>()?;

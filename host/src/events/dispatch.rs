@@ -19,7 +19,7 @@ use futures::StreamExt as _;
 use rand::Rng as _;
 use sqlx::Row;
 
-use super::webhooks::{self, Outcome};
+use super::webhooks::{self, Attempted, Outcome};
 use crate::error::Result;
 use crate::notifications::{self, reactions};
 use crate::store::{Id, SqlArg, SqlBuf, Store, bulk_insert, duration_ms, now_ms};
@@ -237,15 +237,15 @@ pub fn next_wait(config: &DispatchConfig, attempts: i64, retry_after: Option<Dur
 }
 
 /// Records what became of the attempts at `sent` deliveries.
-async fn record(store: &Store, config: &DispatchConfig, sent: Vec<(Due, Result<Outcome>, i64)>) -> Result<()> {
+async fn record(store: &Store, config: &DispatchConfig, sent: Vec<(Due, Result<Attempted>, i64)>) -> Result<()> {
     let now = now_ms();
     let mut tx = store.begin_write().await?;
     let mut attempts = Vec::with_capacity(sent.len());
     let mut delivered: std::collections::BTreeMap<u16, Vec<Id>> = std::collections::BTreeMap::new();
     for (due, outcome, took_ms) in sent {
         let attempt = due.attempts + 1;
-        let outcome =
-            outcome.unwrap_or_else(|e| Outcome::Failed { status: None, error: e.to_string(), retry_after: None });
+        let (outcome, response) = outcome
+            .unwrap_or_else(|e| (Outcome::Failed { status: None, error: e.to_string(), retry_after: None }, None));
         let (status, error) = match &outcome {
             Outcome::Delivered { status } => (Some(i64::from(*status)), None),
             Outcome::Gone => (Some(410), Some("the endpoint answered 410 Gone; it is disabled".to_owned())),
@@ -258,6 +258,7 @@ async fn record(store: &Store, config: &DispatchConfig, sent: Vec<(Due, Result<O
             SqlArg::OptInt(status),
             SqlArg::OptText(error.clone()),
             SqlArg::Int(took_ms),
+            SqlArg::OptText(response),
         ]);
         match outcome {
             Outcome::Delivered { status } => delivered.entry(status).or_default().push(due.id),
@@ -330,7 +331,7 @@ async fn record(store: &Store, config: &DispatchConfig, sent: Vec<(Due, Result<O
     bulk_insert(
         &mut tx,
         "delivery_attempts",
-        &["delivery_id", "attempt", "at", "response_status", "error", "duration_ms"],
+        &["delivery_id", "attempt", "at", "response_status", "error", "duration_ms", "response_body"],
         attempts,
     )
     .await?;
@@ -354,12 +355,14 @@ pub async fn deliver_due(store: &Store, client: &reqwest::Client, config: &Dispa
         });
     }
     let urls = &urls;
-    let sent: Vec<(Due, Result<Outcome>, i64)> = futures::stream::iter(due)
+    let sent: Vec<(Due, Result<Attempted>, i64)> = futures::stream::iter(due)
         .map(|d| async move {
             let started = std::time::Instant::now();
             let outcome = match urls.get(&d.endpoint_id) {
                 Some(Ok(url)) => webhooks::send(client, url.clone(), &d.secret, d.event_id, &d.body).await,
-                Some(Err(error)) => Ok(Outcome::Failed { status: None, error: error.clone(), retry_after: None }),
+                Some(Err(error)) => {
+                    Ok((Outcome::Failed { status: None, error: error.clone(), retry_after: None }, None))
+                }
                 None => Err(crate::Error::Internal("a delivery without its endpoint".into())),
             };
             let took = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);

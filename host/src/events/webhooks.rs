@@ -341,14 +341,51 @@ pub fn retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
     Some(Duration::from_secs(secs.max(0).unsigned_abs()))
 }
 
-/// Sends one event to one endpoint.
+/// What became of one attempt, and the beginning of the receiver's answer.
+pub type Attempted = (Outcome, Option<String>);
+
+/// How much of a receiver's answer the delivery log keeps.
+pub const RESPONSE_KEPT: usize = 1024;
+/// How much of an answer is read at most (so the connection can be used again); the rest is
+/// not waited for.
+const RESPONSE_READ: usize = 64 * 1024;
+
+/// The beginning of an answer's body (up to [`RESPONSE_KEPT`] bytes, as text), read for at
+/// most two seconds.
+async fn response_excerpt(mut response: reqwest::Response) -> Option<String> {
+    let mut kept = Vec::new();
+    let read = async {
+        let mut total = 0;
+        while let Ok(Some(chunk)) = response.chunk().await {
+            let room = RESPONSE_KEPT.saturating_sub(kept.len());
+            kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            total += chunk.len();
+            if total > RESPONSE_READ {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), read).await;
+    if kept.is_empty() {
+        return None;
+    }
+    // A character cut at the limit is dropped rather than shown broken.
+    let text = match std::str::from_utf8(&kept) {
+        Ok(text) => text.to_owned(),
+        Err(e) if e.error_len().is_none() => String::from_utf8_lossy(&kept[..e.valid_up_to()]).into_owned(),
+        Err(_) => String::from_utf8_lossy(&kept).into_owned(),
+    };
+    Some(text)
+}
+
+/// Sends one event to one endpoint: what became of it, and the beginning of the answer.
 pub async fn send(
     client: &reqwest::Client,
     url: reqwest::Url,
     secret: &str,
     event_id: Id,
     body: &str,
-) -> Result<Outcome> {
+) -> Result<Attempted> {
     let msg_id = message_id(event_id);
     let timestamp = jiff::Timestamp::now().as_second();
     let signature = sign(secret, &msg_id, timestamp, body)?;
@@ -367,7 +404,7 @@ pub async fn send(
         Err(e) => {
             let error =
                 if e.is_timeout() { "no answer in time".to_owned() } else { format!("cannot reach the endpoint: {e}") };
-            return Ok(Outcome::Failed { status: None, error, retry_after: None });
+            return Ok((Outcome::Failed { status: None, error, retry_after: None }, None));
         }
     };
     let status = response.status().as_u16();
@@ -376,9 +413,8 @@ pub async fn send(
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| retry_after(v, jiff::Timestamp::now()));
-    // The body is not needed; reading a little lets the connection be reused.
-    let _ = tokio::time::timeout(Duration::from_secs(2), response.bytes()).await;
-    Ok(match status {
+    let excerpt = response_excerpt(response).await;
+    let outcome = match status {
         200..=299 => Outcome::Delivered { status },
         410 => Outcome::Gone,
         _ => Outcome::Failed {
@@ -386,7 +422,8 @@ pub async fn send(
             error: format!("the endpoint answered {status}"),
             retry_after: wait,
         },
-    })
+    };
+    Ok((outcome, excerpt))
 }
 
 /// The request body of an event.

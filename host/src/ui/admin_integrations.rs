@@ -107,12 +107,13 @@ pub(super) const STRINGS: Strings = &[
     ("integrations.at", "Time", "时间"),
     ("integrations.error", "Error", "错误"),
     ("integrations.took", "Took (ms)", "耗时（毫秒）"),
+    ("integrations.response", "Answer", "响应内容"),
     ("integrations.no_attempts", "Not attempted yet.", "尚未尝试。"),
     ("integrations.request_body", "Request body", "请求内容"),
     (
         "integrations.response_note",
-        "The receiver's HTTP status and any error are kept for each attempt; response bodies are not kept.",
-        "每次尝试会记录接收方的 HTTP 状态码和错误；不保存响应内容。",
+        "Each attempt keeps the receiver's HTTP status, any error, and the first 1 KB of its answer.",
+        "每次尝试会记录接收方的 HTTP 状态码、错误以及其响应内容的前 1 KB。",
     ),
     ("integrations.redeliver", "Redeliver", "重新推送"),
     (
@@ -553,6 +554,7 @@ pub struct AttemptRow {
     pub http_status: String,
     pub error: String,
     pub duration_ms: i64,
+    pub response: String,
 }
 
 #[derive(Template)]
@@ -614,6 +616,7 @@ async fn delivery_page(
                 http_status: http_status(&chrome, a.response_status),
                 error: a.error.clone().unwrap_or_default(),
                 duration_ms: a.duration_ms,
+                response: a.response_body.clone().unwrap_or_default(),
             })
             .collect(),
         body,
