@@ -91,6 +91,18 @@ both_backends! {
         let cycle = submit(&browser, &page, &format!("/admin/departments/{sales}"), &[("name", "Sales"), ("parent_id", &north_s)]).await?;
         assert_eq!(cycle.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(cycle.html.contains("cannot move under itself"), "{}", cycle.html);
+        assert!(cycle.html.contains(&format!("id=\"dept-{sales}-name\"")), "the refused form is shown on the department's page: {}", cycle.html);
+        // Each department's form is on its own page, offering neither itself nor its
+        // sub-departments as the new parent; the tree links to them and carries no form of its own.
+        let sales_page = browser.get(&format!("/admin/departments/{sales}")).await?;
+        assert_eq!(sales_page.status, StatusCode::OK, "{}", sales_page.html);
+        let at = sales_page.html.find(&format!("id=\"dept-{sales}-parent\"")).context("the parent choice")?;
+        let choice = &sales_page.html[at..];
+        let choice = &choice[..choice.find("</select>").context("its end")?];
+        assert!(!choice.contains(&format!("value=\"{north}\"")) && !choice.contains(&format!("value=\"{sales}\"")), "{choice}");
+        let tree = browser.get("/admin/departments").await?;
+        assert_eq!(tree.html.matches("<select").count(), 2, "only the add form's choices: {}", tree.html);
+        assert!(tree.html.contains(&format!("href=\"/admin/departments/{north}\"")), "{}", tree.html);
         let moved = submit(&browser, &page, &format!("/admin/departments/{north}"), &[("name", "North China"), ("parent_id", "")]).await?;
         let page = follow(&browser, moved, "/admin/departments").await?;
         assert!(page.html.contains(">North China</strong>") && !page.html.contains("org-chart depth-1"), "{}", page.html);

@@ -58,6 +58,7 @@ pub(super) const STRINGS: Strings = &[
     ("org_admin.dept_members", "Members", "成员"),
     ("org_admin.dept_children", "Sub-departments", "下级部门"),
     ("org_admin.dept_edit", "Rename or move", "重命名或移动"),
+    ("org_admin.dept_all", "All departments", "全部部门"),
     (
         "org_admin.dept_delete_help",
         "Only a department without members or sub-departments can be deleted.",
@@ -204,7 +205,7 @@ pub(super) const STRINGS: Strings = &[
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/admin/departments", get(departments_index).post(create_department))
-        .route("/admin/departments/{id}", post(update_department))
+        .route("/admin/departments/{id}", get(department_edit).post(update_department))
         .route("/admin/departments/{id}/delete", post(delete_department))
         .route("/admin/custom-fields", get(fields_index).post(create_field))
         .route("/admin/custom-fields/{id}", post(update_field))
@@ -289,7 +290,8 @@ fn flag(on: bool) -> String {
 // ---------------------------------------------------------------------------------------------
 // Departments
 
-/// A department in the tree, in drawing order.
+/// A department in the tree, in drawing order. Its form is on its own page, so the tree stays
+/// light for an organisation of hundreds of departments.
 pub struct DeptNode {
     pub id: Id,
     pub name: String,
@@ -301,12 +303,6 @@ pub struct DeptNode {
     pub opens: bool,
     /// How many nested lists end after this item.
     pub closes: usize,
-    /// The rename/move form, filled in.
-    pub edit: FormFields,
-    pub parents: Vec<Choice>,
-    pub heads: Vec<Choice>,
-    /// The form was refused, so it is shown open.
-    pub open: bool,
 }
 
 impl DeptNode {
@@ -324,6 +320,20 @@ struct DepartmentsPage {
     parents: Vec<Choice>,
     heads: Vec<Choice>,
     form: FormFields,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_department.html")]
+struct DepartmentPage {
+    chrome: Chrome,
+    id: Id,
+    name: String,
+    members: i64,
+    children: usize,
+    edit: FormFields,
+    parents: Vec<Choice>,
+    heads: Vec<Choice>,
     error: Option<String>,
 }
 
@@ -385,13 +395,15 @@ async fn departments_page(state: &AppState, viewer: Viewer, refusal: Option<Refu
     let list = departments::list(&state.store, org_id).await?;
     let people = users::colleagues(&state.store, org_id).await?;
     let names: HashMap<Id, &str> = people.iter().map(|p| (p.id, p.display_name.as_str())).collect();
+    let mut children: HashMap<Id, usize> = HashMap::new();
+    for d in &list {
+        if let Some(p) = d.parent_id {
+            *children.entry(p).or_default() += 1;
+        }
+    }
     let order = tree_order(&list);
     let mut tree: Vec<DeptNode> = Vec::with_capacity(order.len());
     for (i, (d, depth)) in order.iter().enumerate() {
-        // Its sub-departments follow it, deeper; it cannot move under itself or them.
-        let mut subtree: HashSet<Id> = HashSet::from([d.id]);
-        subtree.extend(order[i + 1..].iter().take_while(|(_, k)| k > depth).map(|(k, _)| k.id));
-        let edit = Refusal::form_of(refusal.as_ref(), Some(d.id)).cloned().unwrap_or_else(|| department_form(d));
         let next_depth = order.get(i + 1).map_or(0, |(_, k)| *k);
         let opens = next_depth > *depth;
         tree.push(DeptNode {
@@ -399,14 +411,10 @@ async fn departments_page(state: &AppState, viewer: Viewer, refusal: Option<Refu
             name: d.name.clone(),
             head: d.head_user_id.and_then(|h| names.get(&h).map(|n| (*n).to_owned())).unwrap_or_default(),
             members: d.member_count,
-            children: list.iter().filter(|c| c.parent_id == Some(d.id)).count(),
+            children: children.get(&d.id).copied().unwrap_or(0),
             depth: *depth,
             opens,
             closes: if opens { 0 } else { depth - next_depth },
-            parents: parent_choices(&order, &subtree, edit.get("parent_id")),
-            heads: head_choices(&people, edit.get("head_user_id")),
-            open: Refusal::form_of(refusal.as_ref(), Some(d.id)).is_some(),
-            edit,
         });
     }
     let form = Refusal::form_of(refusal.as_ref(), None).cloned().unwrap_or_default();
@@ -425,6 +433,48 @@ async fn departments_page(state: &AppState, viewer: Viewer, refusal: Option<Refu
 
 async fn departments_index(State(state): State<AppState>, viewer: Viewer) -> Result<Response, UiError> {
     departments_page(&state, viewer, None).await
+}
+
+/// One department's page: its rename/move form (filled in as refused, when it was) and delete.
+async fn department_page(
+    state: &AppState,
+    viewer: Viewer,
+    id: Id,
+    refusal: Option<Refusal>,
+) -> Result<Response, UiError> {
+    require_admin(&viewer)?;
+    let org_id = viewer.org_id();
+    let list = departments::list(&state.store, org_id).await?;
+    let order = tree_order(&list);
+    let at = order.iter().position(|(d, _)| d.id == id).ok_or(Error::NotFound("department"))?;
+    let (d, depth) = order[at];
+    // Its sub-departments follow it, deeper; it cannot move under itself or them.
+    let mut subtree: HashSet<Id> = HashSet::from([d.id]);
+    subtree.extend(order[at + 1..].iter().take_while(|(_, k)| *k > depth).map(|(k, _)| k.id));
+    let edit = Refusal::form_of(refusal.as_ref(), Some(id)).cloned().unwrap_or_else(|| department_form(d));
+    let people = users::colleagues(&state.store, org_id).await?;
+    let chrome = viewer.chrome(&d.name, "/admin/users");
+    let page = DepartmentPage {
+        id,
+        name: d.name.clone(),
+        members: d.member_count,
+        children: list.iter().filter(|c| c.parent_id == Some(id)).count(),
+        parents: parent_choices(&order, &subtree, edit.get("parent_id")),
+        heads: head_choices(&people, edit.get("head_user_id")),
+        edit,
+        error: refusal.map(|r| r.message),
+        chrome,
+    };
+    Ok(render_with(status_of(&page.error), &page))
+}
+
+async fn department_edit(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(raw): Path<String>,
+) -> Result<Response, UiError> {
+    let id = path_id(&raw)?;
+    department_page(&state, viewer, id, None).await
 }
 
 /// The rename/move form of a department as it is.
@@ -476,7 +526,7 @@ async fn update_department(
     }
     .await;
     answer(saved, "/admin/departments?notice=done.org_department_saved", Some(id), form, |r| {
-        departments_page(&state, viewer, Some(r))
+        department_page(&state, viewer, id, Some(r))
     })
     .await
 }
@@ -491,10 +541,11 @@ async fn delete_department(
     match departments::delete(&state.store, viewer.org_id(), viewer.user_id(), ip.0, id).await {
         Ok(()) => Ok(see_other("/admin/departments?notice=done.org_department_deleted")),
         Err(Error::Conflict(_)) => {
-            // The domain says why in English; the page says it in the reader's language, with
-            // the department's form open.
-            let message = viewer.lang().t("org_admin.dept_not_empty").to_owned();
-            let form = department_form(&departments::get(&state.store, viewer.org_id(), id).await?);
+            // The domain says why in English; the page names the department and says it in the
+            // reader's language, above the tree.
+            let department = departments::get(&state.store, viewer.org_id(), id).await?;
+            let message = format!("{}: {}", department.name, viewer.lang().t("org_admin.dept_not_empty"));
+            let form = department_form(&department);
             departments_page(&state, viewer, Some(Refusal { row: Some(id), form, message })).await
         }
         Err(e) => Err(e.into()),
