@@ -111,31 +111,52 @@ fn captures<'m>(pieces: &[&str], message: &'m str) -> Option<Vec<&'m str>> {
     Some(holes)
 }
 
-/// `zh` with its holes filled: `{}` takes the next hole, `{n}` hole `n`.
-fn fill(zh: &str, holes: &[String]) -> String {
-    let mut out = String::with_capacity(zh.len() + holes.iter().map(String::len).sum::<usize>());
+/// A piece of a translation: text, or the hole whose text goes there.
+#[derive(Debug, PartialEq)]
+enum Piece<'a> {
+    Text(&'a str),
+    Hole(usize),
+}
+
+/// `zh` in pieces: `{}` is the next hole, `{n}` hole `n`; other braces (`{yyyy}` in a code
+/// pattern) are text.
+fn pieces(zh: &str) -> Vec<Piece<'_>> {
+    let mut out = Vec::new();
     let mut next = 0;
     let mut rest = zh;
     while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
         let Some(close) = rest[open..].find('}').map(|c| open + c) else {
             break;
         };
         let inside = &rest[open + 1..close];
-        let index = if inside.is_empty() {
+        let hole = if inside.is_empty() {
             next += 1;
             Some(next - 1)
         } else {
             inside.parse::<usize>().ok()
         };
-        match index.and_then(|i| holes.get(i)) {
-            Some(hole) => out.push_str(hole),
-            None => out.push_str(&rest[open..=close]),
+        match hole {
+            Some(i) => {
+                out.push(Piece::Text(&rest[..open]));
+                out.push(Piece::Hole(i));
+            }
+            None => out.push(Piece::Text(&rest[..=close])),
         }
         rest = &rest[close + 1..];
     }
-    out.push_str(rest);
+    out.push(Piece::Text(rest));
     out
+}
+
+/// `zh` with its holes filled.
+fn fill(zh: &str, holes: &[String]) -> String {
+    pieces(zh)
+        .into_iter()
+        .map(|p| match p {
+            Piece::Text(text) => text,
+            Piece::Hole(i) => holes.get(i).map_or("", String::as_str),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -308,23 +329,12 @@ mod tests {
         for &(en, zh) in rows() {
             let holes = en.matches("{}").count();
             let mut used = vec![0; holes];
-            let mut next = 0;
-            let mut rest = zh;
-            while let Some(open) = rest.find('{') {
-                let close = open + rest[open..].find('}').unwrap_or_else(|| panic!("{zh:?}: an unclosed brace"));
-                let inside = &rest[open + 1..close];
-                // `{yyyy}` in a code pattern is text, not a hole.
-                let index = if inside.is_empty() {
-                    next += 1;
-                    Some(next - 1)
-                } else {
-                    inside.parse::<usize>().ok()
-                };
-                if let Some(index) = index {
+            assert_eq!(zh.matches('{').count(), zh.matches('}').count(), "{zh:?}: an unclosed brace");
+            for piece in pieces(zh) {
+                if let Piece::Hole(index) = piece {
                     assert!(index < holes, "{zh:?} has more holes than {en:?}");
                     used[index] += 1;
                 }
-                rest = &rest[close + 1..];
             }
             assert!(used.iter().all(|&n| n == 1), "{zh:?} does not place each hole of {en:?} once: {used:?}");
             let words = en.split("{}").any(|p| p.chars().any(char::is_alphabetic));
@@ -378,5 +388,6 @@ mod tests {
         assert_eq!(captures(&["", " is not an id"], " is not an id"), None);
         assert_eq!(fill("{1}：{0}", &["a".into(), "b".into()]), "b：a");
         assert_eq!(fill("{}与{}", &["a".into(), "b".into()]), "a与b");
+        assert_eq!(fill("{}；KH-{yyyy}-{seq:5}", &["a".into()]), "a；KH-{yyyy}-{seq:5}");
     }
 }
