@@ -545,8 +545,9 @@ async fn delete_department(
             // reader's language, above the tree.
             let department = departments::get(&state.store, viewer.org_id(), id).await?;
             let message = format!("{}: {}", department.name, viewer.lang().t("org_admin.dept_not_empty"));
-            let form = department_form(&department);
-            departments_page(&state, viewer, Some(Refusal { row: Some(id), form, message })).await
+            // The tree page has no form of the department's to fill in; `row` keeps the add form blank.
+            let refusal = Refusal { row: Some(id), form: FormFields::default(), message };
+            departments_page(&state, viewer, Some(refusal)).await
         }
         Err(e) => Err(e.into()),
     }
