@@ -13,7 +13,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tessera_host::runtime::package;
 use tessera_tests::{
-    Client, RuntimeConfig, TestDb, TestServer, USER_PASSWORD, both_backends, error_code, plugin_package, test_plugins,
+    Client, RuntimeConfig, TestDb, TestServer, USER_PASSWORD, both_backends, error_code, manifest_of, plugin_package,
+    test_plugins,
 };
 
 /// A runtime whose interactive calls stop after 500 ms and whose breaker trips after 3
@@ -159,6 +160,20 @@ both_backends! {
         let (_, list) = admin.get("/api/v1/plugins").await?;
         let ids: Vec<&str> = list.as_array().context("list")?.iter().filter_map(|p| p["id"].as_str()).collect();
         assert_eq!(ids, vec!["probe"]);
+        server.stop().await;
+        Ok(())
+    }
+
+    // A plugin built against the first released API, 0.1.0, runs unchanged on a host that
+    // serves a later 0.1.x: released versions only ever add.
+    async fn a_plugin_built_against_api_0_1_0_still_runs(backend) {
+        let server = start(backend, strict()).await?;
+        let admin = server.admin().await?;
+        admin.post("/api/v1/customers", &json!({ "name": "北京科技有限公司" })).await?;
+        admin.install_and_enable("api-0-1-0", &["customers:read"]).await?;
+        let (status, body) = admin.get("/api/plugins/api-0-1-0/customers").await?;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["names"], json!(["北京科技有限公司"]), "{body}");
         server.stop().await;
         Ok(())
     }
@@ -358,6 +373,26 @@ both_backends! {
         assert_eq!(body["delivered"], 1, "{body}");
         let (_, inbox) = admin.get("/api/v1/notifications").await?;
         assert!(inbox.to_string().contains("事项到期"), "{inbox}");
+        // A job run by hand needs `schedule`, and runs as the scheduler would.
+        let (status, body) = admin.post("/api/v1/plugins/probe/jobs/tick/run", &json!({})).await?;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("schedule")), "{body}");
+        let (status, body) =
+            admin.post("/api/v1/plugins/probe/upgrade", &json!({ "capabilities": ["customers:read", "notify", "schedule"] })).await?;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = admin.post("/api/v1/plugins/probe/jobs/tick/run", &json!({})).await?;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["job"], "tick", "{body}");
+        assert!(body["host_calls"].as_u64().is_some_and(|n| n >= 1), "{body}");
+        let (_, page) = admin.get("/api/v1/plugins/probe/pages/items").await?;
+        assert!(page.to_string().contains("tick"), "the job added its item: {page}");
+        let (status, _) = admin.post("/api/v1/plugins/probe/jobs/nowhere/run", &json!({})).await?;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let sales = server.role_id(&admin, "Salesperson").await?;
+        server.add_user(&admin, "clerk", None, &[sales]).await?;
+        let clerk = server.sign_in("clerk", USER_PASSWORD).await?;
+        let (status, _) = clerk.post("/api/v1/plugins/probe/jobs/tick/run", &json!({})).await?;
+        assert_eq!(status, StatusCode::FORBIDDEN, "administrators only");
         server.stop().await;
         Ok(())
     }
@@ -493,17 +528,6 @@ both_backends! {
         server.stop().await;
         Ok(())
     }
-}
-
-fn manifest_of(package_bytes: &[u8]) -> anyhow::Result<String> {
-    for payload in wasmparser::Parser::new(0).parse_all(package_bytes) {
-        if let wasmparser::Payload::CustomSection(s) = payload?
-            && s.name() == package::MANIFEST_SECTION
-        {
-            return Ok(String::from_utf8(s.data().to_vec())?);
-        }
-    }
-    anyhow::bail!("the package has no manifest")
 }
 
 /// `base` with its patch number raised by `n`.

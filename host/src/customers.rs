@@ -15,6 +15,7 @@ pub mod import_file;
 pub mod names;
 pub mod operations;
 pub mod options;
+pub mod ownership;
 pub mod pdf;
 pub mod phone;
 pub mod print;
@@ -936,6 +937,10 @@ pub struct CustomerQuery {
     pub cursor: Option<String>,
     /// Page size, 1–500 (default 50).
     pub limit: Option<i64>,
+    /// The conditions of a plugin's selection (`customers:assign`); never read from a URL.
+    #[serde(skip)]
+    #[param(ignore)]
+    pub selection: Option<ownership::Selection>,
 }
 
 /// A page of customers.
@@ -1222,6 +1227,10 @@ fn page_sql(
     if let Some(since) = &q.not_followed_up_since {
         let since = parse_time("not_followed_up_since", since)?;
         sql.push(" AND (c.last_followed_up_at IS NULL OR c.last_followed_up_at < ").bind(since).push(")");
+    }
+    if let Some(selection) = &q.selection {
+        selection.check()?;
+        selection.push_conditions(store.backend(), &mut sql);
     }
     if let Some(cursor) = &q.cursor {
         let (value, id) = decode_cursor(cursor)?;

@@ -62,3 +62,33 @@ impl<P: Serialize> Event<'_, P> {
         Ok(id)
     }
 }
+
+/// Appends many events of one topic inside `tx`, each about one record of `aggregate_type`
+/// with its payload already written as JSON: a bulk change announces every record it changed
+/// in a few statements instead of one per record.
+pub async fn record_many(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    org_id: Id,
+    topic: &str,
+    aggregate_type: &str,
+    actor_user_id: Option<Id>,
+    events: &[(Id, String)],
+) -> Result<()> {
+    // Seven parameters a row: 500 rows stay far below both backends' limits on parameters.
+    for chunk in events.chunks(500) {
+        let mut sql = crate::store::SqlBuf::new(
+            "INSERT INTO outbox (org_id, topic, aggregate_type, aggregate_id, actor_user_id, payload, created_at) VALUES ",
+        );
+        let now = now_ms();
+        for (i, (aggregate_id, payload)) in chunk.iter().enumerate() {
+            sql.push(if i == 0 { "(" } else { ", (" });
+            sql.bind(org_id).push(", ").bind(topic).push(", ").bind(aggregate_type).push(", ").bind(*aggregate_id);
+            sql.push(", ").bind(actor_user_id).push(", ").bind(payload.as_str()).push(", ").bind(now).push(")");
+        }
+        sql.query().execute(&mut **tx).await?;
+    }
+    if !events.is_empty() {
+        RECORDED.send_modify(|n| *n = n.wrapping_add(1));
+    }
+    Ok(())
+}

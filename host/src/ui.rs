@@ -353,9 +353,10 @@ impl FromRequestParts<AppState> for Viewer {
         .into_iter()
         .map(|(href, key)| NavItem { href: href.into(), label: lang.t(key).into(), active: false })
         .collect();
+        let admin = crate::runtime::invoke::is_admin(&access);
         for active in state.plugins.registry.active_in(who.principal.org_id) {
             let m = &active.loaded.manifest;
-            for menu in &m.menus {
+            for menu in m.menus.iter().filter(|menu| admin || !m.admin_only(&menu.page)) {
                 nav.push(NavItem {
                     href: format!("/p/{}/{}", m.plugin.id, menu.page),
                     label: menu.label.get(lang.tag()).to_owned(),

@@ -3,13 +3,20 @@
 //! Reading needs the capability `customers:read`; creating and updating customers and contacts
 //! `customers:write`; changing an owner `customers:transfer`; adding activities
 //! `activities:write`. Calls made for a signed-in user see only what that user may see.
+//!
+//! Since API 0.1.1, a plugin that decides on its own rules who holds which customer (a public
+//! pool, lead distribution) asks for `customers:assign` and uses [`select`],
+//! [`count_by_owner`], [`assign`], [`release`] and [`owner_history`], which reach every
+//! customer of the organisation: build the [`Selection`] with its builder,
+//! `Selection::unowned().departments(&[3]).levels(&["a"])`.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use crate::bindings::tessera::plugin::customers::{
-    Activity, Contact, Customer, CustomerPage, CustomerQuery, Phone, PhoneMatches, add_activity, contacts, create,
-    create_contact, find_by_phone, get, query, set_owner, update,
+    Activity, AssignLimits, Contact, Customer, CustomerPage, CustomerQuery, OwnerChange, OwnerCount, Ownership, Phone,
+    PhoneMatches, Released, Selection, add_activity, assign, contacts, count_by_owner, create, create_contact,
+    find_by_phone, get, owner_history, query, release, select, set_owner, update,
 };
 use crate::{Id, Result, from_json, to_json};
 
@@ -105,6 +112,114 @@ impl CustomerQuery {
     }
 }
 
+impl Selection {
+    /// Customers with or without an owner.
+    pub fn any() -> Selection {
+        Selection::with(Ownership::Any)
+    }
+
+    /// Customers that have an owner.
+    pub fn owned() -> Selection {
+        Selection::with(Ownership::Owned)
+    }
+
+    /// Customers without an owner.
+    pub fn unowned() -> Selection {
+        Selection::with(Ownership::Unowned)
+    }
+
+    fn with(ownership: Ownership) -> Selection {
+        Selection {
+            ownership,
+            ids: Vec::new(),
+            owner_ids: Vec::new(),
+            department_ids: Vec::new(),
+            levels: Vec::new(),
+            exclude_statuses: Vec::new(),
+            exclude_tags: Vec::new(),
+            owned_before: None,
+            idle_since: None,
+            text: None,
+            limit: None,
+            cursor: None,
+        }
+    }
+
+    /// Only these customers.
+    pub fn ids(mut self, ids: &[Id]) -> Selection {
+        self.ids = ids.to_vec();
+        self
+    }
+
+    /// Only customers held by these users.
+    pub fn owners(mut self, ids: &[Id]) -> Selection {
+        self.owner_ids = ids.to_vec();
+        self
+    }
+
+    /// Only customers of these departments.
+    pub fn departments(mut self, ids: &[Id]) -> Selection {
+        self.department_ids = ids.to_vec();
+        self
+    }
+
+    /// Only customers of these levels.
+    pub fn levels<S: AsRef<str>>(mut self, levels: &[S]) -> Selection {
+        self.levels = levels.iter().map(|l| l.as_ref().to_owned()).collect();
+        self
+    }
+
+    /// Only customers in none of these statuses.
+    pub fn excluding_statuses<S: AsRef<str>>(mut self, statuses: &[S]) -> Selection {
+        self.exclude_statuses = statuses.iter().map(|s| s.as_ref().to_owned()).collect();
+        self
+    }
+
+    /// Only customers with none of these tags.
+    pub fn excluding_tags<S: AsRef<str>>(mut self, tags: &[S]) -> Selection {
+        self.exclude_tags = tags.iter().map(|t| t.as_ref().to_owned()).collect();
+        self
+    }
+
+    /// Only customers their owner took before this instant (ms since the epoch).
+    pub fn owned_before(mut self, millis: i64) -> Selection {
+        self.owned_before = Some(millis);
+        self
+    }
+
+    /// Only customers without a follow-up since this instant (ms since the epoch), the moment
+    /// the owner took the customer counting as one.
+    pub fn idle_since(mut self, millis: i64) -> Selection {
+        self.idle_since = Some(millis);
+        self
+    }
+
+    /// Quick search: name, code, phone, pinyin.
+    pub fn text(mut self, text: impl Into<String>) -> Selection {
+        self.text = Some(text.into());
+        self
+    }
+
+    /// At most this many per page (1 to 200; the host's default is 50).
+    pub fn limit(mut self, limit: u32) -> Selection {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Continues after the page that returned this cursor.
+    pub fn cursor(mut self, cursor: impl Into<String>) -> Selection {
+        self.cursor = Some(cursor.into());
+        self
+    }
+}
+
+impl AssignLimits {
+    /// No limits.
+    pub fn none() -> AssignLimits {
+        AssignLimits { max_held: None, max_taken_since: None, cooldown_ms: None }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +230,16 @@ mod tests {
         assert_eq!(q.text.as_deref(), Some("华为"));
         assert_eq!((q.owner_id, q.limit), (Some(7), Some(20)));
         assert_eq!((q.level, q.status, q.tag, q.cursor), (None, None, None, None));
+    }
+
+    #[test]
+    fn a_selection_starts_open_and_narrows_by_what_it_is_given() {
+        let s = Selection::unowned().departments(&[3]).levels(&["a", "b"]).idle_since(1_000);
+        assert_eq!(s.ownership, Ownership::Unowned);
+        assert_eq!((s.department_ids, s.levels), (vec![3], vec!["a".to_owned(), "b".to_owned()]));
+        assert_eq!((s.idle_since, s.owned_before, s.limit), (Some(1_000), None, None));
+        assert!(
+            s.ids.is_empty() && s.owner_ids.is_empty() && s.exclude_statuses.is_empty() && s.exclude_tags.is_empty()
+        );
     }
 }

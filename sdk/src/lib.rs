@@ -20,7 +20,7 @@
 //! tessera_sdk::export!(Hello);
 //! ```
 //!
-//! The host's interfaces are re-exported under short paths ([`customers`], [`records`],
+//! The host's interfaces are re-exported under short paths ([`customers`], [`directory`], [`records`],
 //! [`events`], [`workflow`], [`notify`], [`http`], [`settings`], [`log`], [`ui`]), each with
 //! helpers for the JSON the API carries: typed records, a query builder, HTTP request and
 //! response helpers with a small router, and builders for the declarative UI.
@@ -29,6 +29,7 @@
 //! from one call to the next: keep state in records or settings.
 
 pub mod customers;
+pub mod directory;
 mod error;
 pub mod events;
 pub mod http;
@@ -52,11 +53,11 @@ pub mod bindings {
         default_bindings_module: "tessera_sdk::bindings",
         additional_derives: [PartialEq],
         additional_type_attributes: {
-            "tessera:plugin/customers@0.1.0/customer-query": [#[derive(Default)]],
-            "tessera:plugin/ui@0.1.0/table": [#[derive(Default)]],
+            "tessera:plugin/customers@0.1.1/customer-query": [#[derive(Default)]],
+            "tessera:plugin/ui@0.1.1/table": [#[derive(Default)]],
         },
         // The SDK's own error type, so that it can have a readable `Display` and helpers.
-        with: { "tessera:plugin/types@0.1.0/error": crate::Error },
+        with: { "tessera:plugin/types@0.1.1/error": crate::Error },
     });
 }
 

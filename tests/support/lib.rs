@@ -413,6 +413,18 @@ pub fn plugin_package(id: &str) -> Result<Vec<u8>> {
     Ok(std::fs::read(path)?)
 }
 
+/// The `plugin.toml` a package carries.
+pub fn manifest_of(package_bytes: &[u8]) -> Result<String> {
+    for payload in wasmparser::Parser::new(0).parse_all(package_bytes) {
+        if let wasmparser::Payload::CustomSection(s) = payload?
+            && s.name() == tessera_host::runtime::package::MANIFEST_SECTION
+        {
+            return Ok(String::from_utf8(s.data().to_vec())?);
+        }
+    }
+    anyhow::bail!("the package has no manifest")
+}
+
 impl Client {
     /// Installs a package through the admin API.
     pub async fn install_plugin(&self, package: Vec<u8>) -> Result<(StatusCode, Value)> {

@@ -233,7 +233,7 @@ pub async fn transfer(store: &Store, access: &Access, req: &TransferRequest) -> 
         if customer.owner_id == Some(req.to_user_id) {
             continue;
         }
-        sqlx::query("UPDATE customers SET owner_id = $3, department_id = $4, updated_at = $5, version = version + 1 WHERE id = $1 AND org_id = $2")
+        sqlx::query("UPDATE customers SET owner_id = $3, department_id = $4, owner_since = $5, updated_at = $5, version = version + 1 WHERE id = $1 AND org_id = $2")
             .bind(id)
             .bind(p.org_id)
             .bind(req.to_user_id)
@@ -291,7 +291,8 @@ pub async fn transfer(store: &Store, access: &Access, req: &TransferRequest) -> 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TransferRecord {
     pub from_user_id: Option<Id>,
-    pub to_user_id: Id,
+    /// Absent when the customer was released to nobody (a public pool).
+    pub to_user_id: Option<Id>,
     pub reason: String,
     pub actor_user_id: Option<Id>,
     pub at: String,
@@ -299,24 +300,17 @@ pub struct TransferRecord {
 
 pub async fn transfer_log(store: &Store, access: &Access, customer_id: Id) -> Result<Vec<TransferRecord>> {
     super::get(store, access, customer_id, Action::Read).await?;
-    let rows = sqlx::query(
-        "SELECT from_user_id, to_user_id, reason, actor_user_id, at FROM customer_transfers WHERE org_id = $1 AND customer_id = $2 ORDER BY id DESC",
-    )
-    .bind(access.principal().org_id)
-    .bind(customer_id)
-    .fetch_all(store.pool())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(TransferRecord {
-                from_user_id: r.try_get(0)?,
-                to_user_id: r.try_get(1)?,
-                reason: r.try_get(2)?,
-                actor_user_id: r.try_get(3)?,
-                at: rfc3339(r.try_get(4)?),
-            })
+    let changes = super::ownership::history(store, access.principal().org_id, customer_id, None).await?;
+    Ok(changes
+        .into_iter()
+        .map(|c| TransferRecord {
+            from_user_id: c.from_user_id,
+            to_user_id: c.to_user_id,
+            reason: c.reason,
+            actor_user_id: c.actor_user_id,
+            at: rfc3339(c.at),
         })
-        .collect()
+        .collect())
 }
 
 /// Fields set on many customers at once.

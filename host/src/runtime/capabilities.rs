@@ -2,7 +2,9 @@
 //! `Host` impl for [`PluginState`](super::sandbox::PluginState), its grant check through the
 //! granter, and its tests. This module only lists them.
 
+mod assigning;
 pub mod customers;
+pub mod directory;
 pub mod events;
 pub mod http;
 pub mod log;

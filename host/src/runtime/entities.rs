@@ -1940,6 +1940,7 @@ mod tests {
             indexes: vec![vec!["status".into(), "due".into()], vec!["customer_id".into(), "claimed_at".into()]],
             searchable: vec!["title".into(), "code".into()],
             timeline: Some("title".into()),
+            reference: false,
         }
     }
 
@@ -1952,6 +1953,7 @@ mod tests {
             indexes: Vec::new(),
             searchable: vec!["body".into()],
             timeline: None,
+            reference: false,
         }
     }
 

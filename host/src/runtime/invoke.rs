@@ -207,8 +207,9 @@ impl Runtime {
         locale: &str,
         request: RenderRequest,
     ) -> Result<Page, CallFailure> {
-        let caller = self.caller(active, Some(&user), locale);
         let label = active.loaded.label();
+        admins_only(active, &user, &request.target, &label)?;
+        let caller = self.caller(active, Some(&user), locale);
         let (result, stats) = self
             .call(active, Some(user), locale, Urgency::Interactive, move |store, plugin| {
                 Box::pin(async move { plugin.tessera_plugin_guest().call_render(store, &caller, &request).await })
@@ -229,8 +230,9 @@ impl Runtime {
         argument: Option<String>,
         input: String,
     ) -> Result<Outcome, CallFailure> {
-        let caller = self.caller(active, Some(&user), locale);
         let label = active.loaded.label();
+        admins_only(active, &user, &target, &label)?;
+        let caller = self.caller(active, Some(&user), locale);
         let (result, stats) = self
             .call(active, Some(user), locale, Urgency::Interactive, move |store, plugin| {
                 Box::pin(async move {
@@ -251,6 +253,20 @@ impl Runtime {
             locale: locale.to_owned(),
         }
     }
+}
+
+/// Refuses a page the manifest keeps for administrators to anyone else, before the plugin runs.
+fn admins_only(active: &Active, user: &Access, target: &str, label: &str) -> Result<(), CallFailure> {
+    if active.loaded.manifest.admin_only(target) && !is_admin(user) {
+        let fault = PluginFault::Denied(format!("{target} is for the organisation's administrators"));
+        return Err(fault_failure(label, fault, CallStats::default()));
+    }
+    Ok(())
+}
+
+/// Whether the user administers the organisation.
+pub fn is_admin(user: &Access) -> bool {
+    user.require("org", crate::access::Action::Admin, crate::access::Scope::All).is_ok()
 }
 
 fn fault_failure(label: &str, fault: PluginFault, stats: CallStats) -> CallFailure {

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 pub const SUPPORTED_API: &str = ">=0.1.0, <0.2.0";
 
 /// The API version this host implements (the WIT package `tessera:plugin`).
-pub const HOST_API_VERSION: &str = "0.1.0";
+pub const HOST_API_VERSION: &str = "0.1.1";
 
 /// Text in both of the CRM's languages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -109,6 +109,10 @@ pub struct Entity {
     /// Records linked to a customer appear on its timeline, titled with this field.
     #[serde(default)]
     pub timeline: Option<String>,
+    /// Reference data (pools, rules, boards, categories): every user of the organisation reads
+    /// all of them, and during a user's call only an administrator changes them.
+    #[serde(default)]
+    pub reference: bool,
 }
 
 /// The type of an entity field.
@@ -170,6 +174,10 @@ pub struct Menu {
 pub struct Page {
     pub id: String,
     pub title: Localized,
+    /// Only the organisation's administrators see the page (and its menu items) and use its
+    /// actions, e.g. a plugin's rules.
+    #[serde(default)]
+    pub admin: bool,
 }
 
 /// A scheduled job.
@@ -205,6 +213,8 @@ pub const CAPABILITIES: &[&str] = &[
     "customers:read",
     "customers:write",
     "customers:transfer",
+    "customers:assign",
+    "directory:read",
     "activities:write",
     "notify",
     "workflow",
@@ -227,6 +237,11 @@ fn bad(field: &str, message: impl std::fmt::Display) -> Error {
 }
 
 impl Manifest {
+    /// Whether a page, panel or widget is for the organisation's administrators only.
+    pub fn admin_only(&self, target: &str) -> bool {
+        self.pages.iter().chain(&self.panels).chain(&self.widgets).any(|p| p.id == target && p.admin)
+    }
+
     /// Parses and checks `plugin.toml`.
     pub fn parse(text: &str) -> Result<Manifest> {
         let mut manifest: Manifest = toml::from_str(text).map_err(|e| Error::Invalid {

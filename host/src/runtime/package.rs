@@ -35,8 +35,19 @@ const WASI_PACKAGES: &[&str] =
     &["wasi:cli/", "wasi:io/", "wasi:clocks/", "wasi:random/", "wasi:filesystem/", "wasi:sockets/"];
 
 /// Interfaces of the plugin API this host implements.
-const API_INTERFACES: &[&str] =
-    &["types", "customers", "records", "events", "workflow", "notify", "http-client", "settings", "log", "ui"];
+const API_INTERFACES: &[&str] = &[
+    "types",
+    "customers",
+    "directory",
+    "records",
+    "events",
+    "workflow",
+    "notify",
+    "http-client",
+    "settings",
+    "log",
+    "ui",
+];
 
 /// Reads and checks a package.
 pub fn read(bytes: Vec<u8>) -> Result<Package> {
@@ -99,9 +110,10 @@ fn check_imports(label: &str, imports: &[String]) -> Result<()> {
             let (interface, version) = rest.split_once('@').unwrap_or((rest, ""));
             let version = semver::Version::parse(version)
                 .map_err(|_| refused(format!("{label} imports {name}, which names no API version")))?;
-            // Within 0.x a minor version is a breaking one; a plugin built against a newer
-            // patch level than the host's still links, an older or newer minor does not.
-            if version.major != host.major || version.minor != host.minor {
+            // Within 0.x a minor version is a breaking one, and a patch level only adds: a
+            // plugin built against the host's patch level or an older one links; one built
+            // against a newer patch level may call what this host lacks.
+            if version.major != host.major || version.minor != host.minor || version.patch > host.patch {
                 return Err(refused(format!(
                     "{label} was built against plugin API {version}; this host serves {HOST_API_VERSION} (0.{}.x)",
                     host.minor
@@ -197,6 +209,9 @@ mod tests {
         let old = ["tessera:plugin/log@0.9.0".to_owned()];
         let err = check_imports("p 1.0.0", &old).expect_err("0.9").to_string();
         assert!(err.contains("0.9.0") && err.contains("p 1.0.0"), "{err}");
+        let newer = ["tessera:plugin/customers@0.1.9".to_owned()];
+        let err = check_imports("p 1.0.0", &newer).expect_err("a newer patch level").to_string();
+        assert!(err.contains("0.1.9") && err.contains(HOST_API_VERSION), "{err}");
         let foreign = ["acme:backdoor/shell@1.0.0".to_owned()];
         let err = check_imports("p 1.0.0", &foreign).expect_err("foreign").to_string();
         assert!(err.contains("acme:backdoor/shell@1.0.0") && err.contains("does not provide"), "{err}");

@@ -37,6 +37,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(contributions))
         .routes(routes!(render_page))
         .routes(routes!(act))
+        .routes(routes!(run_job))
         .routes(routes!(customer_plugin_timeline))
 }
 
@@ -330,6 +331,7 @@ pub struct Contributions {
     responses((status = 200, body = Contributions)), security(("token" = []), ("session" = [])))]
 async fn contributions(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Contributions>> {
     let locale = auth.0.locale.clone();
+    let admin = super::invoke::is_admin(&auth.access(&state).await?);
     let mut out = Contributions::default();
     for active in state.plugins.registry.active_in(auth.0.principal.org_id) {
         let m = &active.loaded.manifest;
@@ -342,15 +344,16 @@ async fn contributions(State(state): State<AppState>, auth: Auth) -> ApiResult<J
             icon: None,
             order: 0,
         };
-        out.menus.extend(m.menus.iter().map(|menu| Contribution {
+        let shown = |id: &str| admin || !m.admin_only(id);
+        out.menus.extend(m.menus.iter().filter(|menu| shown(&menu.page)).map(|menu| Contribution {
             page: Some(menu.page.clone()),
             icon: menu.icon.clone(),
             order: menu.order,
             ..item(&menu.id, &menu.label)
         }));
-        out.pages.extend(m.pages.iter().map(|p| item(&p.id, &p.title)));
-        out.panels.extend(m.panels.iter().map(|p| item(&p.id, &p.title)));
-        out.widgets.extend(m.widgets.iter().map(|p| item(&p.id, &p.title)));
+        out.pages.extend(m.pages.iter().filter(|p| shown(&p.id)).map(|p| item(&p.id, &p.title)));
+        out.panels.extend(m.panels.iter().filter(|p| shown(&p.id)).map(|p| item(&p.id, &p.title)));
+        out.widgets.extend(m.widgets.iter().filter(|p| shown(&p.id)).map(|p| item(&p.id, &p.title)));
     }
     out.menus.sort_by(|a, b| a.order.cmp(&b.order).then(a.title.cmp(&b.title)));
     Ok(Json(out))
@@ -410,6 +413,48 @@ async fn act(
     let input = Value::Object(req.input).to_string();
     let outcome = state.plugins.act(&active, access, &auth.0.locale, target, action, req.argument, input).await?;
     Ok(Json(outcome_json(&outcome)))
+}
+
+/// What a job run by hand took.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobRun {
+    pub job: String,
+    /// Wall-clock milliseconds of the run.
+    pub elapsed_ms: u64,
+    /// Host calls the job made.
+    pub host_calls: u32,
+}
+
+/// Runs a job of an enabled plugin now, as the scheduler would when it falls due: without a
+/// signed-in user, on the plugin's grants, under the background deadline (administrators).
+/// The scheduled runs go on as before.
+#[utoipa::path(post, path = "/api/v1/plugins/{id}/jobs/{job}/run", tag = "plugins",
+    params(("id" = String, Path), ("job" = String, Path)),
+    responses((status = 200, body = JobRun), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 502, body = ErrorBody), (status = 504, body = ErrorBody)),
+    security(("token" = []), ("session" = [])))]
+async fn run_job(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path((id, job)): Path<(String, String)>,
+) -> ApiResult<Json<JobRun>> {
+    auth.require_admin(&state).await?;
+    let p = auth.0.principal;
+    let active = active(&state, p.org_id, &id)?;
+    if !active.loaded.manifest.jobs.iter().any(|j| j.name == job) {
+        return Err(Error::NotFound("job").into());
+    }
+    if !active.enabled.grants.iter().any(|g| g == "schedule") {
+        return Err(Error::Conflict(format!(
+            "{} is not granted schedule, so its jobs do not run",
+            active.loaded.manifest.label()
+        ))
+        .into());
+    }
+    let stats = state.plugins.run_job(&active, &job).await?;
+    audit(&state, &auth, "plugin.job_run", &id).await?;
+    let elapsed_ms = u64::try_from(stats.elapsed.as_millis()).unwrap_or(u64::MAX);
+    Ok(Json(JobRun { job, elapsed_ms, host_calls: stats.host_calls }))
 }
 
 fn action_json(a: &ui::Action) -> Value {

@@ -147,13 +147,30 @@ impl CallContext {
     /// which is not `Sync`: a host call's future must be `Send`, so it may hold a reference to
     /// the context across an await, never one to the whole state.
     pub async fn bounded<T>(&self, what: &str, work: impl Future<Output = crate::Result<T>>) -> Result<T, PluginFault> {
-        match tokio::time::timeout(self.limits.host_call_bound, work).await {
+        self.bounded_by(self.limits.host_call_bound, what, work).await
+    }
+
+    /// Like [`CallContext::bounded`], for a bulk call that may take as long as a background
+    /// invocation (a release of every customer a rule reaches). Its transaction is rolled back
+    /// when it is cut off.
+    pub async fn bounded_bulk<T>(
+        &self,
+        what: &str,
+        work: impl Future<Output = crate::Result<T>>,
+    ) -> Result<T, PluginFault> {
+        self.bounded_by(self.limits.background_deadline.max(self.limits.host_call_bound), what, work).await
+    }
+
+    async fn bounded_by<T>(
+        &self,
+        bound: std::time::Duration,
+        what: &str,
+        work: impl Future<Output = crate::Result<T>>,
+    ) -> Result<T, PluginFault> {
+        match tokio::time::timeout(bound, work).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(e.into()),
-            Err(_) => Err(PluginFault::Unavailable(format!(
-                "{what} took longer than {} ms",
-                self.limits.host_call_bound.as_millis()
-            ))),
+            Err(_) => Err(PluginFault::Unavailable(format!("{what} took longer than {} ms", bound.as_millis()))),
         }
     }
 
@@ -164,6 +181,13 @@ impl CallContext {
         if let Some(user) = &self.user {
             return user.clone();
         }
+        self.plugin_access()
+    }
+
+    /// The plugin's service user with organisation-wide scope for exactly its grants, also
+    /// during a signed-in user's call: for the calls that act on the plugin's own authority
+    /// (`customers:assign`), which the host logs with the user as the one who acted.
+    pub fn plugin_access(&self) -> Access {
         let mut grants = Grants::default();
         let has = |c: &str| self.enabled.grants.iter().any(|g| g == c);
         for module in ["customers", "contacts", "activities"] {
@@ -181,6 +205,9 @@ impl CallContext {
         if has("activities:write") {
             grants.add("activities", Action::Create, Scope::All);
             grants.add("activities", Action::Read, Scope::All);
+        }
+        if has("customers:assign") {
+            grants.add("customers", Action::Read, Scope::All);
         }
         let principal = Principal { org_id: self.org_id(), user_id: self.enabled.service_user_id, department_id: None };
         Access::new(principal, grants, access::DepartmentTree::default())

@@ -439,6 +439,8 @@ fn capability_key(capability: &str) -> &'static str {
         "customers:read" => "cap.customers_read",
         "customers:write" => "cap.customers_write",
         "customers:transfer" => "cap.customers_transfer",
+        "customers:assign" => "cap.customers_assign",
+        "directory:read" => "cap.directory_read",
         "activities:write" => "cap.activities_write",
         "notify" => "cap.notify",
         "workflow" => "cap.workflow",

@@ -761,8 +761,10 @@ async fn show_page(
         Vec::new()
     };
     let mut panels = Vec::new();
+    let admin = crate::runtime::invoke::is_admin(&viewer.access);
     for active in state.plugins.registry.active_in(org_id) {
-        for panel in &active.loaded.manifest.panels {
+        let m = &active.loaded.manifest;
+        for panel in m.panels.iter().filter(|p| admin || !m.admin_only(&p.id)) {
             panels.push(
                 blocks::render_target(state, &active, &viewer.access, lang, blocks::Target::plain(&panel.id, Some(id)))
                     .await,

@@ -531,6 +531,12 @@ const TABLE: Strings = &[
         "Change customers' owners (claim, release, transfer)",
         "变更客户负责人（领取、释放、转移）",
     ),
+    (
+        "cap.customers_assign",
+        "Decide on its own rules who holds which customer, across the whole organisation (e.g. a public pool)",
+        "按插件自己的规则在全公司范围内分配和收回客户（如客户公海）",
+    ),
+    ("cap.directory_read", "Read the names and departments of colleagues", "读取同事的姓名和部门"),
     ("cap.activities_write", "Log follow-ups on customers' timelines", "在客户跟进记录中写入跟进"),
     ("cap.notify", "Send notifications to users", "向用户发送通知"),
     ("cap.workflow", "Start approvals and follow their outcome", "发起审批并跟踪结果"),

@@ -4,22 +4,30 @@
 //! changing an owner needs `customers:transfer`; adding activities needs `activities:write`.
 //! A call made for a signed-in user sees and changes only what that user may; otherwise the
 //! plugin's service user acts with organisation-wide scope for exactly its grants.
+//!
+//! The calls of API 0.1.1 for assigning customers on the plugin's own rules (`select`,
+//! `count-by-owner`, `assign`, `release`, `owner-history`) need `customers:assign` and always
+//! act on the plugin's authority over the whole organisation; the signed-in user, if any, is
+//! logged as the one who acted.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::access::Action;
+use crate::customers::ownership::{self, Assignment};
 use crate::customers::{self as host, activities, contacts, operations, phone};
 use crate::runtime::bindings::PluginFault;
 use crate::runtime::bindings::tessera::plugin::customers::{
-    Activity, Contact, Customer, CustomerPage, CustomerQuery, Host, Phone, PhoneMatches,
+    Activity, AssignLimits, Contact, Customer, CustomerPage, CustomerQuery, Host, OwnerChange, OwnerCount, Phone,
+    PhoneMatches, Released, Selection,
 };
+use crate::runtime::capabilities::assigning::{self, refusal};
 use crate::runtime::sandbox::{CallContext, PluginState};
 use crate::store::Id;
 
 /// Page size of `query` when the plugin names none, and the largest it may ask for.
-const DEFAULT_LIMIT: u32 = 50;
-const MAX_LIMIT: u32 = 200;
+pub(super) const DEFAULT_LIMIT: u32 = 50;
+pub(super) const MAX_LIMIT: u32 = 200;
 
 type Answer<T> = wasmtime::Result<Result<T, PluginFault>>;
 
@@ -67,6 +75,38 @@ impl Host for PluginState {
     async fn add_activity(&mut self, customer_id: Id, input: String) -> Answer<Activity> {
         self.enter()?;
         Ok(add_activity(&self.ctx, customer_id, &input).await)
+    }
+
+    async fn select(&mut self, s: Selection) -> Answer<CustomerPage> {
+        self.enter()?;
+        Ok(assigning::select(&self.ctx, s).await)
+    }
+
+    async fn count_by_owner(&mut self, s: Selection) -> Answer<Vec<OwnerCount>> {
+        self.enter()?;
+        Ok(assigning::count_by_owner(&self.ctx, s).await)
+    }
+
+    async fn assign(
+        &mut self,
+        id: Id,
+        expected_owner_id: Option<Id>,
+        owner_id: Option<Id>,
+        reason: String,
+        limits: AssignLimits,
+    ) -> Answer<Customer> {
+        self.enter()?;
+        Ok(assigning::assign(&self.ctx, id, expected_owner_id, owner_id, &reason, limits).await)
+    }
+
+    async fn release(&mut self, s: Selection, reason: String) -> Answer<Vec<Released>> {
+        self.enter()?;
+        Ok(assigning::release(&self.ctx, s, &reason).await)
+    }
+
+    async fn owner_history(&mut self, id: Id) -> Answer<Vec<OwnerChange>> {
+        self.enter()?;
+        Ok(assigning::owner_history(&self.ctx, id).await)
     }
 }
 
@@ -138,15 +178,30 @@ async fn update(ctx: &CallContext, id: Id, patch: &str) -> Result<Customer, Plug
 
 async fn set_owner(ctx: &CallContext, id: Id, owner_id: Option<Id>, reason: String) -> Result<Customer, PluginFault> {
     ctx.require("customers:transfer")?;
-    let Some(to_user_id) = owner_id else {
-        return Err(PluginFault::Invalid(
-            "owner-id: this host transfers customers to a user only and has no way yet to leave a customer \
-             without an owner; name the user who takes it"
-                .into(),
-        ));
-    };
     let access = ctx.access();
     let store = &ctx.store;
+    let Some(to_user_id) = owner_id else {
+        // To nobody: the caller must be allowed to transfer the customer, which then stays in
+        // its department without an owner.
+        let work = async {
+            let customer = host::get(store, &access, id, Action::Transfer).await?;
+            let assignment = Assignment {
+                org_id: ctx.org_id(),
+                actor_user_id: ctx.user.as_ref().map(|u| u.principal().user_id),
+                by: &ctx.plugin.plugin.id,
+                customer_id: id,
+                expected_owner_id: customer.owner_id,
+                owner_id: None,
+                reason: &reason,
+                limits: ownership::AssignLimits::default(),
+            };
+            ownership::assign(store, &assignment).await
+        };
+        ctx.bounded("customers.set-owner", work).await?.map_err(refusal)?;
+        return to_customer(
+            ctx.bounded("customers.set-owner", host::get(store, &ctx.plugin_access(), id, Action::Read)).await?,
+        );
+    };
     let request = operations::TransferRequest { customer_ids: vec![id], from_user_id: None, to_user_id, reason };
     let work = async {
         operations::transfer(store, &access, &request).await?;
@@ -203,7 +258,7 @@ fn ms(text: &str) -> Option<i64> {
     text.parse::<jiff::Timestamp>().ok().map(|t| t.as_millisecond())
 }
 
-fn to_customer(c: host::Customer) -> Result<Customer, PluginFault> {
+pub(super) fn to_customer(c: host::Customer) -> Result<Customer, PluginFault> {
     let data = to_json(&c)?;
     Ok(Customer {
         id: c.id,
@@ -509,8 +564,8 @@ mod tests {
         let mei = testing::user(w.store(), w.org.id, "mei", "Salesperson").await;
         let moved = s.set_owner(c.id, Some(mei), "客户在她的区域".into()).await.expect("no trap").expect("transfer");
         assert_eq!(moved.owner_id, Some(mei));
-        let m = fault(s.set_owner(c.id, None, "to the pool".into()).await, "invalid");
-        assert!(m.contains("owner"), "{m}");
+        let pooled = s.set_owner(c.id, None, "回到公海".into()).await.expect("no trap").expect("to nobody");
+        assert_eq!((pooled.owner_id, pooled.department_id), (None, moved.department_id), "it stays in its department");
         fault(s.set_owner(c.id, Some(w.org.admin_id), "  ".into()).await, "invalid");
     }
 

@@ -5,6 +5,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::access::{Action, Scope};
 use crate::runtime::bindings::PluginFault;
 use crate::runtime::bindings::tessera::plugin::records::{Condition, Host, Op, Page, Query, Record};
 use crate::runtime::entities::{self, Reach};
@@ -50,11 +51,23 @@ impl Host for PluginState {
     }
 }
 
-/// On whose behalf the call reaches records.
-fn reach(ctx: &CallContext) -> Reach<'_> {
+/// On whose behalf the call reaches records of `entity`. A reference entity (pools, rules,
+/// boards, categories) is read by every user of the organisation and changed, during a user's
+/// call, only for an administrator; its writes then act as the plugin with that user as owner.
+fn reach<'a>(ctx: &'a CallContext, entity: &Entity, write: bool) -> Result<Reach<'a>, PluginFault> {
     match &ctx.user {
-        Some(user) => Reach::User(user),
-        None => Reach::Plugin { org_id: ctx.org_id(), acting_user: None },
+        Some(user) if entity.reference => {
+            if write && user.require("org", Action::Admin, Scope::All).is_err() {
+                return Err(PluginFault::Denied(format!(
+                    "only the organisation's administrators change {} records of {}",
+                    entity.name,
+                    ctx.plugin.label()
+                )));
+            }
+            Ok(Reach::Plugin { org_id: ctx.org_id(), acting_user: Some(user.principal().user_id) })
+        }
+        Some(user) => Ok(Reach::User(user)),
+        None => Ok(Reach::Plugin { org_id: ctx.org_id(), acting_user: None }),
     }
 }
 
@@ -87,14 +100,14 @@ fn fields(text: &str) -> Result<Map<String, Value>, PluginFault> {
 async fn insert(ctx: &CallContext, name: &str, text: &str, customer_id: Option<Id>) -> Result<Record, PluginFault> {
     let entity = entity(ctx, name)?;
     let fields = fields(text)?;
-    let reach = reach(ctx);
+    let reach = reach(ctx, entity, true)?;
     let work = entities::insert(&ctx.store, &reach, &ctx.plugin.plugin.id, entity, &fields, customer_id);
     to_record(ctx.bounded("records.insert", work).await?)
 }
 
 async fn get(ctx: &CallContext, name: &str, id: Id) -> Result<Record, PluginFault> {
     let entity = entity(ctx, name)?;
-    let reach = reach(ctx);
+    let reach = reach(ctx, entity, false)?;
     let work = entities::get(&ctx.store, &reach, &ctx.plugin.plugin.id, entity, id);
     to_record(ctx.bounded("records.get", work).await?)
 }
@@ -109,14 +122,14 @@ async fn update(
     let entity = entity(ctx, name)?;
     let fields = fields(text)?;
     let plugin_id = &ctx.plugin.plugin.id;
-    let reach = reach(ctx);
+    let reach = reach(ctx, entity, true)?;
     let work = entities::update(&ctx.store, &reach, plugin_id, entity, id, &fields, expected_version);
     to_record(ctx.bounded("records.update", work).await?)
 }
 
 async fn delete(ctx: &CallContext, name: &str, id: Id) -> Result<(), PluginFault> {
     let entity = entity(ctx, name)?;
-    let reach = reach(ctx);
+    let reach = reach(ctx, entity, true)?;
     let work = entities::delete(&ctx.store, &reach, &ctx.plugin.plugin.id, entity, id);
     ctx.bounded("records.delete", work).await
 }
@@ -139,7 +152,7 @@ async fn find(ctx: &CallContext, q: Query) -> Result<Page, PluginFault> {
         limit: q.limit,
         cursor: q.cursor,
     };
-    let reach = reach(ctx);
+    let reach = reach(ctx, entity, false)?;
     let work = entities::find(&ctx.store, &reach, &ctx.plugin.plugin.id, entity, &query);
     let page = ctx.bounded("records.find", work).await?;
     Ok(Page { items: page.items.into_iter().map(to_record).collect::<Result<_, _>>()?, next: page.next })
@@ -191,6 +204,51 @@ name = "visit_plan"
 label = { zh = "拜访计划", en = "Visit plan" }
 fields = [{ name = "day", type = "date", label = { zh = "日期", en = "Day" } }]
 "#;
+
+    /// Boards every user reads and only administrators change, and posts that are people's own.
+    const FORUM: &str = r#"
+[[entities]]
+name = "board"
+label = { zh = "版块", en = "Board" }
+reference = true
+fields = [{ name = "title", type = "text", label = { zh = "标题", en = "Title" } }]
+
+[[entities]]
+name = "post"
+label = { zh = "帖子", en = "Post" }
+fields = [{ name = "title", type = "text", label = { zh = "标题", en = "Title" } }]
+"#;
+
+    #[tokio::test]
+    async fn reference_records_are_read_by_everyone_and_changed_by_administrators_only() {
+        let db = TestDb::new(Backend::Sqlite).await;
+        let org = testing::org(&db.store, "acme").await;
+        let manifest = testing::manifest(&[], &[], FORUM);
+        entities::migrate(&db.store, "test-plugin", &manifest.entities).await.expect("tables");
+        let mei = testing::user(&db.store, org.id, "mei", "Salesperson").await;
+        let for_user = |user| Setup::new(&db.store, org.id, org.admin_id, manifest.clone(), &[]).for_user(user);
+        let mut admin = for_user(testing::access(&db.store, org.id, org.admin_id).await).state();
+        let mut mei_s = for_user(testing::access(&db.store, org.id, mei).await).state();
+
+        let board = admin.insert("board".into(), r#"{"title":"产品讨论"}"#.into(), None).await.expect("no trap");
+        let board = board.expect("an administrator adds a board");
+        assert_eq!(board.owner_id, Some(org.admin_id), "the administrator's board is theirs");
+        admin.insert("post".into(), r#"{"title":"管理员的帖子"}"#.into(), None).await.expect("no trap").expect("post");
+
+        // Mei reads every board, but only her own posts.
+        let boards = mei_s.find(query("board")).await.expect("no trap").expect("boards");
+        assert_eq!(boards.items.iter().map(|r| r.id).collect::<Vec<_>>(), vec![board.id]);
+        mei_s.get("board".into(), board.id).await.expect("no trap").expect("one board");
+        assert!(mei_s.find(query("post")).await.expect("no trap").expect("posts").items.is_empty());
+        mei_s.insert("post".into(), r#"{"title":"我的帖子"}"#.into(), None).await.expect("no trap").expect("her post");
+
+        // She changes no board.
+        let m = fault(mei_s.insert("board".into(), r#"{"title":"x"}"#.into(), None).await, "denied");
+        assert!(m.contains("administrators") && m.contains("board"), "{m}");
+        fault(mei_s.update("board".into(), board.id, r#"{"title":"x"}"#.into(), None).await, "denied");
+        fault(mei_s.delete("board".into(), board.id).await, "denied");
+        admin.delete("board".into(), board.id).await.expect("no trap").expect("the administrator deletes it");
+    }
 
     fn query(entity: &str) -> Query {
         Query {

@@ -69,6 +69,7 @@ pub(super) const MESSAGES: &[(&str, &str)] = &[
         "请指定客户，或通过 from_user_id 转移某位负责人的全部客户",
     ),
     ("at most {} customers at once", "一次最多 {} 个客户"),
+    ("{}: a selection takes at most {} values per list", "{}：每个条件列表最多 {} 个值"),
     ("the new owner is not a user of this organisation", "新负责人不是本组织的用户"),
     ("the new owner's account is disabled", "新负责人的账号已停用"),
     ("ids are positive", "ID 须为正数"),

@@ -2,6 +2,7 @@
 //! plugins, notifications, the scheduler and the admin pages (see `super`).
 
 pub(super) const MESSAGES: &[(&str, &str)] = &[
+    ("{} is not granted schedule, so its jobs do not run", "{} 未获授予定时任务权限（schedule），其任务不会运行"),
     (
         "the Authorization header must be `Bearer <personal API token>`",
         "Authorization 请求头须为 `Bearer <personal API token>`，即 Bearer 后接您的个人 API 令牌",
