@@ -95,7 +95,17 @@ pub fn run(args: &[String]) -> Result<()> {
             crate::bench_web::report(&mut md, &web_sections);
             return replace_section("web", &md);
         }
-        Some(other) => bail!("--only takes `events`, `customers`, `web` or `plugins`, not {other:?}"),
+        Some("pool") => {
+            let mut pool_sections = Vec::new();
+            for backend in ["sqlite", "postgres"] {
+                println!("== public pool recycle on {backend}, {customers} customers");
+                pool_sections.push((backend, crate::bench_pool::run(&binary, backend, customers)?));
+            }
+            let mut md = String::new();
+            crate::bench_pool::report(&mut md, &pool_sections);
+            return replace_section("pool", &md);
+        }
+        Some(other) => bail!("--only takes `events`, `customers`, `web`, `pool` or `plugins`, not {other:?}"),
     }
     let mut sections = Vec::new();
     let mut customer_sections = Vec::new();

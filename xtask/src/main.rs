@@ -10,6 +10,7 @@ mod bench;
 mod bench_customers;
 mod bench_events;
 mod bench_plugins;
+mod bench_pool;
 mod bench_web;
 mod browser;
 mod plugins;
