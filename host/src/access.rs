@@ -489,6 +489,11 @@ impl Access {
             })
     }
 
+    /// Whether the user administers the organisation.
+    pub fn is_admin(&self) -> bool {
+        self.require("org", Action::Admin, Scope::All).is_ok()
+    }
+
     /// Fails with `Forbidden` unless the user holds `action` on `module` with at least `min`.
     pub fn require(&self, module: &str, action: Action, min: Scope) -> Result<Scope> {
         match self.scope(module, action) {

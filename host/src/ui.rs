@@ -41,7 +41,7 @@ use axum::routing::{get, post};
 
 pub use i18n::Lang;
 
-use crate::access::{Access, Action, Scope};
+use crate::access::Access;
 use crate::auth::{self, Authenticated, Credential};
 use crate::error::Error;
 use crate::web::{AppState, cookie as cookie_value, current_request_id, session_cookie};
@@ -307,7 +307,7 @@ impl Viewer {
     }
 
     pub fn is_admin(&self) -> bool {
-        self.access.require("org", Action::Admin, Scope::All).is_ok()
+        self.access.is_admin()
     }
 
     /// The page's frame, with its title and the menu item `active` marked as the current one.
@@ -353,10 +353,10 @@ impl FromRequestParts<AppState> for Viewer {
         .into_iter()
         .map(|(href, key)| NavItem { href: href.into(), label: lang.t(key).into(), active: false })
         .collect();
-        let admin = crate::runtime::invoke::is_admin(&access);
+        let admin = access.is_admin();
         for active in state.plugins.registry.active_in(who.principal.org_id) {
             let m = &active.loaded.manifest;
-            for menu in m.menus.iter().filter(|menu| admin || !m.admin_only(&menu.page)) {
+            for menu in m.menus.iter().filter(|menu| m.shows(&menu.page, admin)) {
                 nav.push(NavItem {
                     href: format!("/p/{}/{}", m.plugin.id, menu.page),
                     label: menu.label.get(lang.tag()).to_owned(),
@@ -364,7 +364,7 @@ impl FromRequestParts<AppState> for Viewer {
                 });
             }
         }
-        if access.require("org", Action::Admin, Scope::All).is_ok() {
+        if admin {
             nav.push(NavItem { href: "/admin/users".into(), label: lang.t("nav.admin").into(), active: false });
         }
         nav.push(NavItem { href: "/profile".into(), label: lang.t("nav.profile").into(), active: false });

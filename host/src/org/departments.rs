@@ -1,6 +1,8 @@
 //! The department tree. Each department may have a parent and records its head (the workflow
 //! kernel routes approvals to heads); the tree drives the department-and-below data scope.
 
+use std::collections::{HashMap, HashSet};
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -83,6 +85,34 @@ pub async fn list(store: &Store, org_id: Id) -> Result<Vec<Department>> {
             })
         })
         .collect()
+}
+
+/// The departments in tree order (each followed by its sub-departments, by name), with depth.
+pub fn tree_order(list: &[Department]) -> Vec<(&Department, usize)> {
+    let ids: HashSet<Id> = list.iter().map(|d| d.id).collect();
+    let mut children: HashMap<Option<Id>, Vec<&Department>> = HashMap::new();
+    for d in list {
+        // A parent outside the organisation's list would hide the department: draw it at the top.
+        let parent = d.parent_id.filter(|p| ids.contains(p));
+        children.entry(parent).or_default().push(d);
+    }
+    for v in children.values_mut() {
+        v.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    }
+    let mut out = Vec::with_capacity(list.len());
+    let mut seen = HashSet::new();
+    let mut stack: Vec<(&Department, usize)> =
+        children.get(&None).map(|v| v.iter().rev().map(|d| (*d, 0)).collect()).unwrap_or_default();
+    while let Some((d, depth)) = stack.pop() {
+        if !seen.insert(d.id) {
+            continue;
+        }
+        out.push((d, depth));
+        if let Some(kids) = children.get(&Some(d.id)) {
+            stack.extend(kids.iter().rev().map(|k| (*k, depth + 1)));
+        }
+    }
+    out
 }
 
 pub async fn get(store: &Store, org_id: Id, id: Id) -> Result<Department> {
@@ -274,4 +304,46 @@ async fn delete_department(
     let p = auth.0.principal;
     delete(&state.store, p.org_id, p.user_id, ip.0, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dept(id: Id, parent: Option<Id>, name: &str) -> Department {
+        Department {
+            id,
+            parent_id: parent,
+            name: name.into(),
+            head_user_id: None,
+            member_count: 0,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn departments_are_drawn_parents_first_then_children_by_name() {
+        let list =
+            [dept(1, None, "Sales"), dept(2, Some(1), "North"), dept(3, Some(1), "East"), dept(4, Some(3), "Shanghai")];
+        let order: Vec<(Id, usize)> = tree_order(&list).iter().map(|(d, depth)| (d.id, *depth)).collect();
+        assert_eq!(order, [(1, 0), (3, 1), (4, 2), (2, 1)]);
+        // A loop in the data cannot hang the page.
+        let looped = [dept(1, Some(2), "A"), dept(2, Some(1), "B")];
+        assert!(tree_order(&looped).is_empty());
+    }
+
+    #[test]
+    fn a_department_made_before_its_parent_follows_it_and_a_lost_parent_makes_a_root() {
+        // In id order, as the database reads them: 2 was made before its parent 6.
+        let list = [
+            dept(1, None, "d1"),
+            dept(2, Some(6), "d2"),
+            dept(3, Some(1), "d3"),
+            dept(6, Some(1), "d6"),
+            dept(7, Some(99), "d7"),
+        ];
+        let order: Vec<Id> = tree_order(&list).iter().map(|(d, _)| d.id).collect();
+        assert_eq!(order, vec![1, 3, 6, 2, 7]);
+    }
 }

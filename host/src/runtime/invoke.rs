@@ -257,16 +257,11 @@ impl Runtime {
 
 /// Refuses a page the manifest keeps for administrators to anyone else, before the plugin runs.
 fn admins_only(active: &Active, user: &Access, target: &str, label: &str) -> Result<(), CallFailure> {
-    if active.loaded.manifest.admin_only(target) && !is_admin(user) {
+    if !active.loaded.manifest.shows(target, user.is_admin()) {
         let fault = PluginFault::Denied(format!("{target} is for the organisation's administrators"));
         return Err(fault_failure(label, fault, CallStats::default()));
     }
     Ok(())
-}
-
-/// Whether the user administers the organisation.
-pub fn is_admin(user: &Access) -> bool {
-    user.require("org", crate::access::Action::Admin, crate::access::Scope::All).is_ok()
 }
 
 fn fault_failure(label: &str, fault: PluginFault, stats: CallStats) -> CallFailure {

@@ -237,9 +237,10 @@ fn bad(field: &str, message: impl std::fmt::Display) -> Error {
 }
 
 impl Manifest {
-    /// Whether a page, panel or widget is for the organisation's administrators only.
-    pub fn admin_only(&self, target: &str) -> bool {
-        self.pages.iter().chain(&self.panels).chain(&self.widgets).any(|p| p.id == target && p.admin)
+    /// Whether a page, panel or widget is shown to a user: those marked `admin` only to the
+    /// organisation's administrators, every other one to everyone.
+    pub fn shows(&self, target: &str, admin: bool) -> bool {
+        admin || !self.pages.iter().chain(&self.panels).chain(&self.widgets).any(|p| p.id == target && p.admin)
     }
 
     /// Parses and checks `plugin.toml`.

@@ -331,7 +331,7 @@ pub struct Contributions {
     responses((status = 200, body = Contributions)), security(("token" = []), ("session" = [])))]
 async fn contributions(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Contributions>> {
     let locale = auth.0.locale.clone();
-    let admin = super::invoke::is_admin(&auth.access(&state).await?);
+    let admin = auth.access(&state).await?.is_admin();
     let mut out = Contributions::default();
     for active in state.plugins.registry.active_in(auth.0.principal.org_id) {
         let m = &active.loaded.manifest;
@@ -344,7 +344,7 @@ async fn contributions(State(state): State<AppState>, auth: Auth) -> ApiResult<J
             icon: None,
             order: 0,
         };
-        let shown = |id: &str| admin || !m.admin_only(id);
+        let shown = |id: &str| m.shows(id, admin);
         out.menus.extend(m.menus.iter().filter(|menu| shown(&menu.page)).map(|menu| Contribution {
             page: Some(menu.page.clone()),
             icon: menu.icon.clone(),

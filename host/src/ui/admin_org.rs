@@ -337,34 +337,6 @@ struct DepartmentPage {
     error: Option<String>,
 }
 
-/// The departments in tree order (each followed by its sub-departments, by name), with depth.
-fn tree_order(list: &[departments::Department]) -> Vec<(&departments::Department, usize)> {
-    let ids: HashSet<Id> = list.iter().map(|d| d.id).collect();
-    let mut children: HashMap<Option<Id>, Vec<&departments::Department>> = HashMap::new();
-    for d in list {
-        // A parent outside the organisation's list would hide the department: draw it at the top.
-        let parent = d.parent_id.filter(|p| ids.contains(p));
-        children.entry(parent).or_default().push(d);
-    }
-    for v in children.values_mut() {
-        v.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
-    }
-    let mut out = Vec::with_capacity(list.len());
-    let mut seen = HashSet::new();
-    let mut stack: Vec<(&departments::Department, usize)> =
-        children.get(&None).map(|v| v.iter().rev().map(|d| (*d, 0)).collect()).unwrap_or_default();
-    while let Some((d, depth)) = stack.pop() {
-        if !seen.insert(d.id) {
-            continue;
-        }
-        out.push((d, depth));
-        if let Some(kids) = children.get(&Some(d.id)) {
-            stack.extend(kids.iter().rev().map(|k| (*k, depth + 1)));
-        }
-    }
-    out
-}
-
 fn parent_choices(order: &[(&departments::Department, usize)], exclude: &HashSet<Id>, chosen: &str) -> Vec<Choice> {
     order
         .iter()
@@ -401,7 +373,7 @@ async fn departments_page(state: &AppState, viewer: Viewer, refusal: Option<Refu
             *children.entry(p).or_default() += 1;
         }
     }
-    let order = tree_order(&list);
+    let order = departments::tree_order(&list);
     let mut tree: Vec<DeptNode> = Vec::with_capacity(order.len());
     for (i, (d, depth)) in order.iter().enumerate() {
         let next_depth = order.get(i + 1).map_or(0, |(_, k)| *k);
@@ -445,7 +417,7 @@ async fn department_page(
     require_admin(&viewer)?;
     let org_id = viewer.org_id();
     let list = departments::list(&state.store, org_id).await?;
-    let order = tree_order(&list);
+    let order = departments::tree_order(&list);
     let at = order.iter().position(|(d, _)| d.id == id).ok_or(Error::NotFound("department"))?;
     let (d, depth) = order[at];
     // Its sub-departments follow it, deeper; it cannot move under itself or them.
@@ -1255,29 +1227,6 @@ async fn audit_index(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn dept(id: Id, parent: Option<Id>, name: &str) -> departments::Department {
-        departments::Department {
-            id,
-            parent_id: parent,
-            name: name.into(),
-            head_user_id: None,
-            member_count: 0,
-            created_at: String::new(),
-            updated_at: String::new(),
-        }
-    }
-
-    #[test]
-    fn departments_are_drawn_parents_first_then_children_by_name() {
-        let list =
-            [dept(1, None, "Sales"), dept(2, Some(1), "North"), dept(3, Some(1), "East"), dept(4, Some(3), "Shanghai")];
-        let order: Vec<(Id, usize)> = tree_order(&list).iter().map(|(d, depth)| (d.id, *depth)).collect();
-        assert_eq!(order, [(1, 0), (3, 1), (4, 2), (2, 1)]);
-        // A loop in the data cannot hang the page.
-        let looped = [dept(1, Some(2), "A"), dept(2, Some(1), "B")];
-        assert!(tree_order(&looped).is_empty());
-    }
 
     #[test]
     fn options_are_written_one_a_line() {

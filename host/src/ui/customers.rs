@@ -761,10 +761,10 @@ async fn show_page(
         Vec::new()
     };
     let mut panels = Vec::new();
-    let admin = crate::runtime::invoke::is_admin(&viewer.access);
+    let admin = viewer.is_admin();
     for active in state.plugins.registry.active_in(org_id) {
         let m = &active.loaded.manifest;
-        for panel in m.panels.iter().filter(|p| admin || !m.admin_only(&p.id)) {
+        for panel in m.panels.iter().filter(|p| m.shows(&p.id, admin)) {
             panels.push(
                 blocks::render_target(state, &active, &viewer.access, lang, blocks::Target::plain(&panel.id, Some(id)))
                     .await,

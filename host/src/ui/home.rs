@@ -63,10 +63,10 @@ pub async fn home(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
         notifications::inbox(&state.store, user_id, &InboxQuery { limit: Some(8), ..Default::default() }).await?;
     let levels = analysis::composition(&state.store, &viewer.access, CompositionBy::Level).await?;
     let mut widgets = Vec::new();
-    let admin = crate::runtime::invoke::is_admin(&viewer.access);
+    let admin = viewer.is_admin();
     for active in state.plugins.registry.active_in(org_id) {
         let m = &active.loaded.manifest;
-        for widget in m.widgets.iter().filter(|w| admin || !m.admin_only(&w.id)) {
+        for widget in m.widgets.iter().filter(|w| m.shows(&w.id, admin)) {
             widgets.push(
                 blocks::render_target(&state, &active, &viewer.access, lang, blocks::Target::plain(&widget.id, None))
                     .await,

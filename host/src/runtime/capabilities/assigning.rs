@@ -55,7 +55,7 @@ pub(super) fn refusal(refused: Refused) -> PluginFault {
 }
 
 /// The signed-in user the plugin acts for, logged as the actor of an assignment.
-fn actor(ctx: &CallContext) -> Option<Id> {
+pub(super) fn actor(ctx: &CallContext) -> Option<Id> {
     ctx.user.as_ref().map(|u| u.principal().user_id)
 }
 

@@ -187,7 +187,7 @@ async fn set_owner(ctx: &CallContext, id: Id, owner_id: Option<Id>, reason: Stri
             let customer = host::get(store, &access, id, Action::Transfer).await?;
             let assignment = Assignment {
                 org_id: ctx.org_id(),
-                actor_user_id: ctx.user.as_ref().map(|u| u.principal().user_id),
+                actor_user_id: assigning::actor(ctx),
                 by: &ctx.plugin.plugin.id,
                 customer_id: id,
                 expected_owner_id: customer.owner_id,

@@ -3,10 +3,12 @@
 //! `directory:read`. Only names, departments and whether an account is active are shown: no
 //! usernames, e-mail addresses or phone numbers.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use sqlx::Row;
 
+use crate::access::DepartmentTree;
+use crate::org::departments;
 use crate::runtime::bindings::PluginFault;
 use crate::runtime::bindings::tessera::plugin::directory::{Department, Host, User};
 use crate::runtime::sandbox::{CallContext, PluginState};
@@ -62,7 +64,11 @@ async fn members(ctx: &CallContext, department_id: Id, with_subdepartments: bool
         if !all.iter().any(|d| d.id == department_id) {
             return Err(crate::Error::NotFound("department"));
         }
-        let wanted = if with_subdepartments { subtree(&all, department_id) } else { vec![department_id] };
+        let wanted = if with_subdepartments {
+            DepartmentTree::from_edges(all.iter().map(|d| (d.id, d.parent_id))).subtree(department_id)
+        } else {
+            vec![department_id]
+        };
         let mut sql =
             SqlBuf::new("SELECT id, display_name, department_id, active FROM users WHERE active = 1 AND org_id = ");
         sql.bind(org_id).push(" AND department_id IN ").bind_list(&wanted).push(" ORDER BY id");
@@ -85,50 +91,14 @@ async fn read_users(store: &Store, sql: SqlBuf) -> crate::Result<Vec<User>> {
         .collect()
 }
 
-/// Every department of the organisation, parents before their children.
+/// Every department of the organisation, each followed by the departments under it (the
+/// order of the admin's department tree).
 async fn tree(store: &Store, org_id: Id) -> crate::Result<Vec<Department>> {
-    let rows = sqlx::query("SELECT id, name, parent_id FROM departments WHERE org_id = $1 ORDER BY id")
-        .bind(org_id)
-        .fetch_all(store.pool())
-        .await?;
-    let all = rows
-        .iter()
-        .map(|r| Ok(Department { id: r.try_get(0)?, name: r.try_get(1)?, parent_id: r.try_get(2)? }))
-        .collect::<crate::Result<Vec<_>>>()?;
-    Ok(parents_first(all))
-}
-
-/// Orders departments so that each comes after its parent; a department whose parent is
-/// missing counts as a root.
-fn parents_first(all: Vec<Department>) -> Vec<Department> {
-    let known: BTreeSet<Id> = all.iter().map(|d| d.id).collect();
-    let mut children: BTreeMap<Option<Id>, Vec<Department>> = BTreeMap::new();
-    for d in all {
-        let parent = d.parent_id.filter(|p| known.contains(p) && *p != d.id);
-        children.entry(parent).or_default().push(d);
-    }
-    let mut ordered = Vec::new();
-    let mut next: Vec<Department> = children.remove(&None).unwrap_or_default();
-    next.reverse();
-    while let Some(d) = next.pop() {
-        if let Some(mut kids) = children.remove(&Some(d.id)) {
-            kids.reverse();
-            next.extend(kids);
-        }
-        ordered.push(d);
-    }
-    ordered
-}
-
-fn subtree(all: &[Department], root: Id) -> Vec<Id> {
-    let mut found = vec![root];
-    let mut i = 0;
-    while i < found.len() {
-        let parent = found[i];
-        found.extend(all.iter().filter(|d| d.parent_id == Some(parent) && d.id != parent).map(|d| d.id));
-        i += 1;
-    }
-    found
+    let list = departments::list(store, org_id).await?;
+    Ok(departments::tree_order(&list)
+        .into_iter()
+        .map(|(d, _)| Department { id: d.id, name: d.name.clone(), parent_id: d.parent_id })
+        .collect())
 }
 
 #[cfg(test)]
@@ -192,23 +162,4 @@ mod tests {
     }
 
     on_both_backends!(names_departments_and_members_within_the_organisation);
-
-    fn dept(id: Id, parent_id: Option<Id>) -> Department {
-        Department { id, name: format!("d{id}"), parent_id }
-    }
-
-    #[test]
-    fn departments_come_after_their_parents_and_a_lost_parent_makes_a_root() {
-        // In id order, as the database reads them: 2 was made before its parent 6.
-        let all = vec![dept(1, None), dept(2, Some(6)), dept(3, Some(1)), dept(6, Some(1)), dept(7, Some(99))];
-        let order: Vec<Id> = parents_first(all).iter().map(|d| d.id).collect();
-        assert_eq!(order, vec![1, 3, 6, 2, 7]);
-    }
-
-    #[test]
-    fn a_subtree_holds_its_root_and_everything_under_it() {
-        let all = [dept(1, None), dept(2, Some(1)), dept(3, Some(2)), dept(4, None)];
-        assert_eq!(subtree(&all, 1), vec![1, 2, 3]);
-        assert_eq!(subtree(&all, 4), vec![4]);
-    }
 }

@@ -5,7 +5,6 @@
 
 use serde_json::{Map, Value};
 
-use crate::access::{Action, Scope};
 use crate::runtime::bindings::PluginFault;
 use crate::runtime::bindings::tessera::plugin::records::{Condition, Host, Op, Page, Query, Record};
 use crate::runtime::entities::{self, Reach};
@@ -57,7 +56,7 @@ impl Host for PluginState {
 fn reach<'a>(ctx: &'a CallContext, entity: &Entity, write: bool) -> Result<Reach<'a>, PluginFault> {
     match &ctx.user {
         Some(user) if entity.reference => {
-            if write && user.require("org", Action::Admin, Scope::All).is_err() {
+            if write && !user.is_admin() {
                 return Err(PluginFault::Denied(format!(
                     "only the organisation's administrators change {} records of {}",
                     entity.name,

@@ -4,7 +4,6 @@
 //! a user it names when it acts on its own, and reads the approvals of its own records. The
 //! outcome arrives as a `workflow.completed` event. Needs `workflow`.
 
-use crate::access::{Action, Scope};
 use crate::error::Error;
 use crate::runtime::bindings::PluginFault;
 use crate::runtime::bindings::tessera::plugin::workflow::{Approval, Host};
@@ -158,8 +157,7 @@ async fn get(ctx: &CallContext, id: Id) -> Result<Approval, PluginFault> {
         }
         // A signed-in user sees it only if the workflow kernel would show it to them.
         if let Some(user) = &ctx.user {
-            let is_admin = user.require("org", Action::Admin, Scope::All).is_ok();
-            instances::get(store, org_id, user.principal().user_id, is_admin, id).await?;
+            instances::get(store, org_id, user.principal().user_id, user.is_admin(), id).await?;
         }
         let definition = definitions::get(store.pool(), org_id, approval.definition_id).await?;
         Ok((approval, definition.name))
