@@ -55,6 +55,118 @@
     window.setTimeout(function () { item.remove(); }, 15000);
   }
 
+  // Popups: a plugin's page opened at once over whatever the user is doing (an incoming call),
+  // in every tab the user has open. Closing one closes it in the other tabs too. A popup that
+  // arrives late (a tab reconnecting after a while) is left in the inbox instead. An open popup
+  // stays open as the user moves from page to page in the tab, until closed or half an hour old.
+  var POPUP_FRESH_MS = 120000;
+  var POPUP_KEEP_MS = 1800000;
+  var OPEN_POPUPS = "tessera-open-popups";
+  var popupChannel = window.BroadcastChannel ? new BroadcastChannel("tessera-popups") : null;
+
+  function openPopups() {
+    try {
+      var kept = JSON.parse(window.sessionStorage.getItem(OPEN_POPUPS) || "[]");
+      return Array.isArray(kept) ? kept : [];
+    } catch (err) {
+      return [];
+    }
+  }
+
+  function keepPopups(list) {
+    try { window.sessionStorage.setItem(OPEN_POPUPS, JSON.stringify(list)); } catch (err) { /* storage off */ }
+  }
+
+  function closePopup(id) {
+    var box = document.querySelector('.popup[data-notification="' + id + '"]');
+    if (box) box.remove();
+    keepPopups(openPopups().filter(function (n) { return String(n.id) !== id; }));
+  }
+
+  if (popupChannel) {
+    popupChannel.onmessage = function (e) {
+      if (e.data && e.data.closed) closePopup(String(e.data.closed));
+    };
+  }
+
+  function local(link) {
+    return typeof link === "string" && link.charAt(0) === "/" && link.charAt(1) !== "/";
+  }
+
+  // Shows again the popups this tab had open on the page before.
+  function restorePopups() {
+    openPopups().forEach(function (n) { popup(n, true); });
+  }
+
+  function popup(n, restoring) {
+    var made = Date.parse(n.created_at || "");
+    var age = made ? Date.now() - made : 0;
+    if (restoring) {
+      if (!local(n.link) || age > POPUP_KEEP_MS) {
+        closePopup(String(n.id));
+        return;
+      }
+    } else if (!local(n.link) || age > POPUP_FRESH_MS) {
+      toast(n);
+      return;
+    }
+    var stack = document.getElementById("popups");
+    if (!stack) {
+      stack = document.createElement("div");
+      stack.id = "popups";
+      stack.className = "popups";
+      document.body.appendChild(stack);
+    }
+    var id = String(n.id);
+    var shown = document.querySelector('.popup[data-notification="' + id + '"]');
+    if (shown) shown.remove();
+    if (!restoring) keepPopups(openPopups().filter(function (k) { return String(k.id) !== id; }).concat([n]));
+    var box = document.createElement("section");
+    box.className = "popup";
+    box.setAttribute("role", "dialog");
+    box.setAttribute("aria-label", n.title || "");
+    box.setAttribute("data-notification", id);
+    var head = document.createElement("header");
+    var title = document.createElement("strong");
+    title.textContent = n.title || "";
+    head.appendChild(title);
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "popup-close";
+    close.textContent = "×";
+    close.setAttribute("aria-label", document.body.getAttribute("data-close") || "Close");
+    close.addEventListener("click", function () {
+      closePopup(id);
+      if (popupChannel) popupChannel.postMessage({ closed: id });
+    });
+    head.appendChild(close);
+    box.appendChild(head);
+    var frame = document.createElement("iframe");
+    frame.title = n.title || "";
+    frame.src = n.link + (n.link.indexOf("?") < 0 ? "?" : "&") + "embed=1";
+    // Fits the page it shows, up to most of the window.
+    frame.addEventListener("load", function () {
+      try {
+        var doc = frame.contentDocument;
+        var h = doc && doc.documentElement ? doc.documentElement.scrollHeight : 0;
+        if (h) frame.style.height = Math.min(h + 4, Math.round(window.innerHeight * 0.75)) + "px";
+      } catch (err) { /* another origin: keep the default height */ }
+    });
+    box.appendChild(frame);
+    stack.insertBefore(box, stack.firstChild);
+    document.body.setAttribute("data-popups", String(stack.children.length));
+  }
+
+  var LAST_SEEN = "tessera-last-notification";
+
+  // Signing out forgets where this tab's stream was, so the next person starts afresh.
+  document.addEventListener("submit", function (e) {
+    var action = e.target && e.target.getAttribute && e.target.getAttribute("action");
+    if (action === "/sign-out") {
+      try { window.sessionStorage.removeItem(LAST_SEEN); } catch (err) { /* storage off */ }
+    }
+  });
+
   // Live notifications over server-sent events; the browser reconnects by itself and sends
   // the last id it saw, so none is lost.
   function live() {
@@ -62,23 +174,49 @@
     var count = document.getElementById("unread-count");
     if (count) setUnread(parseInt(count.getAttribute("data-count") || "0", 10));
     if (!url || !window.EventSource) return;
+    // The tab remembers the last notification it received, so that one made while it moved
+    // from page to page (a popup raised by the action that loads the next page) still arrives.
+    var last = null;
+    try { last = window.sessionStorage.getItem(LAST_SEEN); } catch (err) { /* storage off */ }
+    if (last && /^[0-9]+$/.test(last)) url += (url.indexOf("?") < 0 ? "?" : "&") + "after=" + last;
     var source = new EventSource(url);
     source.addEventListener("notification", function (e) {
       var n;
       try { n = JSON.parse(e.data); } catch (err) { return; }
+      try { window.sessionStorage.setItem(LAST_SEEN, String(n.id)); } catch (err) { /* storage off */ }
       var c = document.getElementById("unread-count");
       setUnread(parseInt((c && c.getAttribute("data-count")) || "0", 10) + 1);
-      toast(n);
+      if (n.kind === "plugin_popup") popup(n); else toast(n);
       document.dispatchEvent(new CustomEvent("tessera:notification", { detail: n }));
     });
     document.body.setAttribute("data-live-state", "connecting");
     source.addEventListener("open", function () { document.body.setAttribute("data-live-state", "open"); });
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", live);
-  } else {
+  // Inside a popup: links open in the main window, forms stay in the popup, and when the
+  // plugin sends the user elsewhere the main window goes there.
+  function embedded() {
+    var body = document.body;
+    if (!body.hasAttribute("data-embed")) return false;
+    var leave = body.getAttribute("data-leave");
+    if (local(leave)) {
+      window.top.location.assign(leave);
+      return true;
+    }
+    document.querySelectorAll("a[href]").forEach(function (a) { a.target = "_top"; });
+    return true;
+  }
+
+  function start() {
+    if (embedded()) return;
+    restorePopups();
     live();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
   }
 })();
 

@@ -158,6 +158,10 @@ struct ServeArgs {
     /// manifest lists.
     #[arg(long, env = "TESSERA_PLUGIN_LOCAL_HOSTS", value_delimiter = ',')]
     plugin_local_hosts: Vec<String>,
+    /// A TOML file of native device drivers to load (`[[driver]]` tables naming the library,
+    /// its config, and the organisation and plugin its calls go to); see docs/drivers.md.
+    #[arg(long, env = "TESSERA_DRIVERS")]
+    drivers: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -286,6 +290,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let drivers = match &args.drivers {
+        Some(path) => crate::runtime::drivers::read_config(path)?,
+        None => Vec::new(),
+    };
     let opts = ServeOptions {
         listen: args.listen,
         database_url: args.db.url()?,
@@ -307,6 +315,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .map(|h| h.trim().to_owned())
                 .filter(|h| !h.is_empty())
                 .collect(),
+            drivers,
             ..crate::runtime::RuntimeConfig::default()
         },
     };

@@ -30,35 +30,76 @@ pub struct Kind {
     pub en: &'static str,
     /// Whether it goes out by email unless the user says otherwise.
     pub email_by_default: bool,
+    /// Whether it may go out by email at all: a popup means nothing an hour later in a mailbox.
+    pub emailable: bool,
 }
 
 /// A customer's follow-up is due.
 pub const FOLLOW_UP_DUE: Kind =
-    Kind { name: "follow_up_due", zh: "跟进提醒", en: "Follow-ups due", email_by_default: false };
+    Kind { name: "follow_up_due", zh: "跟进提醒", en: "Follow-ups due", email_by_default: false, emailable: true };
 /// A contact of one of the user's customers has a birthday today.
-pub const CONTACT_BIRTHDAY: Kind =
-    Kind { name: "contact_birthday", zh: "联系人生日", en: "Contact birthdays", email_by_default: false };
+pub const CONTACT_BIRTHDAY: Kind = Kind {
+    name: "contact_birthday",
+    zh: "联系人生日",
+    en: "Contact birthdays",
+    email_by_default: false,
+    emailable: true,
+};
 /// A customer was transferred to the user.
-pub const CUSTOMER_ASSIGNED: Kind =
-    Kind { name: "customer_assigned", zh: "客户转给我", en: "Customers assigned to me", email_by_default: false };
+pub const CUSTOMER_ASSIGNED: Kind = Kind {
+    name: "customer_assigned",
+    zh: "客户转给我",
+    en: "Customers assigned to me",
+    email_by_default: false,
+    emailable: true,
+};
 /// An approval waits for the user (submitted, transferred to them, urged).
-pub const APPROVAL_WAITING: Kind =
-    Kind { name: "approval_waiting", zh: "待我审批", en: "Approvals waiting for me", email_by_default: true };
+pub const APPROVAL_WAITING: Kind = Kind {
+    name: "approval_waiting",
+    zh: "待我审批",
+    en: "Approvals waiting for me",
+    email_by_default: true,
+    emailable: true,
+};
 /// An approval the user submitted was decided, returned or withdrawn.
-pub const APPROVAL_UPDATE: Kind =
-    Kind { name: "approval_update", zh: "我的审批进展", en: "Progress of my approvals", email_by_default: true };
+pub const APPROVAL_UPDATE: Kind = Kind {
+    name: "approval_update",
+    zh: "我的审批进展",
+    en: "Progress of my approvals",
+    email_by_default: true,
+    emailable: true,
+};
 /// An approval's deadline is near or passed (reminders and escalations).
-pub const APPROVAL_DEADLINE: Kind =
-    Kind { name: "approval_deadline", zh: "审批超时提醒", en: "Approval deadlines", email_by_default: true };
+pub const APPROVAL_DEADLINE: Kind = Kind {
+    name: "approval_deadline",
+    zh: "审批超时提醒",
+    en: "Approval deadlines",
+    email_by_default: true,
+    emailable: true,
+};
 /// A message a plugin sends (the pool plugin's reminders, an order's status from the ERP, …).
-pub const PLUGIN_MESSAGE: Kind =
-    Kind { name: "plugin_message", zh: "插件消息", en: "Messages from plugins", email_by_default: false };
+pub const PLUGIN_MESSAGE: Kind = Kind {
+    name: "plugin_message",
+    zh: "插件消息",
+    en: "Messages from plugins",
+    email_by_default: false,
+    emailable: true,
+};
 /// For admins: a plugin was stopped by the circuit breaker, or an upgrade waits for a grant.
 pub const PLUGIN_ALERT: Kind =
-    Kind { name: "plugin_alert", zh: "插件告警", en: "Plugin alerts", email_by_default: true };
+    Kind { name: "plugin_alert", zh: "插件告警", en: "Plugin alerts", email_by_default: true, emailable: true };
+
+/// A plugin's page opened at once in a dialog (an incoming call); in the app only.
+pub const PLUGIN_POPUP: Kind = Kind {
+    name: "plugin_popup",
+    zh: "插件弹窗",
+    en: "Pop-ups from plugins",
+    email_by_default: false,
+    emailable: false,
+};
 
 /// Every kind, in the order preferences list them.
-pub const KINDS: [Kind; 8] = [
+pub const KINDS: [Kind; 9] = [
     FOLLOW_UP_DUE,
     CONTACT_BIRTHDAY,
     CUSTOMER_ASSIGNED,
@@ -66,6 +107,7 @@ pub const KINDS: [Kind; 8] = [
     APPROVAL_UPDATE,
     APPROVAL_DEADLINE,
     PLUGIN_MESSAGE,
+    PLUGIN_POPUP,
     PLUGIN_ALERT,
 ];
 
@@ -135,6 +177,7 @@ pub async fn create(tx: &mut sqlx::Transaction<'static, sqlx::Any>, n: &NewNotif
             .fetch_optional(&mut **tx)
             .await?;
     let (in_app, by_email) = chosen.map_or((true, n.kind.email_by_default), |(a, e)| (a != 0, e != 0));
+    let by_email = by_email && n.kind.emailable;
     let address = email.filter(|e| by_email && e.contains('@'));
     if !in_app && address.is_none() {
         return Ok(None);
@@ -369,7 +412,13 @@ pub async fn set_preferences(
     prefs: &[Preference],
 ) -> Result<Vec<Preference>> {
     for p in prefs {
-        kind(&p.kind)?;
+        let k = kind(&p.kind)?;
+        if p.email && !k.emailable {
+            return Err(Error::invalid(
+                "email",
+                format!("{} notifications are shown in the app only, never sent by email", k.name),
+            ));
+        }
     }
     let now = now_ms();
     let mut tx = store.begin_write().await?;

@@ -10,6 +10,7 @@
 pub mod alerts;
 pub mod bindings;
 pub mod capabilities;
+pub mod drivers;
 pub mod engine;
 pub mod entities;
 pub mod invoke;
@@ -52,6 +53,8 @@ pub struct RuntimeConfig {
     /// reach over plain `http://` and at loopback, private or link-local addresses, e.g. an ERP
     /// in the office. A plugin still needs the host in its own `http-allow`.
     pub local_hosts: Vec<String>,
+    /// Native device drivers to load at start, whose reports go to plugins.
+    pub drivers: Vec<drivers::DriverConfig>,
 }
 
 impl Default for RuntimeConfig {
@@ -64,6 +67,7 @@ impl Default for RuntimeConfig {
             pump_every: Duration::from_millis(200),
             event_retry_delays: [5, 30, 120, 600, 1800].into_iter().map(Duration::from_secs).collect(),
             local_hosts: Vec::new(),
+            drivers: Vec::new(),
         }
     }
 }
@@ -109,6 +113,9 @@ impl Runtime {
             vec![pump::spawn_follow(self.clone()), pump::spawn_events(self.clone()), pump::spawn_jobs(self.clone())];
         if let Some(dir) = &self.config.plugin_dir {
             tasks.push(watch::spawn(self.clone(), dir.clone()).await?);
+        }
+        if !self.config.drivers.is_empty() {
+            tasks.push(drivers::spawn(self.clone(), &self.config.drivers).await?);
         }
         Ok(tasks)
     }

@@ -99,10 +99,11 @@ pub fn routes() -> Router<AppState> {
         .layer(middleware::from_fn(page_headers))
 }
 
-/// The Content-Security-Policy of every page: scripts, styles and connections from this
-/// server only, nothing inline, no framing.
+/// The Content-Security-Policy of every page: scripts, styles, connections and frames (a
+/// plugin's popup) from this server only, nothing inline, and no page framed by anyone (the
+/// embedded form of a plugin page relaxes that to this origin, see `plugin_pages::framed`).
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-    img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+    img-src 'self' data:; connect-src 'self'; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The language the browser asks for, Chinese when it names none the CRM speaks.
 fn browser_lang(headers: &HeaderMap) -> Lang {
@@ -128,12 +129,15 @@ async fn page_headers(req: Request, next: Next) -> Response {
     resp
 }
 
-/// The security headers of every page.
+/// The security headers of every page. A page that may be framed by this origin (a plugin's
+/// popup) set its own policy and frame option, which stay.
 fn secure(resp: &mut Response) {
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    if !h.contains_key(header::X_FRAME_OPTIONS) {
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
 }
 

@@ -9,14 +9,17 @@
 //! [`count_by_owner`], [`assign`], [`release`] and [`owner_history`], which reach every
 //! customer of the organisation: build the [`Selection`] with its builder,
 //! `Selection::unowned().departments(&[3]).levels(&["a"])`.
+//!
+//! Since API 0.1.2, [`activities`] reads the newest entries of a customer's timeline and
+//! [`canonical_phone`] puts a number in the form the host matches numbers by.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use crate::bindings::tessera::plugin::customers::{
     Activity, AssignLimits, Contact, Customer, CustomerPage, CustomerQuery, OwnerChange, OwnerCount, Ownership, Phone,
-    PhoneMatches, Released, Selection, add_activity, assign, contacts, count_by_owner, create, create_contact,
-    find_by_phone, get, owner_history, query, release, select, set_owner, update,
+    PhoneMatches, Released, Selection, activities, add_activity, assign, canonical_phone, contacts, count_by_owner,
+    create, create_contact, find_by_phone, get, owner_history, query, release, select, set_owner, update,
 };
 use crate::{Id, Result, from_json, to_json};
 

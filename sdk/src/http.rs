@@ -58,6 +58,13 @@ impl Request {
         self.kind == "hook"
     }
 
+    /// Whether the host made the request from a report of a native device driver the operator
+    /// installed and routed to this plugin (since API 0.1.2). It carries no credentials: the
+    /// driver is trusted, and the `x-tessera-driver` header names it.
+    pub fn is_driver(&self) -> bool {
+        self.kind == "driver"
+    }
+
     /// The path's non-empty segments, still percent-encoded: `/a/b/` gives `["a", "b"]`.
     pub fn segments(&self) -> Vec<&str> {
         segments(&self.path).collect()

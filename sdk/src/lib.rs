@@ -37,6 +37,7 @@ pub mod log;
 pub mod notify;
 pub mod records;
 pub mod settings;
+pub mod time;
 pub mod ui;
 pub mod workflow;
 
@@ -53,11 +54,13 @@ pub mod bindings {
         default_bindings_module: "tessera_sdk::bindings",
         additional_derives: [PartialEq],
         additional_type_attributes: {
-            "tessera:plugin/customers@0.1.1/customer-query": [#[derive(Default)]],
-            "tessera:plugin/ui@0.1.1/table": [#[derive(Default)]],
+            "tessera:plugin/customers@0.1.2/customer-query": [#[derive(Default)]],
+            // Lets tests build a customer with `..Default::default()`.
+            "tessera:plugin/customers@0.1.2/customer": [#[derive(Default)]],
+            "tessera:plugin/ui@0.1.2/table": [#[derive(Default)]],
         },
         // The SDK's own error type, so that it can have a readable `Display` and helpers.
-        with: { "tessera:plugin/types@0.1.1/error": crate::Error },
+        with: { "tessera:plugin/types@0.1.2/error": crate::Error },
     });
 }
 

@@ -25,7 +25,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use crate::bindings::tessera::plugin::records::{
-    Condition, Op, Page, Query, Record, delete, find, get, insert, update,
+    Condition, Op, Page, Query, Record, delete, find, get, insert, link, update,
 };
 use crate::{Id, Result, from_json, to_json};
 

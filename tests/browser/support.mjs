@@ -75,6 +75,7 @@ export async function api(username, password = PASSWORD) {
     get: (path) => call('GET', path),
     post: (path, body) => call('POST', path, body ?? {}),
     patch: (path, body) => call('PATCH', path, body),
+    put: (path, body) => call('PUT', path, body),
   };
 }
 

@@ -95,6 +95,8 @@ pub fn run(_args: &[String]) -> Result<()> {
     ensure_python_packages()?;
     // The end-to-end suites install the built plugins and test guests.
     let packages = crate::plugins::build_plugins()?;
+    // The native-driver suite loads the sample driver as the host would, a shared library.
+    crate::status(cargo().args(["build", "-p", "tessera-fifo-caller-id"]))?;
     let mut counts = Counts::default();
     let mut ok = true;
     let mut host = cargo();

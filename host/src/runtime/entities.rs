@@ -1203,8 +1203,31 @@ async fn new_owner(store: &Store, reach: &Reach<'_>) -> Result<(Option<Id>, Opti
     }
 }
 
+/// The owner an entity's owner field names in `fields`: `Some(None)` when it is cleared, `None`
+/// when the entity has no owner field or `fields` leaves it out.
+fn owner_in(entity: &Entity, fields: &Map<String, Value>) -> Option<Option<Id>> {
+    let value = fields.get(entity.owner.as_deref()?)?;
+    Some(value.as_i64())
+}
+
+/// The owner and department of a record its owner field gives to `owner`.
+async fn owned_by(store: &Store, org_id: Id, owner: Option<Id>) -> Result<(Option<Id>, Option<Id>)> {
+    let Some(user) = owner else { return Ok((None, None)) };
+    let department: Option<Option<Id>> =
+        sqlx::query_scalar("SELECT department_id FROM users WHERE id = $1 AND org_id = $2")
+            .bind(user)
+            .bind(org_id)
+            .fetch_optional(store.pool())
+            .await?;
+    match department {
+        Some(department) => Ok((Some(user), department)),
+        None => Err(Error::invalid("owner", format!("user {user} does not exist in this organisation"))),
+    }
+}
+
 /// Creates a record. A user owns what they create (filed under their department) and needs
-/// the create permission; the plugin's records are owned by its acting user, if any.
+/// the create permission; the plugin's records are owned by its acting user, if any. An entity
+/// with an owner field is owned by the user that field names, whoever creates it.
 pub async fn insert(
     store: &Store,
     reach: &Reach<'_>,
@@ -1215,7 +1238,10 @@ pub async fn insert(
 ) -> Result<Record> {
     let names = check_entity(plugin_id, entity)?;
     let org_id = reach.org_id();
-    let (owner_id, department_id) = new_owner(store, reach).await?;
+    let (owner_id, department_id) = match owner_in(entity, fields) {
+        Some(owner) => owned_by(store, org_id, owner).await?,
+        None => new_owner(store, reach).await?,
+    };
     if matches!(reach, Reach::User(_))
         && !reach.filter(plugin_id, Action::Create).allows(&RecordScope { org_id, owner_id, department_id })
     {
@@ -1297,23 +1323,79 @@ pub async fn update(
     for (field, arg) in &values {
         sql.push(&quoted(&field.name)).push(" = ").bind(arg.clone()).push(", ");
     }
+    if let Some(owner) = owner_in(entity, fields) {
+        // The record moves to the new owner; a user may only give it to someone their scope
+        // still reaches.
+        let (owner_id, department_id) = owned_by(store, org_id, owner).await?;
+        if matches!(reach, Reach::User(_))
+            && !reach.filter(plugin_id, Action::Edit).allows(&RecordScope { org_id, owner_id, department_id })
+        {
+            return Err(Error::Forbidden(format!("you may not give {} records to that user", entity.name)));
+        }
+        sql.push("owner_id = ").bind(Arg::Int(owner_id)).push(", department_id = ").bind(Arg::Int(department_id));
+        sql.push(", ");
+    }
     sql.push("search_text = ").bind(Arg::Text(Some(search_text(entity, &merged))));
     sql.push(", updated_at = ").bind_id(now).push(", version = version + 1 WHERE id = ").bind_id(id);
     sql.push(" AND org_id = ").bind_id(org_id).push(" AND version = ").bind_id(before.version);
     let mut tx = store.begin_write().await?;
     check_unique(&mut tx, &names, entity, org_id, Some(id), &values).await?;
     let done = sql.query().execute(&mut *tx).await.map_err(|e| write_error(e, entity))?;
-    if done.rows_affected() == 0 {
+    commit_change(tx, done.rows_affected(), &names, entity, id, org_id).await
+}
+
+/// Ends a versioned change of one record: none changed means someone else changed it at the
+/// same moment; otherwise the record as it now is, read inside the transaction, committed.
+async fn commit_change(
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    changed: u64,
+    names: &Names,
+    entity: &Entity,
+    id: Id,
+    org_id: Id,
+) -> Result<Record> {
+    if changed == 0 {
         return Err(Error::Conflict(format!(
             "this {} record was changed by someone else at the same moment; reload it and try again",
             entity.name
         )));
     }
-    let record = fetch(&mut *tx, &names, entity, id, &RecordFilter::Org { org_id })
+    let record = fetch(&mut *tx, names, entity, id, &RecordFilter::Org { org_id })
         .await?
-        .ok_or_else(|| Error::Internal(format!("the {} record just updated cannot be read", entity.name)))?;
+        .ok_or_else(|| Error::Internal(format!("the {} record just changed cannot be read", entity.name)))?;
     tx.commit().await?;
     Ok(record)
+}
+
+/// Links a record to a customer (moving it to that customer's timeline) or, with none,
+/// unlinks it, if the reach may edit the record and see the customer.
+pub async fn link(
+    store: &Store,
+    reach: &Reach<'_>,
+    plugin_id: &str,
+    entity: &Entity,
+    id: Id,
+    customer_id: Option<Id>,
+) -> Result<Record> {
+    let names = check_entity(plugin_id, entity)?;
+    let org_id = reach.org_id();
+    let before = reachable(store, reach, plugin_id, &names, entity, id, Action::Edit).await?;
+    if before.customer_id == customer_id {
+        return Ok(before);
+    }
+    if let Some(customer) = customer_id
+        && !customer_reachable(store, reach, customer).await?
+    {
+        return Err(Error::invalid("customer_id", format!("customer {customer} does not exist in this organisation")));
+    }
+    let now = now_ms().max(before.updated_at + 1);
+    let mut sql = Stmt::new(format!("UPDATE {} SET customer_id = ", quoted(&names.table)));
+    sql.bind(Arg::Int(customer_id)).push(", updated_at = ").bind_id(now);
+    sql.push(", version = version + 1 WHERE id = ").bind_id(id);
+    sql.push(" AND org_id = ").bind_id(org_id).push(" AND version = ").bind_id(before.version);
+    let mut tx = store.begin_write().await?;
+    let changed = sql.query().execute(&mut *tx).await?.rows_affected();
+    commit_change(tx, changed, &names, entity, id, org_id).await
 }
 
 /// Deletes a record, if the reach may delete it.
@@ -1941,6 +2023,7 @@ mod tests {
             searchable: vec!["title".into(), "code".into()],
             timeline: Some("title".into()),
             reference: false,
+            owner: None,
         }
     }
 
@@ -1954,6 +2037,7 @@ mod tests {
             searchable: vec!["body".into()],
             timeline: None,
             reference: false,
+            owner: None,
         }
     }
 
@@ -2604,6 +2688,41 @@ mod tests {
             assert!(matches!(timeline(store, &alice, admins, &sources, 10).await, Err(Error::NotFound(_))), "a customer out of reach");
             let mine = timeline(store, &alice, alices, &sources, 10).await?;
             assert_eq!(mine.iter().map(|i| i.title.as_str()).collect::<Vec<_>>(), vec!["别的客户"]);
+            Ok(())
+        }
+
+        // A call recorded by a webhook belongs to its agent, who reaches it with their own scope;
+        // it moves with the field, and links to a customer once the agent has chosen.
+        async fn an_owner_field_gives_the_record_to_its_user_and_link_moves_it_to_a_customer(db) {
+            let store = &db.store;
+            let acme = org(store, "acme").await?;
+            let mut call = claim();
+            call.owner = Some("assignee".into());
+            migrate(store, PLUGIN, std::slice::from_ref(&call)).await?;
+            let made = insert(store, &acme.plugin(), PLUGIN, &call, &fields(json!({"title": "来电", "assignee": acme.alice})), None).await?;
+            assert_eq!((made.owner_id, made.department_id), (Some(acme.alice), Some(acme.sales)), "the agent's");
+            let alice = acme.access(store, acme.alice).await?;
+            let bob = acme.access(store, acme.bob).await?;
+            get(store, &Reach::User(&alice), PLUGIN, &call, made.id).await?;
+            assert!(matches!(get(store, &Reach::User(&bob), PLUGIN, &call, made.id).await, Err(Error::NotFound(_))));
+            // A salesperson cannot give it to a colleague; the plugin can.
+            let to_bob = fields(json!({"assignee": acme.bob}));
+            assert!(matches!(update(store, &Reach::User(&alice), PLUGIN, &call, made.id, &to_bob, None).await, Err(Error::Forbidden(_))));
+            let moved = update(store, &acme.plugin(), PLUGIN, &call, made.id, &to_bob, None).await?;
+            assert_eq!(moved.owner_id, Some(acme.bob));
+            get(store, &Reach::User(&bob), PLUGIN, &call, made.id).await?;
+            let nobody = insert(store, &acme.plugin(), PLUGIN, &call, &fields(json!({"title": "无人"})), None).await?;
+            assert_eq!(nobody.owner_id, None, "no agent, no owner");
+            assert!(invalid_message(insert(store, &acme.plugin(), PLUGIN, &call, &fields(json!({"title": "x", "assignee": 999_999})), None).await).contains("999999"));
+
+            // Linking: to a customer the user may see, and back to none.
+            let bobs = acme.customer(store, "小王的客户", acme.bob).await?;
+            let admins = acme.customer(store, "管理员的客户", acme.admin).await?;
+            let linked = link(store, &Reach::User(&bob), PLUGIN, &call, made.id, Some(bobs)).await?;
+            assert_eq!((linked.customer_id, linked.version), (Some(bobs), moved.version + 1));
+            assert!(invalid_message(link(store, &Reach::User(&bob), PLUGIN, &call, made.id, Some(admins)).await).contains("customer"));
+            assert!(matches!(link(store, &Reach::User(&alice), PLUGIN, &call, made.id, None).await, Err(Error::NotFound(_))));
+            assert_eq!(link(store, &acme.plugin(), PLUGIN, &call, made.id, None).await?.customer_id, None);
             Ok(())
         }
 

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 pub const SUPPORTED_API: &str = ">=0.1.0, <0.2.0";
 
 /// The API version this host implements (the WIT package `tessera:plugin`).
-pub const HOST_API_VERSION: &str = "0.1.1";
+pub const HOST_API_VERSION: &str = "0.1.2";
 
 /// Text in both of the CRM's languages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -113,6 +113,11 @@ pub struct Entity {
     /// all of them, and during a user's call only an administrator changes them.
     #[serde(default)]
     pub reference: bool,
+    /// A `user` field whose user owns the record (filed under their department), whoever
+    /// writes it: a call recorded by a webhook belongs to the agent it rang for, so that the
+    /// agent's own scope reaches it. Without it a record belongs to the user who created it.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// The type of an entity field.
@@ -341,6 +346,14 @@ impl Manifest {
                 if !fields.contains(f.as_str()) {
                     return Err(bad(&format!("entities.{}", entity.name), format!("{f:?} is not a field")));
                 }
+            }
+            if let Some(owner) = &entity.owner
+                && !entity.fields.iter().any(|f| &f.name == owner && f.kind == FieldType::User)
+            {
+                return Err(bad(
+                    &format!("entities.{}.owner", entity.name),
+                    format!("{owner:?} must name a field of type user"),
+                ));
             }
         }
         let pages: BTreeSet<&str> = self.pages.iter().map(|p| p.id.as_str()).collect();

@@ -577,18 +577,21 @@ async fn plugin_hook(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// Headers a plugin never sees: the caller's credentials stay with the host.
+/// Headers a plugin never sees: the caller's credentials stay with the host. A webhook's
+/// `authorization` is no credential of the host's, and the plugin checks it itself.
 const HIDDEN_REQUEST_HEADERS: &[&str] = &["cookie", "authorization", "x-csrf-token"];
+const HIDDEN_HOOK_HEADERS: &[&str] = &["cookie", "x-csrf-token"];
 
 async fn to_plugin_request(req: Request, rest: &str, kind: &str, limit: usize) -> ApiResult<HttpRequest> {
     let (parts, body) = req.into_parts();
     let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
         ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the body is over {limit} bytes"))
     })?;
+    let hidden = if kind == "hook" { HIDDEN_HOOK_HEADERS } else { HIDDEN_REQUEST_HEADERS };
     let headers = parts
         .headers
         .iter()
-        .filter(|(name, _)| !HIDDEN_REQUEST_HEADERS.contains(&name.as_str()))
+        .filter(|(name, _)| !hidden.contains(&name.as_str()))
         .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str().to_owned(), v.to_owned())))
         .collect();
     Ok(HttpRequest {

@@ -164,6 +164,7 @@ const TABLE: Strings = &[
     ("app.notifications", "Notifications", "通知"),
     ("app.unread", "unread", "条未读"),
     ("app.live_unavailable", "Live updates are off; reload to see new items.", "实时更新不可用，请刷新页面。"),
+    ("app.close", "Close", "关闭"),
     ("nav.home", "Home", "首页"),
     ("nav.customers", "Customers", "客户"),
     ("nav.contacts", "Contacts", "联系人"),

@@ -29,6 +29,47 @@ struct PluginPage {
     panel: PanelView,
 }
 
+/// A plugin page shown inside a popup (`?embed=1`), the way `notify.pop-up` opens one: without
+/// the menu, and allowed into a frame of this origin only.
+#[derive(Template)]
+#[template(path = "plugin_embed.html")]
+struct EmbeddedPage {
+    chrome: Chrome,
+    panel: Option<PanelView>,
+    /// Where the main window goes, when the plugin sent the user elsewhere.
+    leave: Option<String>,
+}
+
+/// The query parameter that asks for the embedded form of a page.
+const EMBED: &str = "embed";
+
+/// Whether a page's path and query (a form's `_back`) is the embedded form of the page.
+fn embedded(path_and_query: &str) -> bool {
+    path_and_query
+        .split_once('?')
+        .is_some_and(|(_, q)| FormFields::from_query(Some(q)).0.iter().any(|(k, v)| k == EMBED && v == "1"))
+}
+
+/// Renders either form of a plugin page.
+fn show(status: StatusCode, chrome: Chrome, panel: PanelView, embed: bool) -> Response {
+    if embed {
+        framed(render_with(status, &EmbeddedPage { chrome, panel: Some(panel), leave: None }))
+    } else {
+        render_with(status, &PluginPage { chrome, panel })
+    }
+}
+
+/// Lets a page into frames of this origin (the popup's), and no other.
+fn framed(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    let policy = super::CONTENT_SECURITY_POLICY.replace("frame-ancestors 'none'", "frame-ancestors 'self'");
+    if let Ok(v) = HeaderValue::from_str(&policy) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
+    resp
+}
+
 fn enabled(state: &AppState, org_id: crate::store::Id, plugin: &str) -> Result<Arc<Active>, UiError> {
     state
         .plugins
@@ -54,14 +95,15 @@ pub async fn page(
     if !is_target(&active, &target, true) {
         return Err(UiError::status(StatusCode::NOT_FOUND, "error.not_found"));
     }
-    let params: Vec<(String, String)> =
-        FormFields::from_query(raw.as_deref()).0.into_iter().filter(|(k, _)| k != "notice").collect();
+    let query = FormFields::from_query(raw.as_deref()).0;
+    let embed = query.iter().any(|(k, v)| k == EMBED && v == "1");
+    let params: Vec<(String, String)> = query.into_iter().filter(|(k, _)| k != "notice" && k != EMBED).collect();
     let what = Target { target: &target, customer_id: None, params, refill: None };
     let panel = blocks::render_target(&state, &active, &viewer.access, viewer.lang(), what).await;
     let href = format!("/p/{plugin}/{target}");
     let chrome = viewer.chrome(&panel.title, &href);
     let status = if panel.failed.is_some() { StatusCode::BAD_GATEWAY } else { StatusCode::OK };
-    Ok(render_with(status, &PluginPage { chrome, panel }))
+    Ok(show(status, chrome, panel, embed))
 }
 
 /// The form's values as the plugin receives them: numbers, customers and users as numbers
@@ -112,6 +154,7 @@ pub async fn act(
         None => None,
     };
     let back = local_path(form.get("_back")).to_owned();
+    let embed = embedded(&back);
     let outcome = state
         .plugins
         .act(
@@ -125,6 +168,12 @@ pub async fn act(
         )
         .await;
     match outcome {
+        Ok(ui::Outcome::Redirect(to)) if embed => {
+            // The popup's frame cannot show the CRM's other pages: the main window goes there.
+            let chrome = viewer.chrome("", "");
+            let leave = Some(local_path(&to).to_owned());
+            Ok(framed(render_with(StatusCode::OK, &EmbeddedPage { chrome, panel: None, leave })))
+        }
         Ok(ui::Outcome::Redirect(to)) => Ok(see_other(&to)),
         Ok(ui::Outcome::Notice((kind, text))) => Ok(with_flash(see_other(&back), &kind, &text)),
         Ok(ui::Outcome::Invalid(errors)) => {
@@ -135,7 +184,7 @@ pub async fn act(
                 .insert(0, blocks::BlockView::Notice { kind: "error", text: viewer.lang().t("error.form").to_owned() });
             let href = format!("/p/{plugin}/{target}");
             let chrome = viewer.chrome(&panel.title, &href);
-            Ok(render_with(StatusCode::UNPROCESSABLE_ENTITY, &PluginPage { chrome, panel }))
+            Ok(show(StatusCode::UNPROCESSABLE_ENTITY, chrome, panel, embed))
         }
         Err(failure) => {
             tracing::warn!(plugin, error = %failure.message, "plugin action failed");

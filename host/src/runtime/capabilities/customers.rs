@@ -108,6 +108,16 @@ impl Host for PluginState {
         self.enter()?;
         Ok(assigning::owner_history(&self.ctx, id).await)
     }
+
+    async fn activities(&mut self, customer_id: Id, limit: u32) -> Answer<Vec<Activity>> {
+        self.enter()?;
+        Ok(timeline(&self.ctx, customer_id, limit).await)
+    }
+
+    async fn canonical_phone(&mut self, number: String) -> wasmtime::Result<Option<String>> {
+        self.enter()?;
+        Ok(phone::normalize(&number, None).ok().map(|p| p.canonical))
+    }
 }
 
 async fn get(ctx: &CallContext, id: Id) -> Result<Customer, PluginFault> {
@@ -232,12 +242,30 @@ async fn add_activity(ctx: &CallContext, customer_id: Id, input: &str) -> Result
     let access = ctx.access();
     let created =
         ctx.bounded("customers.add-activity", activities::create(&ctx.store, &access, customer_id, &input)).await?;
+    to_activity(&created)
+}
+
+/// Most activities one `activities` call returns.
+const MAX_TIMELINE: u32 = 50;
+
+async fn timeline(ctx: &CallContext, customer_id: Id, limit: u32) -> Result<Vec<Activity>, PluginFault> {
+    ctx.require("customers:read")?;
+    if !(1..=MAX_TIMELINE).contains(&limit) {
+        return Err(PluginFault::Invalid(format!("limit: 1 to {MAX_TIMELINE}, not {limit}")));
+    }
+    let access = ctx.access();
+    let q = activities::TimelineQuery { before_id: None, limit: Some(i64::from(limit)) };
+    let found = ctx.bounded("customers.activities", activities::timeline(&ctx.store, &access, customer_id, &q)).await?;
+    found.iter().map(to_activity).collect()
+}
+
+fn to_activity(a: &activities::Activity) -> Result<Activity, PluginFault> {
     Ok(Activity {
-        id: created.id,
-        customer_id: created.customer_id,
-        kind: created.kind.clone(),
-        content: created.content.clone(),
-        data: to_json(&created)?,
+        id: a.id,
+        customer_id: a.customer_id,
+        kind: a.kind.clone(),
+        content: a.content.clone(),
+        data: to_json(a)?,
     })
 }
 

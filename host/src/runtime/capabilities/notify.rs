@@ -1,12 +1,14 @@
 //! `notify`: notifications from a plugin to users of its organisation, made like the host's
 //! own (in the inbox and pushed live, by email where a user asked for it) as the kind "messages
-//! from plugins", so each user decides where they arrive. Needs `notify`.
+//! from plugins", so each user decides where they arrive; and popups (since API 0.1.2), a page of
+//! the plugin the browser opens at once in a dialog, kept in the inbox too but never emailed.
+//! Needs `notify`.
 
 use std::collections::BTreeSet;
 
-use crate::notifications::{self, NewNotification, PLUGIN_MESSAGE, Text};
+use crate::notifications::{self, Kind, NewNotification, PLUGIN_MESSAGE, PLUGIN_POPUP, Text};
 use crate::runtime::bindings::PluginFault;
-use crate::runtime::bindings::tessera::plugin::notify::{Host, Message};
+use crate::runtime::bindings::tessera::plugin::notify::{Host, Message, Popup};
 use crate::runtime::sandbox::{CallContext, PluginState};
 use crate::store::Id;
 
@@ -15,16 +17,62 @@ const MAX_USERS: usize = 1_000;
 const MAX_TITLE: usize = 200;
 const MAX_BODY: usize = 4_000;
 const MAX_LINK: usize = 500;
+/// Most query parameters a popup's page is opened with.
+const MAX_PARAMS: usize = 20;
 
 impl Host for PluginState {
     async fn push(&mut self, user_ids: Vec<Id>, message: Message) -> wasmtime::Result<Result<u32, PluginFault>> {
         self.enter()?;
         Ok(push(&self.ctx, user_ids, message).await)
     }
+
+    async fn pop_up(&mut self, user_ids: Vec<Id>, popup: Popup) -> wasmtime::Result<Result<u32, PluginFault>> {
+        self.enter()?;
+        Ok(pop_up(&self.ctx, user_ids, popup).await)
+    }
 }
 
 async fn push(ctx: &CallContext, user_ids: Vec<Id>, message: Message) -> Result<u32, PluginFault> {
     ctx.require("notify")?;
+    let users = recipients(user_ids)?;
+    let (title, body) = check_text(&message.title, &message.body)?;
+    let link = message.link.as_deref().map(str::trim).filter(|l| !l.is_empty());
+    if let Some(link) = link {
+        check_link(link)?;
+    }
+    deliver(ctx, "notify.push", users, PLUGIN_MESSAGE, title, body, link.map(str::to_owned)).await
+}
+
+/// A popup is a notification of its own kind whose link is the plugin's page; the browser
+/// opens that link in a dialog when the notification arrives live.
+async fn pop_up(ctx: &CallContext, user_ids: Vec<Id>, popup: Popup) -> Result<u32, PluginFault> {
+    ctx.require("notify")?;
+    let users = recipients(user_ids)?;
+    let (title, body) = check_text(&popup.title, &popup.body)?;
+    let plugin = &ctx.plugin;
+    if !plugin.pages.iter().any(|p| p.id == popup.page) {
+        let pages: Vec<&str> = plugin.pages.iter().map(|p| p.id.as_str()).collect();
+        return Err(PluginFault::Invalid(format!(
+            "page: {:?} is not a page of {}; its pages are {}",
+            popup.page,
+            plugin.label(),
+            if pages.is_empty() { "none".to_owned() } else { pages.join(", ") }
+        )));
+    }
+    if popup.params.len() > MAX_PARAMS {
+        return Err(PluginFault::Invalid(format!("params: at most {MAX_PARAMS}, not {}", popup.params.len())));
+    }
+    let mut link = format!("/p/{}/{}", plugin.plugin.id, popup.page);
+    if !popup.params.is_empty() {
+        link.push('?');
+        link.push_str(&serde_urlencoded::to_string(&popup.params).unwrap_or_default());
+    }
+    check_link(&link)?;
+    deliver(ctx, "notify.pop-up", users, PLUGIN_POPUP, title, body, Some(link)).await
+}
+
+/// The distinct users of a call, within the limit.
+fn recipients(user_ids: Vec<Id>) -> Result<BTreeSet<Id>, PluginFault> {
     let users: BTreeSet<Id> = user_ids.into_iter().collect();
     if users.len() > MAX_USERS {
         return Err(PluginFault::Limited(format!(
@@ -32,17 +80,32 @@ async fn push(ctx: &CallContext, user_ids: Vec<Id>, message: Message) -> Result<
             users.len()
         )));
     }
-    let title = message.title.trim();
+    Ok(users)
+}
+
+/// The title, trimmed, and the body, within their limits.
+fn check_text<'a>(title: &'a str, body: &'a str) -> Result<(&'a str, &'a str), PluginFault> {
+    let title = title.trim();
     if title.is_empty() || title.chars().count() > MAX_TITLE {
         return Err(PluginFault::Invalid(format!("title: 1 to {MAX_TITLE} characters")));
     }
-    if message.body.chars().count() > MAX_BODY {
+    if body.chars().count() > MAX_BODY {
         return Err(PluginFault::Invalid(format!("body: at most {MAX_BODY} characters")));
     }
-    let link = message.link.as_deref().map(str::trim).filter(|l| !l.is_empty());
-    if let Some(link) = link {
-        check_link(link)?;
-    }
+    Ok((title, body))
+}
+
+/// Makes the notifications in one transaction and wakes the users' live streams; returns how
+/// many users received it.
+async fn deliver(
+    ctx: &CallContext,
+    call: &'static str,
+    users: BTreeSet<Id>,
+    kind: Kind,
+    title: &str,
+    body: &str,
+    link: Option<String>,
+) -> Result<u32, PluginFault> {
     let org_id = ctx.org_id();
     // Unique per call: a plugin that sends the same text twice means it twice.
     let dedupe_key = format!("plugin:{}:{}", ctx.plugin.plugin.id, uuid::Uuid::new_v4());
@@ -55,10 +118,10 @@ async fn push(ctx: &CallContext, user_ids: Vec<Id>, message: Message) -> Result<
             let n = NewNotification {
                 org_id,
                 user_id,
-                kind: PLUGIN_MESSAGE,
+                kind,
                 title: Text::new(title, title),
-                body: Text::new(message.body.as_str(), message.body.as_str()),
-                link: link.map(str::to_owned),
+                body: Text::new(body, body),
+                link: link.clone(),
                 subject: None,
                 dedupe_key: dedupe_key.clone(),
             };
@@ -76,7 +139,7 @@ async fn push(ctx: &CallContext, user_ids: Vec<Id>, message: Message) -> Result<
         notifications::announce(store, &made);
         Ok(count)
     };
-    let count = ctx.bounded("notify.push", work).await?;
+    let count = ctx.bounded(call, work).await?;
     Ok(u32::try_from(count).unwrap_or(u32::MAX))
 }
 
@@ -176,5 +239,54 @@ mod tests {
         assert!(m.contains("did not request notify"), "{m}");
     }
 
-    on_both_backends!(notifies_active_users_of_its_organisation_only, refuses_what_is_too_much_or_malformed);
+    async fn pops_up_a_page_of_the_plugin_and_never_emails_it(backend: Backend) {
+        let db = TestDb::new(backend).await;
+        let store = &db.store;
+        let org = testing::org(store, "acme").await;
+        let mei = testing::user(store, org.id, "mei", "Salesperson").await;
+        sqlx::query("UPDATE users SET email = 'mei@example.com' WHERE id = $1")
+            .bind(mei)
+            .execute(store.pool())
+            .await
+            .expect("email");
+        let service = testing::service_user(store, org.id, "test-plugin").await;
+        let pages = "[[pages]]\nid = \"call\"\ntitle = { zh = \"来电\", en = \"Call\" }\n";
+        let mut s = Setup::new(store, org.id, service, testing::manifest(&["notify"], &[], pages), &["notify"]).state();
+        let popup = |page: &str| Popup {
+            title: "来电 13812345678".into(),
+            body: "北京星河科技".into(),
+            page: page.into(),
+            params: vec![("call".into(), "7".into()), ("from".into(), "+86 138&x".into())],
+        };
+
+        assert_eq!(s.pop_up(vec![mei], popup("call")).await.expect("no trap").expect("pop up"), 1);
+        let got = inbox(store, mei).await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].kind, "plugin_popup");
+        assert_eq!(got[0].link.as_deref(), Some("/p/test-plugin/call?call=7&from=%2B86+138%26x"));
+        let mailed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notification_emails")
+            .fetch_one(store.pool())
+            .await
+            .expect("count");
+        assert_eq!(mailed, 0, "a popup is never emailed");
+        // Nor can a user ask for it by email.
+        let wants_mail =
+            notifications::Preference { kind: "plugin_popup".into(), label: String::new(), in_app: true, email: true };
+        let refused = notifications::set_preferences(store, mei, "en", &[wants_mail]).await;
+        assert!(matches!(refused, Err(crate::error::Error::Invalid { .. })), "{refused:?}");
+
+        let m = fault(s.pop_up(vec![mei], popup("nowhere")).await, "invalid");
+        assert!(m.contains("call"), "names the pages there are: {m}");
+        let many = Popup { params: (0..21).map(|i| (format!("p{i}"), String::new())).collect(), ..popup("call") };
+        fault(s.pop_up(vec![mei], many).await, "invalid");
+        let mut ungranted = Setup::new(store, org.id, service, testing::manifest(&["notify"], &[], pages), &[]).state();
+        fault(ungranted.pop_up(vec![mei], popup("call")).await, "denied");
+        assert_eq!(inbox(store, mei).await.len(), 1);
+    }
+
+    on_both_backends!(
+        notifies_active_users_of_its_organisation_only,
+        refuses_what_is_too_much_or_malformed,
+        pops_up_a_page_of_the_plugin_and_never_emails_it
+    );
 }

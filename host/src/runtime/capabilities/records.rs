@@ -48,6 +48,11 @@ impl Host for PluginState {
         self.enter()?;
         Ok(find(&self.ctx, q).await)
     }
+
+    async fn link(&mut self, entity: String, id: Id, customer_id: Option<Id>) -> Answer<Record> {
+        self.enter()?;
+        Ok(link(&self.ctx, &entity, id, customer_id).await)
+    }
 }
 
 /// On whose behalf the call reaches records of `entity`. A reference entity (pools, rules,
@@ -131,6 +136,13 @@ async fn delete(ctx: &CallContext, name: &str, id: Id) -> Result<(), PluginFault
     let reach = reach(ctx, entity, true)?;
     let work = entities::delete(&ctx.store, &reach, &ctx.plugin.plugin.id, entity, id);
     ctx.bounded("records.delete", work).await
+}
+
+async fn link(ctx: &CallContext, name: &str, id: Id, customer_id: Option<Id>) -> Result<Record, PluginFault> {
+    let entity = entity(ctx, name)?;
+    let reach = reach(ctx, entity, true)?;
+    let work = entities::link(&ctx.store, &reach, &ctx.plugin.plugin.id, entity, id, customer_id);
+    to_record(ctx.bounded("records.link", work).await?)
 }
 
 async fn find(ctx: &CallContext, q: Query) -> Result<Page, PluginFault> {

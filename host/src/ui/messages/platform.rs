@@ -13,8 +13,10 @@ pub(super) const MESSAGES: &[(&str, &str)] = &[
     ),
     ("{} is not a kind of notification; the kinds are {}", "{} 不是有效的通知类型，可选类型：{}"),
     ("a page holds 1 to 200 notifications", "每页可显示 1 到 200 条通知"),
+    ("{} notifications are shown in the app only, never sent by email", "{} 类通知仅在应用内显示，不发送邮件"),
     ("user {} does not exist in this organisation", "本组织中不存在用户 {}"),
     ("customer {} does not exist in this organisation", "本组织中不存在客户 {}"),
+    ("you may not give {} records to that user", "你不能把{}记录交给该用户"),
     (
         "{} has no field {} (its fields: {}; and customer_id, owner_id, created_at, updated_at)",
         "{} 没有字段 {}（可用字段：{}，以及 customer_id、owner_id、created_at、updated_at）",
