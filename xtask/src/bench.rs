@@ -105,7 +105,19 @@ pub fn run(args: &[String]) -> Result<()> {
             crate::bench_pool::report(&mut md, &pool_sections);
             return replace_section("pool", &md);
         }
-        Some(other) => bail!("--only takes `events`, `customers`, `web`, `pool` or `plugins`, not {other:?}"),
+        Some("popup") => {
+            let mut popup_sections = Vec::new();
+            for backend in ["sqlite", "postgres"] {
+                println!("== caller-ID popup latency on {backend}");
+                popup_sections.push((backend, crate::bench_popup::run(&binary, backend)?));
+            }
+            let mut md = String::new();
+            crate::bench_popup::report(&mut md, &popup_sections);
+            return replace_section("popup", &md);
+        }
+        Some(other) => {
+            bail!("--only takes `events`, `customers`, `web`, `pool`, `popup` or `plugins`, not {other:?}")
+        }
     }
     let mut sections = Vec::new();
     let mut customer_sections = Vec::new();
@@ -320,6 +332,34 @@ pub fn query_db(server: &Server, statement: &str) -> Result<String> {
         bail!("{statement}: {}", String::from_utf8_lossy(&out.stderr));
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Installs a plugin package through the admin API (`bearer` is the admin's) and enables it
+/// with the capabilities of `capabilities`, a JSON list.
+pub fn install_plugin(server: &Server, package: &Path, bearer: &str, id: &str, capabilities: &str) -> Result<()> {
+    let base = format!("http://{}", server.addr);
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H"])
+        .arg(format!("Authorization: {bearer}"))
+        .args(["-H", "Content-Type: application/wasm", "--data-binary"])
+        .arg(format!("@{}", package.display()))
+        .arg(format!("{base}/api/v1/plugins"))
+        .output()?;
+    let status = String::from_utf8_lossy(&out.stdout).into_owned();
+    if status != "201" {
+        bail!("installing {id} answered {status}");
+    }
+    let (status, body) = http(
+        server.addr,
+        "POST",
+        &format!("/api/v1/plugins/{id}/enable"),
+        &[("Authorization", bearer)],
+        Some(&format!(r#"{{"capabilities":{capabilities}}}"#)),
+    )?;
+    if status != 200 {
+        bail!("enabling {id} answered {status}: {body}");
+    }
+    Ok(())
 }
 
 /// Signs in and makes an API token.

@@ -8,12 +8,11 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 
-use crate::bench::{ADMIN_PASSWORD, Server, http, make_token, query_db, start_server_with};
+use crate::bench::{ADMIN_PASSWORD, Server, http, install_plugin, make_token, query_db, start_server_with};
 
 const RUNS: usize = 3;
 const DAY_MS: i64 = 86_400_000;
@@ -35,7 +34,7 @@ pub fn run(binary: &Path, backend: &str, customers: usize) -> Result<Figures> {
     let owners = load(&server, customers)?;
     let token = make_token(server.addr, "admin", ADMIN_PASSWORD)?;
     let bearer = format!("Bearer {token}");
-    install(&server, &packages.join("public-pool-1.0.0.wasm"), &bearer)?;
+    install_plugin(&server, &packages.join("public-pool-1.0.0.wasm"), &bearer, "public-pool", CAPABILITIES)?;
     for level in ["a", "b", "c", "d"] {
         let rule = format!(r#"{{"input":{{"level":"{level}","idle_days":30,"unwon_days":180,"remind_days":5}}}}"#);
         let (status, body) = http(
@@ -162,28 +161,6 @@ fn restore(server: &Server, owners: &[(i64, i64)]) -> Result<()> {
         std::thread::sleep(Duration::from_millis(500));
     }
     query_db(server, "ANALYZE")?;
-    Ok(())
-}
-
-fn install(server: &Server, package: &Path, bearer: &str) -> Result<()> {
-    let base = format!("http://{}", server.addr);
-    let out = Command::new("curl")
-        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H"])
-        .arg(format!("Authorization: {bearer}"))
-        .args(["-H", "Content-Type: application/wasm", "--data-binary"])
-        .arg(format!("@{}", package.display()))
-        .arg(format!("{base}/api/v1/plugins"))
-        .output()?;
-    let status = String::from_utf8_lossy(&out.stdout).into_owned();
-    ensure!(status == "201", "installing public-pool answered {status}");
-    let (status, body) = http(
-        server.addr,
-        "POST",
-        "/api/v1/plugins/public-pool/enable",
-        &[("Authorization", bearer)],
-        Some(&format!(r#"{{"capabilities":{CAPABILITIES}}}"#)),
-    )?;
-    ensure!(status == 200, "enabling public-pool answered {status}: {body}");
     Ok(())
 }
 

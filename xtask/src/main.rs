@@ -11,6 +11,7 @@ mod bench_customers;
 mod bench_events;
 mod bench_plugins;
 mod bench_pool;
+mod bench_popup;
 mod bench_web;
 mod browser;
 mod plugins;
@@ -50,7 +51,7 @@ tasks:
   build-plugins              build the plugins for wasm32-wasip2 and package them as
                              target/plugins/<id>-<version>.wasm
   test                       run every test suite on SQLite and PostgreSQL
-  bench [--quick] [--customers N] [--only events|customers|web|plugins]
+  bench [--quick] [--customers N] [--only events|customers|web|pool|popup|plugins]
                              run the benchmarks (N customers, default 1,000,000; 20,000
                              with --quick) and rewrite docs/BENCHMARKS.md; with --only,
                              run one benchmark and replace its section";

@@ -12,7 +12,7 @@ use tessera_sdk::{Caller, Error, Id, Result, log};
 use crate::config::Settings;
 use crate::pools::Reach;
 use crate::text::{self, Text};
-use crate::time;
+use tessera_sdk::time;
 
 /// The entity that logs each successful claim, to count a user's claims of the day.
 const ENTITY: &str = "claim";

@@ -6,7 +6,7 @@ use serde_json::Value;
 use tessera_sdk::customers::{AssignLimits, Selection};
 use tessera_sdk::{Result, settings};
 
-use crate::time::{self, DAY_MS};
+use tessera_sdk::time::{self, DAY_MS};
 
 /// The plugin's settings, with the manifest's defaults where the admin left one unset.
 #[derive(Debug, Clone, PartialEq)]

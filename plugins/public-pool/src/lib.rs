@@ -26,9 +26,9 @@ mod rules;
 mod rules_page;
 mod stats;
 mod text;
-mod time;
 
 use serde_json::Value;
+use tessera_sdk::time;
 use tessera_sdk::ui::{Outcome, Page, RenderRequest};
 use tessera_sdk::{Caller, Error, Json, Plugin, Result, from_json};
 

@@ -12,7 +12,7 @@ use tessera_sdk::{Caller, Id, Result, log};
 use crate::config::Settings;
 use crate::rules::{self, Rule};
 use crate::text::Text;
-use crate::time;
+use tessera_sdk::time;
 
 /// Where the notification takes an owner: their customers about to return.
 pub const DUE_LINK: &str = "/p/public-pool/pool?due=1";

@@ -11,7 +11,7 @@ use tessera_sdk::{Id, Result};
 use crate::config::Settings;
 use crate::reference;
 use crate::text::{self, Text};
-use crate::time::days_ms;
+use tessera_sdk::time::days_ms;
 
 /// The entity that stores rules.
 pub const ENTITY: &str = "rule";
