@@ -160,7 +160,7 @@ struct Tally {
 impl Tally {
     async fn expect_4xx(&mut self, what: String, req: reqwest::RequestBuilder) {
         self.sent += 1;
-        match req.send().await {
+        match send_again_on_reset(req).await {
             Err(e) => self.failures.push(format!("{what}: transport error {e}")),
             Ok(resp) => {
                 let status = resp.status();
@@ -174,6 +174,22 @@ impl Tally {
             }
         }
     }
+}
+
+/// Sends a request; one the connection failed under is sent again, up to twice. A body over the
+/// limit is refused before it is read and the server closes the connection, so a client still
+/// writing the rest can see the reset before the answer: a race of TCP, not of the host, which
+/// must still answer the request with a 4xx and a message.
+async fn send_again_on_reset(req: reqwest::RequestBuilder) -> reqwest::Result<reqwest::Response> {
+    let mut next = req;
+    for _ in 0..2 {
+        let again = next.try_clone();
+        match (next.send().await, again) {
+            (Err(e), Some(again)) if e.is_request() || e.is_body() => next = again,
+            (result, _) => return result,
+        }
+    }
+    next.send().await
 }
 
 fn method(m: &str) -> Method {
