@@ -1187,19 +1187,7 @@ async fn new_owner(store: &Store, reach: &Reach<'_>) -> Result<(Option<Id>, Opti
             let p = access.principal();
             Ok((Some(p.user_id), p.department_id))
         }
-        Reach::Plugin { acting_user: None, .. } => Ok((None, None)),
-        Reach::Plugin { org_id, acting_user: Some(user) } => {
-            let department: Option<Option<Id>> =
-                sqlx::query_scalar("SELECT department_id FROM users WHERE id = $1 AND org_id = $2")
-                    .bind(user)
-                    .bind(org_id)
-                    .fetch_optional(store.pool())
-                    .await?;
-            match department {
-                Some(department) => Ok((Some(*user), department)),
-                None => Err(Error::invalid("acting_user", format!("user {user} does not exist in this organisation"))),
-            }
-        }
+        Reach::Plugin { org_id, acting_user } => owned_by(store, *org_id, *acting_user, "acting_user").await,
     }
 }
 
@@ -1210,8 +1198,13 @@ fn owner_in(entity: &Entity, fields: &Map<String, Value>) -> Option<Option<Id>> 
     Some(value.as_i64())
 }
 
-/// The owner and department of a record its owner field gives to `owner`.
-async fn owned_by(store: &Store, org_id: Id, owner: Option<Id>) -> Result<(Option<Id>, Option<Id>)> {
+/// The owner and department of a record owned by `owner` (named by `field`, for the error).
+async fn owned_by(
+    store: &Store,
+    org_id: Id,
+    owner: Option<Id>,
+    field: &'static str,
+) -> Result<(Option<Id>, Option<Id>)> {
     let Some(user) = owner else { return Ok((None, None)) };
     let department: Option<Option<Id>> =
         sqlx::query_scalar("SELECT department_id FROM users WHERE id = $1 AND org_id = $2")
@@ -1221,7 +1214,7 @@ async fn owned_by(store: &Store, org_id: Id, owner: Option<Id>) -> Result<(Optio
             .await?;
     match department {
         Some(department) => Ok((Some(user), department)),
-        None => Err(Error::invalid("owner", format!("user {user} does not exist in this organisation"))),
+        None => Err(Error::invalid(field, format!("user {user} does not exist in this organisation"))),
     }
 }
 
@@ -1239,7 +1232,7 @@ pub async fn insert(
     let names = check_entity(plugin_id, entity)?;
     let org_id = reach.org_id();
     let (owner_id, department_id) = match owner_in(entity, fields) {
-        Some(owner) => owned_by(store, org_id, owner).await?,
+        Some(owner) => owned_by(store, org_id, owner, "owner").await?,
         None => new_owner(store, reach).await?,
     };
     if matches!(reach, Reach::User(_))
@@ -1326,7 +1319,7 @@ pub async fn update(
     if let Some(owner) = owner_in(entity, fields) {
         // The record moves to the new owner; a user may only give it to someone their scope
         // still reaches.
-        let (owner_id, department_id) = owned_by(store, org_id, owner).await?;
+        let (owner_id, department_id) = owned_by(store, org_id, owner, "owner").await?;
         if matches!(reach, Reach::User(_))
             && !reach.filter(plugin_id, Action::Edit).allows(&RecordScope { org_id, owner_id, department_id })
         {
