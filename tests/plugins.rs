@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use tessera_host::runtime::invoke::Origin;
 use tessera_host::runtime::package;
 use tessera_tests::{
     Client, RuntimeConfig, TestDb, TestServer, USER_PASSWORD, both_backends, error_code, manifest_of, plugin_package,
@@ -120,7 +121,7 @@ both_backends! {
             body: vec![],
             kind: "api".into(),
         };
-        let failure = server.state.plugins.handle_http(&active, None, "en", request).await.err().context("must fail")?;
+        let failure = server.state.plugins.handle_http(&active, None, &Origin::new("en", None), request).await.err().context("must fail")?;
         assert_eq!(failure.kind, tessera_host::runtime::FailureKind::MemoryCap, "{}", failure.message);
         assert!(failure.peak_memory <= 32 << 20, "peak {} bytes is above the 32 MiB cap", failure.peak_memory);
         assert!(failure.peak_memory > 0);
@@ -264,7 +265,7 @@ both_backends! {
             kind: "api".into(),
         };
         let (response, _) =
-            server.state.plugins.handle_http(&active, None, "en", request).await.map_err(|f| anyhow::anyhow!("{f}"))?;
+            server.state.plugins.handle_http(&active, None, &Origin::new("en", None), request).await.map_err(|f| anyhow::anyhow!("{f}"))?;
         assert_eq!(response.status, 404, "{}", String::from_utf8_lossy(&response.body));
         server.stop().await;
         Ok(())

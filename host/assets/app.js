@@ -267,3 +267,77 @@
     follow();
   }
 })();
+
+// Location fields of plugin forms (clocking in at a site): the browser asks for the device's
+// position once the form is shown and fills in `lat,lon,accuracy`. A form sent before the
+// position arrives waits for it (at most 15 s), then goes without it; the plugin decides what
+// a missing position means.
+(function () {
+  "use strict";
+
+  function status(input, key, value) {
+    var line = input.parentNode && input.parentNode.querySelector("[data-location-status]");
+    if (!line) return;
+    var text = line.getAttribute("data-" + key) || "";
+    line.textContent = text.replace("{}", value == null ? "" : String(value));
+    line.setAttribute("data-state", key);
+  }
+
+  function locate(input) {
+    return new Promise(function (resolve) {
+      if (!navigator.geolocation) {
+        status(input, "failed", "-");
+        resolve();
+        return;
+      }
+      status(input, "pending");
+      navigator.geolocation.getCurrentPosition(
+        function (pos) {
+          var c = pos.coords;
+          input.value = c.latitude + "," + c.longitude + "," + Math.round(c.accuracy);
+          status(input, "found", Math.round(c.accuracy));
+          resolve();
+        },
+        function (err) {
+          input.value = "";
+          status(input, "failed", err && err.message ? err.message : "-");
+          resolve();
+        },
+        { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 }
+      );
+    });
+  }
+
+  function start() {
+    var inputs = document.querySelectorAll("input[data-location]");
+    if (!inputs.length) return;
+    var pending = new Map();
+    inputs.forEach(function (input) {
+      pending.set(input.form, locate(input));
+    });
+    document.addEventListener("submit", function (e) {
+      var form = e.target;
+      var waiting = pending.get(form);
+      if (!waiting || form.getAttribute("data-located") === "1") return;
+      e.preventDefault();
+      var button = form.querySelector("button[type=submit]");
+      if (button) button.disabled = true;
+      var limit = new Promise(function (resolve) { setTimeout(resolve, 15000); });
+      Promise.race([waiting, limit]).then(function () {
+        // In a task of its own: a form ignores a submission asked for while it is still
+        // dispatching this one.
+        setTimeout(function () {
+          form.setAttribute("data-located", "1");
+          if (button) button.disabled = false;
+          if (form.requestSubmit) form.requestSubmit(button || undefined); else form.submit();
+        }, 0);
+      });
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

@@ -162,6 +162,29 @@ struct ServeArgs {
     /// its config, and the organisation and plugin its calls go to); see docs/drivers.md.
     #[arg(long, env = "TESSERA_DRIVERS")]
     drivers: Option<PathBuf>,
+    /// The waits between attempts at a webhook delivery, comma-separated (`5s,1m,5m,30m,2h`);
+    /// after the last the delivery is dead, kept for manual redelivery. Default: 5s, 1m, 5m,
+    /// 30m, 2h, 6h, 12h, 24h (about 45 h in all), as docs/api.md documents.
+    #[arg(long, env = "TESSERA_WEBHOOK_RETRIES", value_delimiter = ',', value_parser = parse_wait)]
+    webhook_retries: Vec<std::time::Duration>,
+}
+
+/// A wait: a whole number of seconds, minutes or hours (`5s`, `1m`, `2h`).
+fn parse_wait(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let bad = || format!("{s:?}: write a whole number of seconds, minutes or hours, e.g. 5s, 1m or 2h");
+    let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(bad()),
+    };
+    if seconds == 0 || seconds > 7 * 24 * 3600 {
+        return Err(format!("{s:?}: a wait is between 1 s and 7 days"));
+    }
+    Ok(std::time::Duration::from_secs(seconds))
 }
 
 #[derive(Debug, Subcommand)]
@@ -302,7 +325,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         first_org_name: args.org_name,
         admin_password: std::env::var("TESSERA_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty()),
         demo: args.demo,
-        dispatch: crate::events::DispatchConfig::default(),
+        dispatch: match args.webhook_retries.as_slice() {
+            [] => crate::events::DispatchConfig::default(),
+            waits => crate::events::DispatchConfig { retry_delays: waits.to_vec(), ..Default::default() },
+        },
         mail: args.smtp_url.as_deref().map(|url| crate::notifications::mail::MailConfig {
             public_url: args.public_url.clone(),
             ..crate::notifications::mail::MailConfig::new(url, &args.mail_from)
@@ -578,5 +604,22 @@ async fn import_command(
             return Ok(());
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::parse_wait;
+
+    #[test]
+    fn waits_are_seconds_minutes_or_hours() {
+        assert_eq!(parse_wait("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_wait(" 1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_wait("2h"), Ok(Duration::from_secs(7200)));
+        for bad in ["", "5", "s", "1.5m", "1d", "0s", "200h", "-1s"] {
+            assert!(parse_wait(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -44,10 +44,22 @@ pub struct Event<'a, P: Serialize> {
 impl<P: Serialize> Event<'_, P> {
     /// Appends the event inside `tx`.
     pub async fn record(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>) -> Result<Id> {
+        let id = self.insert(tx, None).await?;
+        id.ok_or_else(|| crate::Error::Internal("an event without a key was not recorded".into()))
+    }
+
+    /// Appends the event inside `tx` unless an event of its organisation and topic was
+    /// recorded with the same idempotency key: its id, or None when the key was used before.
+    pub async fn record_once(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, key: &str) -> Result<Option<Id>> {
+        self.insert(tx, Some(key)).await
+    }
+
+    async fn insert(&self, tx: &mut sqlx::Transaction<'static, sqlx::Any>, key: Option<&str>) -> Result<Option<Id>> {
         let payload = serde_json::to_string(self.payload).map_err(|e| crate::Error::Internal(e.to_string()))?;
-        let id: Id = sqlx::query_scalar(
-            "INSERT INTO outbox (org_id, topic, aggregate_type, aggregate_id, actor_user_id, payload, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        let id: Option<Id> = sqlx::query_scalar(
+            "INSERT INTO outbox (org_id, topic, aggregate_type, aggregate_id, actor_user_id, payload, created_at, \
+             idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (org_id, topic, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id",
         )
         .bind(self.org_id)
         .bind(self.topic)
@@ -56,9 +68,12 @@ impl<P: Serialize> Event<'_, P> {
         .bind(self.actor_user_id)
         .bind(payload)
         .bind(now_ms())
-        .fetch_one(&mut **tx)
+        .bind(key)
+        .fetch_optional(&mut **tx)
         .await?;
-        RECORDED.send_modify(|n| *n = n.wrapping_add(1));
+        if id.is_some() {
+            RECORDED.send_modify(|n| *n = n.wrapping_add(1));
+        }
         Ok(id)
     }
 }

@@ -295,6 +295,8 @@ pub struct Viewer {
     pub who: Authenticated,
     pub access: Access,
     pub chrome: Chrome,
+    /// The browser's address, for plugins that check where their users are.
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 impl Viewer {
@@ -308,6 +310,11 @@ impl Viewer {
 
     pub fn lang(&self) -> Lang {
         self.chrome.lang
+    }
+
+    /// Where a plugin call made for this viewer comes from.
+    pub fn origin(&self) -> crate::runtime::invoke::Origin {
+        crate::runtime::invoke::Origin::new(self.lang().tag(), self.client_ip)
     }
 
     pub fn is_admin(&self) -> bool {
@@ -389,7 +396,8 @@ impl FromRequestParts<AppState> for Viewer {
         if chrome.notice.is_none() {
             chrome.notice = flash;
         }
-        Ok(Viewer { who, access, chrome })
+        let client_ip = crate::web::ClientIp::from_request_parts(parts, state).await.map_or(None, |c| c.0);
+        Ok(Viewer { who, access, chrome, client_ip })
     }
 }
 

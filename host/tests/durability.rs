@@ -4,81 +4,24 @@
 //! them, and repeats (at-least-once delivery) are counted. On SQLite and PostgreSQL.
 //! (It lives beside the host because only the host's own tests can find its binary.)
 
+mod common;
+
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
 use futures::StreamExt as _;
-use serde_json::{Value, json};
+use serde_json::json;
+
+use common::{database, drop_database, start, token};
 
 const WRITES: usize = 10_000;
 /// Acknowledged creations after which the host is killed.
 const KILL_AFTER: usize = 3_000;
-const PASSWORD: &str = "durability admin passphrase";
-
-struct Host {
-    child: Option<Child>,
-    base: String,
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-async fn start(db: &[String]) -> Host {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(db)
-        .env("TESSERA_ADMIN_PASSWORD", PASSWORD)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("tessera starts");
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
-        assert!(Instant::now() < deadline, "tessera did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Host { child: Some(child), base }
-}
-
-fn database(backend: &str, dir: &std::path::Path) -> (Vec<String>, String) {
-    match backend {
-        "sqlite" => {
-            let url = format!("sqlite://{}?mode=rwc", dir.join("tessera.db").display());
-            (vec!["--data-dir".into(), dir.display().to_string()], url)
-        }
-        _ => {
-            let admin = std::env::var("TESSERA_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
-            let name = format!("tessera_durability_{}", std::process::id());
-            let psql =
-                |sql: &str| Command::new("psql").arg(&admin).args(["-qc", sql]).status().expect("psql").success();
-            psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-            assert!(psql(&format!("CREATE DATABASE {name}")), "PostgreSQL is needed for the tests");
-            let base = admin.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap_or_default();
-            let url = format!("{base}/{name}");
-            (vec!["--database-url".into(), url.clone()], url)
-        }
-    }
-}
 
 /// A receiver counting each `webhook-id` it gets.
 async fn receiver() -> (String, Arc<Mutex<HashMap<String, u32>>>) {
@@ -101,32 +44,6 @@ async fn receiver() -> (String, Arc<Mutex<HashMap<String, u32>>>) {
         let _ = axum::serve(listener, app).await;
     });
     (format!("http://{addr}/hook"), seen)
-}
-
-/// Signs in as the first administrator and returns a personal API token.
-async fn token(base: &str) -> String {
-    let client = reqwest::Client::builder().cookie_store(true).build().expect("client");
-    let signed: Value = client
-        .post(format!("{base}/api/v1/auth/sign-in"))
-        .json(&json!({ "username": "admin", "password": PASSWORD }))
-        .send()
-        .await
-        .expect("sign-in")
-        .json()
-        .await
-        .expect("json");
-    let csrf = signed["csrf_token"].as_str().expect("csrf").to_owned();
-    let made: Value = client
-        .post(format!("{base}/api/v1/me/tokens"))
-        .header("x-csrf-token", csrf)
-        .json(&json!({ "name": "durability" }))
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    made["token"].as_str().expect("token").to_owned()
 }
 
 /// Creates the customers numbered `numbers`, 16 at a time; returns the numbers acknowledged
@@ -168,7 +85,7 @@ async fn committed_events_survive_kill_9(backend: &str) {
     let dir = std::env::temp_dir().join(format!("tessera-durability-{backend}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
-    let (db, url) = database(backend, &dir);
+    let (db, url) = database(backend, &dir, "durability");
     let (hook, seen) = receiver().await;
 
     let first = start(&db).await;
@@ -235,15 +152,7 @@ async fn committed_events_survive_kill_9(backend: &str) {
     assert!(committed.len() >= acked.len());
     pool.close().await;
     drop(second);
-    let _ = std::fs::remove_dir_all(&dir);
-    if let Some(name) = url.strip_prefix("postgres").and(url.rsplit('/').next()) {
-        let admin =
-            std::env::var("TESSERA_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into());
-        let _ = Command::new("psql")
-            .arg(&admin)
-            .args(["-qc", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
-            .status();
-    }
+    drop_database(&dir, &url);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

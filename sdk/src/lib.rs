@@ -21,13 +21,14 @@
 //! ```
 //!
 //! The host's interfaces are re-exported under short paths ([`customers`], [`directory`], [`records`],
-//! [`events`], [`workflow`], [`notify`], [`http`], [`settings`], [`log`], [`ui`]), each with
+//! [`events`], [`workflow`], [`notify`], [`http`], [`settings`], [`log`], [`context`], [`ui`]), each with
 //! helpers for the JSON the API carries: typed records, a query builder, HTTP request and
 //! response helpers with a small router, and builders for the declarative UI.
 //!
 //! The host instantiates a plugin afresh for every call, so nothing kept in memory survives
 //! from one call to the next: keep state in records or settings.
 
+pub mod context;
 pub mod customers;
 pub mod directory;
 mod error;
@@ -54,13 +55,13 @@ pub mod bindings {
         default_bindings_module: "tessera_sdk::bindings",
         additional_derives: [PartialEq],
         additional_type_attributes: {
-            "tessera:plugin/customers@0.1.2/customer-query": [#[derive(Default)]],
+            "tessera:plugin/customers@0.1.3/customer-query": [#[derive(Default)]],
             // Lets tests build a customer with `..Default::default()`.
-            "tessera:plugin/customers@0.1.2/customer": [#[derive(Default)]],
-            "tessera:plugin/ui@0.1.2/table": [#[derive(Default)]],
+            "tessera:plugin/customers@0.1.3/customer": [#[derive(Default)]],
+            "tessera:plugin/ui@0.1.3/table": [#[derive(Default)]],
         },
         // The SDK's own error type, so that it can have a readable `Display` and helpers.
-        with: { "tessera:plugin/types@0.1.2/error": crate::Error },
+        with: { "tessera:plugin/types@0.1.3/error": crate::Error },
     });
 }
 

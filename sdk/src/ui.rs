@@ -220,6 +220,13 @@ impl Field {
         Field::new(name, label, "customer")
     }
 
+    /// The device's position, asked of the browser when the form is shown: the value arrives
+    /// as `{"lat": .., "lon": .., "accuracy-m": ..}`, or is absent when the user or the device
+    /// declined (read it with [`crate::context::Location`]). Since API 0.1.3.
+    pub fn location(name: impl Into<String>, label: impl Into<String>) -> Field {
+        Field::new(name, label, "location")
+    }
+
     /// A choice among `(value, label)` options.
     pub fn select<V: Into<String>, L: Into<String>>(
         name: impl Into<String>,

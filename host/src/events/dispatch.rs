@@ -167,6 +167,8 @@ struct Due {
     attempts: i64,
     url: String,
     secret: String,
+    /// The key of an event published once per key.
+    idempotency_key: Option<String>,
     body: String,
 }
 
@@ -187,7 +189,8 @@ async fn take_due(store: &Store, config: &DispatchConfig) -> Result<Vec<Due>> {
     }
     let mut tx = store.begin_write().await?;
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT d.id, d.event_id, d.endpoint_id, d.attempts, w.url, w.secret, o.topic, o.created_at, o.payload \
+        "SELECT d.id, d.event_id, d.endpoint_id, d.attempts, w.url, w.secret, o.topic, o.created_at, o.payload, \
+         o.idempotency_key \
          FROM deliveries d \
          JOIN webhook_endpoints w ON w.org_id = d.org_id AND w.id = d.endpoint_id \
          JOIN outbox o ON o.id = d.event_id \
@@ -210,6 +213,7 @@ async fn take_due(store: &Store, config: &DispatchConfig) -> Result<Vec<Due>> {
             attempts: r.try_get(3)?,
             url: r.try_get(4)?,
             secret: r.try_get(5)?,
+            idempotency_key: r.try_get(9)?,
             body: webhooks::body(&topic, created_at, &payload),
         });
     }
@@ -359,7 +363,10 @@ pub async fn deliver_due(store: &Store, client: &reqwest::Client, config: &Dispa
         .map(|d| async move {
             let started = std::time::Instant::now();
             let outcome = match urls.get(&d.endpoint_id) {
-                Some(Ok(url)) => webhooks::send(client, url.clone(), &d.secret, d.event_id, &d.body).await,
+                Some(Ok(url)) => {
+                    webhooks::send(client, url.clone(), &d.secret, d.event_id, d.idempotency_key.as_deref(), &d.body)
+                        .await
+                }
                 Some(Err(error)) => {
                     Ok((Outcome::Failed { status: None, error: error.clone(), retry_after: None }, None))
                 }

@@ -6,7 +6,8 @@
 //! can drop repeats), `webhook-timestamp` (Unix seconds) and `webhook-signature`: `v1,` and the
 //! base64 of HMAC-SHA256 over `{id}.{timestamp}.{body}`, keyed with the endpoint's secret
 //! (`whsec_` and the base64 of 32 random bytes). The body is
-//! `{"type": topic, "timestamp": RFC 3339, "data": payload}`.
+//! `{"type": topic, "timestamp": RFC 3339, "data": payload}`. An event a plugin published once
+//! per key (`events.publish-once`) also carries that key in `idempotency-key`.
 
 use std::time::Duration;
 
@@ -122,12 +123,16 @@ fn check_topics(topics: Option<Vec<String>>) -> Result<String> {
             || (!t.is_empty()
                 && t.len() <= 100
                 && t.split('.').all(|part| {
-                    part == "*" || (!part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+                    // Plugins' ids have dashes: `orders-to-erp.order.approved`.
+                    part == "*"
+                        || (!part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || "_-".contains(c)))
                 }));
         if !ok {
             return Err(Error::invalid(
                 "topics",
-                format!("{t:?} is not a topic: write `*`, `customer.created` or `customer.*`"),
+                format!(
+                    "{t:?} is not a topic: write `*`, `customer.created`, `customer.*` or a plugin's `orders-to-erp.*`"
+                ),
             ));
         }
         if !out.contains(&t) {
@@ -384,13 +389,17 @@ pub async fn send(
     url: reqwest::Url,
     secret: &str,
     event_id: Id,
+    idempotency_key: Option<&str>,
     body: &str,
 ) -> Result<Attempted> {
     let msg_id = message_id(event_id);
     let timestamp = jiff::Timestamp::now().as_second();
     let signature = sign(secret, &msg_id, timestamp, body)?;
-    let sent = client
-        .post(url)
+    let mut request = client.post(url);
+    if let Some(key) = idempotency_key {
+        request = request.header("idempotency-key", key);
+    }
+    let sent = request
         .header("content-type", "application/json")
         .header("user-agent", concat!("Tessera-Webhooks/", env!("CARGO_PKG_VERSION")))
         .header("webhook-id", &msg_id)
@@ -452,6 +461,7 @@ mod tests {
         assert!(!topics_match("customer.*", "contact.created"));
         assert!(topics_match("contact.created,activity.created", "activity.created"));
         assert!(!topics_match("contact.created", "contact.deleted"));
+        assert!(topics_match("orders-to-erp.*", "orders-to-erp.order.approved"), "a plugin's family");
     }
 
     #[test]
@@ -466,6 +476,7 @@ mod tests {
             check_topics(Some(vec!["customer.*".into(), "customer.*".into()])).ok().as_deref(),
             Some("customer.*")
         );
+        assert_eq!(check_topics(Some(vec!["orders-to-erp.*".into()])).ok().as_deref(), Some("orders-to-erp.*"));
         for bad in [vec![], vec!["".to_owned()], vec!["customer created".to_owned()], vec!["a..b".to_owned()]] {
             assert!(matches!(check_topics(Some(bad.clone())), Err(Error::Invalid { .. })), "{bad:?}");
         }

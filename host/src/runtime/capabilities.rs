@@ -3,6 +3,7 @@
 //! granter, and its tests. This module only lists them.
 
 mod assigning;
+pub mod context;
 pub mod customers;
 pub mod directory;
 pub mod events;

@@ -317,7 +317,7 @@ async fn deliver(runtime: &Runtime, org_id: Id, config: &DriverConfig, report: &
         body: report.to_json().to_string().into_bytes(),
         kind: "driver".into(),
     };
-    match runtime.handle_http(&active, None, "zh-CN", request).await {
+    match runtime.handle_http(&active, None, &super::invoke::Origin::background(), request).await {
         Ok((response, _)) if response.status < 300 => {}
         Ok((response, _)) => tracing::warn!(driver = %config.name, plugin = %config.plugin, status = response.status,
             body = %String::from_utf8_lossy(&response.body), "the plugin refused a driver's report"),

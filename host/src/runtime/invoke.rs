@@ -2,6 +2,7 @@
 //! epoch, the memory limiter and host-call budget in place; afterwards the outcome is
 //! classified into an error that names the plugin and version, and fed to the breaker.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -71,6 +72,27 @@ pub struct CallStats {
     pub host_calls: u32,
 }
 
+/// Where a call comes from: the language to answer in, and the address of the browser (or of
+/// an inbound webhook's sender) that caused it.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// `zh-CN` or `en`.
+    pub locale: String,
+    pub client_ip: Option<IpAddr>,
+}
+
+impl Origin {
+    pub fn new(locale: impl Into<String>, client_ip: Option<IpAddr>) -> Origin {
+        Origin { locale: locale.into(), client_ip }
+    }
+
+    /// A call no browser made (an event, a job, a device driver's report), answered in the
+    /// host's default language.
+    pub fn background() -> Origin {
+        Origin::new("zh-CN", None)
+    }
+}
+
 /// How long a call may run.
 #[derive(Debug, Clone, Copy)]
 pub enum Urgency {
@@ -85,7 +107,7 @@ impl Runtime {
         &self,
         active: &Active,
         user: Option<Access>,
-        locale: &str,
+        origin: &Origin,
         urgency: Urgency,
     ) -> (wasmtime::Store<PluginState>, Duration) {
         let ctx = CallContext {
@@ -93,7 +115,8 @@ impl Runtime {
             plugin: active.loaded.manifest.clone(),
             enabled: active.enabled.clone(),
             user,
-            locale: locale.to_owned(),
+            locale: origin.locale.clone(),
+            client_ip: origin.client_ip,
             limits: self.limits.clone(),
             http: self.http.clone(),
             runtime: self.weak.clone(),
@@ -116,7 +139,7 @@ impl Runtime {
         &self,
         active: &Arc<Active>,
         user: Option<Access>,
-        locale: &str,
+        origin: &Origin,
         urgency: Urgency,
         call: F,
     ) -> Result<(R, CallStats), CallFailure>
@@ -128,7 +151,7 @@ impl Runtime {
     {
         let label = active.loaded.label();
         let started = Instant::now();
-        let (mut store, deadline) = self.new_store(active, user, locale, urgency);
+        let (mut store, deadline) = self.new_store(active, user, origin, urgency);
         let outcome = match active.loaded.pre.instantiate_async(&mut store).await {
             Ok(instance) => call(&mut store, &instance).await,
             Err(e) => Err(e),
@@ -148,14 +171,14 @@ impl Runtime {
         &self,
         active: &Arc<Active>,
         user: Option<Access>,
-        locale: &str,
+        origin: &Origin,
         request: HttpRequest,
     ) -> Result<(HttpResponse, CallStats), CallFailure> {
-        let caller = self.caller(active, user.as_ref(), locale);
+        let caller = self.caller(active, user.as_ref(), &origin.locale);
         let max = self.limits.max_body_bytes;
         let label = active.loaded.label();
         let (response, stats) = self
-            .call(active, user, locale, Urgency::Interactive, move |store, plugin| {
+            .call(active, user, origin, Urgency::Interactive, move |store, plugin| {
                 Box::pin(async move { plugin.tessera_plugin_guest().call_handle_http(store, &caller, &request).await })
             })
             .await?;
@@ -174,10 +197,11 @@ impl Runtime {
 
     /// Delivers an event.
     pub async fn on_event(&self, active: &Arc<Active>, event: Event) -> Result<CallStats, CallFailure> {
-        let caller = self.caller(active, None, "zh-CN");
+        let origin = Origin::background();
+        let caller = self.caller(active, None, &origin.locale);
         let label = active.loaded.label();
         let (result, stats) = self
-            .call(active, None, "zh-CN", Urgency::Background, move |store, plugin| {
+            .call(active, None, &origin, Urgency::Background, move |store, plugin| {
                 Box::pin(async move { plugin.tessera_plugin_guest().call_on_event(store, &caller, &event).await })
             })
             .await?;
@@ -187,11 +211,12 @@ impl Runtime {
 
     /// Runs a scheduled job.
     pub async fn run_job(&self, active: &Arc<Active>, job: &str) -> Result<CallStats, CallFailure> {
-        let caller = self.caller(active, None, "zh-CN");
+        let origin = Origin::background();
+        let caller = self.caller(active, None, &origin.locale);
         let label = active.loaded.label();
         let job = job.to_owned();
         let (result, stats) = self
-            .call(active, None, "zh-CN", Urgency::Background, move |store, plugin| {
+            .call(active, None, &origin, Urgency::Background, move |store, plugin| {
                 Box::pin(async move { plugin.tessera_plugin_guest().call_run_job(store, &caller, &job).await })
             })
             .await?;
@@ -204,14 +229,14 @@ impl Runtime {
         &self,
         active: &Arc<Active>,
         user: Access,
-        locale: &str,
+        origin: &Origin,
         request: RenderRequest,
     ) -> Result<Page, CallFailure> {
         let label = active.loaded.label();
         admins_only(active, &user, &request.target, &label)?;
-        let caller = self.caller(active, Some(&user), locale);
+        let caller = self.caller(active, Some(&user), &origin.locale);
         let (result, stats) = self
-            .call(active, Some(user), locale, Urgency::Interactive, move |store, plugin| {
+            .call(active, Some(user), origin, Urgency::Interactive, move |store, plugin| {
                 Box::pin(async move { plugin.tessera_plugin_guest().call_render(store, &caller, &request).await })
             })
             .await?;
@@ -224,7 +249,7 @@ impl Runtime {
         &self,
         active: &Arc<Active>,
         user: Access,
-        locale: &str,
+        origin: &Origin,
         target: String,
         action: String,
         argument: Option<String>,
@@ -232,9 +257,9 @@ impl Runtime {
     ) -> Result<Outcome, CallFailure> {
         let label = active.loaded.label();
         admins_only(active, &user, &target, &label)?;
-        let caller = self.caller(active, Some(&user), locale);
+        let caller = self.caller(active, Some(&user), &origin.locale);
         let (result, stats) = self
-            .call(active, Some(user), locale, Urgency::Interactive, move |store, plugin| {
+            .call(active, Some(user), origin, Urgency::Interactive, move |store, plugin| {
                 Box::pin(async move {
                     plugin
                         .tessera_plugin_guest()

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 pub const SUPPORTED_API: &str = ">=0.1.0, <0.2.0";
 
 /// The API version this host implements (the WIT package `tessera:plugin`).
-pub const HOST_API_VERSION: &str = "0.1.2";
+pub const HOST_API_VERSION: &str = "0.1.3";
 
 /// Text in both of the CRM's languages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -57,6 +57,10 @@ pub struct Manifest {
     pub events: Vec<String>,
     #[serde(default)]
     pub jobs: Vec<Job>,
+    /// Approval definitions the plugin starts approvals of, created in an organisation when it
+    /// enables the plugin (unless it has one of that name already); its admin may change them.
+    #[serde(default)]
+    pub approvals: Vec<Approval>,
     /// The settings form the organisation's admin fills in.
     #[serde(default)]
     pub settings: Vec<Setting>,
@@ -81,6 +85,10 @@ pub struct PluginInfo {
     /// Hosts outbound HTTP may reach (`erp.example.com`, `*.example.com`).
     #[serde(default)]
     pub http_allow: Vec<String>,
+    /// Settings holding a URL (an ERP's address) whose host outbound HTTP may also reach, as
+    /// the organisation's admin filled it in.
+    #[serde(default)]
+    pub http_allow_settings: Vec<String>,
     /// Whether an organisation needs a license from the marketplace to enable it.
     #[serde(default)]
     pub license_required: bool,
@@ -192,6 +200,23 @@ pub struct Job {
     pub name: String,
     /// Five-field cron in UTC, e.g. `0 2 * * *`.
     pub schedule: String,
+}
+
+/// An approval definition a plugin ships: `workflow::start` names it, the host creates it when
+/// an organisation enables the plugin.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Approval {
+    /// The definition's name, e.g. `attendance-leave`.
+    pub name: String,
+    /// How the plugin's details present it.
+    pub label: Localized,
+    /// The entity whose records it approves.
+    pub entity: String,
+    /// The steps, as the workflow API takes them; approvers are `manager` or
+    /// `department_head` (users and roles differ in every organisation).
+    #[schema(value_type = Vec<Object>)]
+    pub steps: Vec<crate::workflow::definitions::StepSpec>,
 }
 
 /// A setting of the plugin's settings form.
@@ -393,6 +418,60 @@ impl Manifest {
                 return Err(bad(&format!("settings.{}.kind", s.name), format!("unknown kind {:?}", s.kind)));
             }
         }
+        for name in &p.http_allow_settings {
+            match self.settings.iter().find(|s| &s.name == name) {
+                None => return Err(bad("plugin.http-allow-settings", format!("{name:?} is not one of its settings"))),
+                Some(s) if s.kind != "text" => {
+                    return Err(bad("plugin.http-allow-settings", format!("{name:?} must be a text setting")));
+                }
+                Some(_) => {}
+            }
+        }
+        if !p.http_allow_settings.is_empty() && !self.requests("http:outbound") {
+            return Err(bad(
+                "plugin.http-allow-settings",
+                "lists settings but the plugin does not request http:outbound",
+            ));
+        }
+        self.check_approvals()
+    }
+
+    fn check_approvals(&self) -> Result<()> {
+        use crate::workflow::definitions::ApproverSpec;
+        if !self.approvals.is_empty() && !self.requests("workflow") {
+            return Err(bad("approvals", "the plugin declares approvals but does not request workflow"));
+        }
+        let mut names = BTreeSet::new();
+        for a in &self.approvals {
+            let field = format!("approvals.{}", a.name);
+            if a.name.trim().is_empty() || a.name.chars().count() > 100 || !names.insert(a.name.as_str()) {
+                return Err(bad(
+                    "approvals.name",
+                    format!("{:?} must be a unique name of 1 to 100 characters", a.name),
+                ));
+            }
+            if self.entity(&a.entity).is_none() {
+                return Err(bad(&field, format!("entity {:?} is not an entity of the plugin", a.entity)));
+            }
+            if a.steps.is_empty() || a.steps.len() > 20 {
+                return Err(bad(&field, "an approval has 1 to 20 steps"));
+            }
+            for step in &a.steps {
+                let portable = |s: &ApproverSpec| {
+                    matches!(s, ApproverSpec::Manager | ApproverSpec::DepartmentHead { department_id: None })
+                };
+                if step.approvers.is_empty() || !step.approvers.iter().all(portable) {
+                    return Err(bad(
+                        &field,
+                        format!(
+                            "step {:?}: approvers must be `manager` or `department_head` (users, roles and departments \
+                             differ in every organisation; its admin adds them)",
+                            step.name
+                        ),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -484,6 +563,53 @@ timeline = "reason"
             let err = Manifest::parse(&text).expect_err(expected).to_string();
             assert!(err.contains(expected), "{err} should mention {expected}");
         }
+    }
+
+    const APPROVAL: &str = r#"
+[[approvals]]
+name = "pool-claim"
+label = { zh = "领取审批", en = "Claim approval" }
+entity = "claim"
+steps = [{ name = "经理", approvers = [{ kind = "manager" }], condition = { field = "count", op = ">", value = 10 } }]
+"#;
+
+    #[test]
+    fn approvals_and_url_settings_are_checked() {
+        let with_workflow = MINIMAL.replace("\"events:subscribe\"]", "\"events:subscribe\", \"workflow\"]");
+        let m = Manifest::parse(&format!("{with_workflow}{APPROVAL}")).expect("parses");
+        assert_eq!(m.approvals[0].steps[0].approvers, [crate::workflow::definitions::ApproverSpec::Manager]);
+        let cases = [
+            (format!("{MINIMAL}{APPROVAL}"), "does not request workflow"),
+            (
+                format!("{with_workflow}{}", APPROVAL.replace("entity = \"claim\"", "entity = \"order\"")),
+                "not an entity",
+            ),
+            (
+                format!(
+                    "{with_workflow}{}",
+                    APPROVAL.replace("{ kind = \"manager\" }", "{ kind = \"role\", role_id = 3 }")
+                ),
+                "`manager` or `department_head`",
+            ),
+            (format!("{with_workflow}{APPROVAL}{APPROVAL}"), "unique name"),
+        ];
+        for (text, expected) in cases {
+            let err = Manifest::parse(&text).expect_err(expected).to_string();
+            assert!(err.contains(expected), "{err} should mention {expected}");
+        }
+
+        let outbound = MINIMAL.replace("\"events:subscribe\"]", "\"events:subscribe\", \"http:outbound\"]");
+        let setting =
+            "\n[[settings]]\nname = \"erp_url\"\nlabel = { zh = \"地址\", en = \"Address\" }\nkind = \"text\"\n";
+        let allow = |text: &str| text.replace("api = \"^0.1\"", "api = \"^0.1\"\nhttp-allow-settings = [\"erp_url\"]");
+        assert!(Manifest::parse(&format!("{}{setting}", allow(&outbound))).is_ok());
+        let err = Manifest::parse(&allow(&outbound)).expect_err("no such setting").to_string();
+        assert!(err.contains("not one of its settings"), "{err}");
+        let err = Manifest::parse(&format!("{}{setting}", allow(MINIMAL))).expect_err("no outbound").to_string();
+        assert!(err.contains("http:outbound"), "{err}");
+        let secret = setting.replace("\"text\"", "\"secret\"");
+        let err = Manifest::parse(&format!("{}{secret}", allow(&outbound))).expect_err("a secret").to_string();
+        assert!(err.contains("must be a text setting"), "{err}");
     }
 
     #[test]

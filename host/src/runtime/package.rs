@@ -46,6 +46,7 @@ const API_INTERFACES: &[&str] = &[
     "http-client",
     "settings",
     "log",
+    "context",
     "ui",
 ];
 

@@ -424,6 +424,8 @@ impl Registry {
             }
         }
         super::jobs::register(&mut tx, org_id, m, grants, now).await?;
+        let actor = by.unwrap_or(service_user_id);
+        crate::workflow::definitions::ensure_for_plugin(&mut tx, org_id, actor, plugin_id, &m.approvals).await?;
         crate::audit::AuditEntry::new(org_id, by, "plugin.enable")
             .detail(serde_json::json!({ "plugin": plugin_id, "version": version.to_string(), "grants": grants }))
             .record(&mut *tx)
@@ -533,6 +535,16 @@ impl Registry {
         .execute(&mut *tx)
         .await?;
         super::jobs::register(&mut tx, org_id, m, grants, now).await?;
+        if !m.approvals.is_empty() {
+            let service_user_id: Id =
+                sqlx::query_scalar("SELECT service_user_id FROM org_plugins WHERE org_id = $1 AND plugin_id = $2")
+                    .bind(org_id)
+                    .bind(plugin_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            crate::workflow::definitions::ensure_for_plugin(&mut tx, org_id, service_user_id, plugin_id, &m.approvals)
+                .await?;
+        }
         tx.commit().await?;
         tracing::info!(plugin = plugin_id, from = %current, to = %m.plugin.version, org_id, "plugin version switched");
         Ok(())

@@ -18,11 +18,11 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::bindings::tessera::plugin::ui;
 use super::bindings::{HttpRequest, PluginFault};
-use super::invoke::{CallFailure, FailureKind};
+use super::invoke::{CallFailure, FailureKind, Origin};
 use super::package::{self, MAX_PACKAGE_BYTES};
 use super::registry::{Active, InstalledVersion, PluginInfo};
 use crate::error::Error;
-use crate::web::{ApiError, ApiResult, AppState, Auth, ErrorBody, Json, Query};
+use crate::web::{ApiError, ApiResult, AppState, Auth, ClientIp, ErrorBody, Json, Query};
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -370,6 +370,7 @@ async fn render_page(
     auth: Auth,
     Path((id, target)): Path<(String, String)>,
     Query(params): Query<Vec<(String, String)>>,
+    ClientIp(client_ip): ClientIp,
 ) -> ApiResult<Json<Value>> {
     let access = auth.access(&state).await?;
     let active = active(&state, auth.0.principal.org_id, &id)?;
@@ -382,7 +383,7 @@ async fn render_page(
         None => None,
     };
     let request = ui::RenderRequest { target, customer_id, params };
-    let page = state.plugins.render(&active, access, &auth.0.locale, request).await?;
+    let page = state.plugins.render(&active, access, &Origin::new(&auth.0.locale, client_ip), request).await?;
     Ok(Json(page_json(&page)))
 }
 
@@ -406,12 +407,14 @@ async fn act(
     State(state): State<AppState>,
     auth: Auth,
     Path((id, target, action)): Path<(String, String, String)>,
+    ClientIp(client_ip): ClientIp,
     Json(req): Json<ActRequest>,
 ) -> ApiResult<Json<Value>> {
     let access = auth.access(&state).await?;
     let active = active(&state, auth.0.principal.org_id, &id)?;
     let input = Value::Object(req.input).to_string();
-    let outcome = state.plugins.act(&active, access, &auth.0.locale, target, action, req.argument, input).await?;
+    let origin = Origin::new(&auth.0.locale, client_ip);
+    let outcome = state.plugins.act(&active, access, &origin, target, action, req.argument, input).await?;
     Ok(Json(outcome_json(&outcome)))
 }
 
@@ -516,48 +519,70 @@ pub fn outcome_json(outcome: &ui::Outcome) -> Value {
     }
 }
 
-async fn api_root(state: State<AppState>, auth: Auth, Path(plugin): Path<String>, req: Request) -> Response {
-    plugin_api(state, auth, plugin, String::new(), req).await
+async fn api_root(
+    state: State<AppState>,
+    auth: Auth,
+    client: ClientIp,
+    Path(plugin): Path<String>,
+    req: Request,
+) -> Response {
+    plugin_api(state, auth, client, plugin, String::new(), req).await
 }
 
 async fn api_route(
     state: State<AppState>,
     auth: Auth,
+    client: ClientIp,
     Path((plugin, rest)): Path<(String, String)>,
     req: Request,
 ) -> Response {
-    plugin_api(state, auth, plugin, rest, req).await
+    plugin_api(state, auth, client, plugin, rest, req).await
 }
 
 /// `/api/plugins/<id>/…`: the plugin answers for the signed-in user.
-async fn plugin_api(State(state): State<AppState>, auth: Auth, plugin: String, rest: String, req: Request) -> Response {
+async fn plugin_api(
+    State(state): State<AppState>,
+    auth: Auth,
+    ClientIp(client_ip): ClientIp,
+    plugin: String,
+    rest: String,
+    req: Request,
+) -> Response {
     let result = async {
         let access = auth.access(&state).await?;
         let active = active(&state, auth.0.principal.org_id, &plugin)?;
         let request = to_plugin_request(req, &rest, "api", state.plugins.limits.max_body_bytes).await?;
-        let (response, _) = state.plugins.handle_http(&active, Some(access), &auth.0.locale, request).await?;
+        let (response, _) =
+            state.plugins.handle_http(&active, Some(access), &Origin::new(&auth.0.locale, client_ip), request).await?;
         Ok::<_, ApiError>(from_plugin_response(&active, response))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn hook_root(state: State<AppState>, Path((plugin, org)): Path<(String, String)>, req: Request) -> Response {
-    plugin_hook(state, plugin, org, String::new(), req).await
+async fn hook_root(
+    state: State<AppState>,
+    client: ClientIp,
+    Path((plugin, org)): Path<(String, String)>,
+    req: Request,
+) -> Response {
+    plugin_hook(state, client, plugin, org, String::new(), req).await
 }
 
 async fn hook_route(
     state: State<AppState>,
+    client: ClientIp,
     Path((plugin, org, rest)): Path<(String, String, String)>,
     req: Request,
 ) -> Response {
-    plugin_hook(state, plugin, org, rest, req).await
+    plugin_hook(state, client, plugin, org, rest, req).await
 }
 
 /// `/hooks/<id>/<org>/…`: an inbound webhook; anyone may call it, so the plugin must have
 /// been granted `http:inbound` and checks the caller's signature itself.
 async fn plugin_hook(
     State(state): State<AppState>,
+    ClientIp(client_ip): ClientIp,
     plugin: String,
     org: String,
     rest: String,
@@ -570,7 +595,7 @@ async fn plugin_hook(
             return Err(not_enabled(&plugin));
         }
         let request = to_plugin_request(req, &rest, "hook", state.plugins.limits.max_body_bytes).await?;
-        let (response, _) = state.plugins.handle_http(&active, None, "zh-CN", request).await?;
+        let (response, _) = state.plugins.handle_http(&active, None, &Origin::new("zh-CN", client_ip), request).await?;
         Ok::<_, ApiError>(from_plugin_response(&active, response))
     }
     .await;
@@ -615,6 +640,7 @@ const SAFE_CONTENT_TYPES: &[&str] = &[
     "image/jpeg",
     "image/gif",
     "application/pdf",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 ];
 
 /// Response headers a plugin may set.

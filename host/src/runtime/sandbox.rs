@@ -107,6 +107,8 @@ pub struct CallContext {
     /// inbound webhooks.
     pub user: Option<Access>,
     pub locale: String,
+    /// The browser's address (or an inbound webhook's sender's) for interactive calls.
+    pub client_ip: Option<std::net::IpAddr>,
     pub limits: Arc<Limits>,
     pub http: reqwest::Client,
     /// The runtime, for host calls that change the plugin's own state (settings, events).

@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use super::Lang;
-use crate::access::Access;
 use crate::runtime::bindings::tessera::plugin::ui;
 use crate::runtime::registry::Active;
 use crate::store::Id;
@@ -137,6 +135,8 @@ fn field_view(f: &ui::Field, submitted: Option<&super::FormFields>, errors: &[(S
         "datetime" => "datetime-local",
         "select" => "select",
         "checkbox" => "checkbox",
+        // The device's position, which the browser fills in (see `app.js`).
+        "location" => "location",
         // A customer or user the page already chose (a panel's own customer) is carried
         // along unseen; otherwise its id is typed.
         "customer" | "user" if !value.is_empty() => "hidden",
@@ -197,7 +197,9 @@ pub fn block_views(
                 types: f
                     .fields
                     .iter()
-                    .filter(|field| matches!(field.kind.as_str(), "number" | "customer" | "user" | "checkbox"))
+                    .filter(|field| {
+                        matches!(field.kind.as_str(), "number" | "customer" | "user" | "checkbox" | "location")
+                    })
                     .map(|field| format!("{}:{}", field.name, field.kind))
                     .collect::<Vec<_>>()
                     .join(","),
@@ -242,10 +244,10 @@ impl<'a> Target<'a> {
 pub async fn render_target(
     state: &AppState,
     active: &Arc<Active>,
-    access: &Access,
-    lang: Lang,
+    viewer: &super::Viewer,
     what: Target<'_>,
 ) -> PanelView {
+    let (access, lang) = (&viewer.access, viewer.lang());
     let Target { target, customer_id, params, refill } = what;
     let plugin = active.loaded.manifest.plugin.id.clone();
     let m = &active.loaded.manifest;
@@ -268,7 +270,7 @@ pub async fn render_target(
         customer_id: customer_id.map(|c| c.to_string()).unwrap_or_default(),
         failed: None,
     };
-    match state.plugins.render(active, access.clone(), lang.tag(), request).await {
+    match state.plugins.render(active, access.clone(), &viewer.origin(), request).await {
         Ok(page) => {
             if !page.title.trim().is_empty() {
                 view.title = page.title.clone();

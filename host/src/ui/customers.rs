@@ -765,10 +765,8 @@ async fn show_page(
     for active in state.plugins.registry.active_in(org_id) {
         let m = &active.loaded.manifest;
         for panel in m.panels.iter().filter(|p| m.shows(&p.id, admin)) {
-            panels.push(
-                blocks::render_target(state, &active, &viewer.access, lang, blocks::Target::plain(&panel.id, Some(id)))
-                    .await,
-            );
+            panels
+                .push(blocks::render_target(state, &active, &viewer, blocks::Target::plain(&panel.id, Some(id))).await);
         }
     }
     let may_edit = customers::get(&state.store, &viewer.access, id, Action::Edit).await.is_ok();

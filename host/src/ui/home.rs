@@ -67,10 +67,8 @@ pub async fn home(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
     for active in state.plugins.registry.active_in(org_id) {
         let m = &active.loaded.manifest;
         for widget in m.widgets.iter().filter(|w| m.shows(&w.id, admin)) {
-            widgets.push(
-                blocks::render_target(&state, &active, &viewer.access, lang, blocks::Target::plain(&widget.id, None))
-                    .await,
-            );
+            widgets
+                .push(blocks::render_target(&state, &active, &viewer, blocks::Target::plain(&widget.id, None)).await);
         }
     }
     let chrome = viewer.chrome(lang.t("home.title"), "/");

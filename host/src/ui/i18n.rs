@@ -177,6 +177,14 @@ const TABLE: Strings = &[
     ("blocks.actions", "Actions", "操作"),
     ("blocks.confirm", "Are you sure?", "确定要执行吗？"),
     ("blocks.empty", "Nothing here yet.", "暂无内容。"),
+    ("blocks.location_pending", "Finding your position…", "正在获取位置…"),
+    ("blocks.location_found", "Position found (within {} m).", "已获取位置（误差约 {} 米）。"),
+    ("blocks.location_failed", "Your position is not available: {}", "无法获取位置：{}"),
+    (
+        "blocks.location_script",
+        "needs JavaScript and permission to read the device's position.",
+        "需要启用 JavaScript 并允许读取设备位置。",
+    ),
     // Errors.
     ("error.title", "Something went wrong", "出错了"),
     ("error.not_found", "This page does not exist, or you may not see it.", "页面不存在，或您无权查看。"),

@@ -99,7 +99,7 @@ pub async fn page(
     let embed = query.iter().any(|(k, v)| k == EMBED && v == "1");
     let params: Vec<(String, String)> = query.into_iter().filter(|(k, _)| k != "notice" && k != EMBED).collect();
     let what = Target { target: &target, customer_id: None, params, refill: None };
-    let panel = blocks::render_target(&state, &active, &viewer.access, viewer.lang(), what).await;
+    let panel = blocks::render_target(&state, &active, &viewer, what).await;
     let href = format!("/p/{plugin}/{target}");
     let chrome = viewer.chrome(&panel.title, &href);
     let status = if panel.failed.is_some() { StatusCode::BAD_GATEWAY } else { StatusCode::OK };
@@ -120,6 +120,11 @@ fn form_input(form: &super::FormFields) -> Map<String, Value> {
         let raw = raw.trim();
         let value = match kind_of(name) {
             Some("checkbox") => Value::Bool(true),
+            Some("location") => match location(raw) {
+                Some(at) => at,
+                // Declined or unavailable: the field is absent, as the API says.
+                None => continue,
+            },
             Some("number" | "customer" | "user") if raw.is_empty() => Value::Null,
             Some("number" | "customer" | "user") => raw
                 .parse::<i64>()
@@ -136,6 +141,25 @@ fn form_input(form: &super::FormFields) -> Map<String, Value> {
         }
     }
     input
+}
+
+/// A `location` field's value as the browser posts it (`lat,lon,accuracy`), as the plugin API
+/// gives it: `{"lat": .., "lon": .., "accuracy-m": ..}`. None when empty or not a position.
+fn location(raw: &str) -> Option<Value> {
+    let mut parts = raw.split(',').map(|p| p.trim().parse::<f64>().ok().filter(|v| v.is_finite()));
+    let lat = parts.next()??;
+    let lon = parts.next()??;
+    let accuracy = parts.next().flatten().filter(|a| *a >= 0.0);
+    if parts.next().is_some() || !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return None;
+    }
+    let mut at = Map::new();
+    at.insert("lat".into(), Value::from(lat));
+    at.insert("lon".into(), Value::from(lon));
+    if let Some(a) = accuracy {
+        at.insert("accuracy-m".into(), Value::from(a));
+    }
+    Some(Value::Object(at))
 }
 
 pub async fn act(
@@ -160,7 +184,7 @@ pub async fn act(
         .act(
             &active,
             viewer.access.clone(),
-            viewer.lang().tag(),
+            &viewer.origin(),
             target.clone(),
             action,
             form.opt("_argument"),
@@ -178,7 +202,7 @@ pub async fn act(
         Ok(ui::Outcome::Notice((kind, text))) => Ok(with_flash(see_other(&back), &kind, &text)),
         Ok(ui::Outcome::Invalid(errors)) => {
             let what = Target { target: &target, customer_id, params: Vec::new(), refill: Some((&form, &errors)) };
-            let mut panel = blocks::render_target(&state, &active, &viewer.access, viewer.lang(), what).await;
+            let mut panel = blocks::render_target(&state, &active, &viewer, what).await;
             panel
                 .blocks
                 .insert(0, blocks::BlockView::Notice { kind: "error", text: viewer.lang().t("error.form").to_owned() });
@@ -246,6 +270,25 @@ mod tests {
             input,
             serde_json::json!({"title": "42", "amount": 12.5, "customer_id": 7, "urgent": true, "done": false})
         );
+    }
+
+    #[test]
+    fn a_position_reaches_the_plugin_as_an_object_or_not_at_all() {
+        let form = |at: &str| {
+            super::super::FormFields(
+                [("_types", "at:location"), ("at", at)]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+            )
+        };
+        let input = Value::Object(form_input(&form("31.2304, 121.4737, 35")));
+        assert_eq!(input, serde_json::json!({"at": {"lat": 31.2304, "lon": 121.4737, "accuracy-m": 35.0}}));
+        let input = Value::Object(form_input(&form("31.2304,121.4737")));
+        assert_eq!(input, serde_json::json!({"at": {"lat": 31.2304, "lon": 121.4737}}));
+        for refused in ["", "north", "95,10,5", "31,200,5", "31,121,5,9", "NaN,1,1"] {
+            assert_eq!(Value::Object(form_input(&form(refused))), serde_json::json!({}), "{refused:?}");
+        }
     }
 
     #[test]

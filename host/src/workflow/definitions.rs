@@ -320,11 +320,26 @@ impl Condition {
 
 /// Creates a definition at version 1 (administrators).
 pub async fn create(store: &Store, org_id: Id, actor: Id, new: &NewDefinition) -> Result<Definition> {
+    let mut tx = store.begin_write().await?;
+    let id = create_in(&mut tx, org_id, actor, new, None).await?;
+    let created = get(&mut *tx, org_id, id).await?;
+    tx.commit().await?;
+    Ok(created)
+}
+
+/// Creates a definition at version 1 inside `tx`, recording who made it (and the plugin that
+/// ships it) in the audit log.
+async fn create_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    org_id: Id,
+    actor: Id,
+    new: &NewDefinition,
+    plugin: Option<&str>,
+) -> Result<Id> {
     let name = validate_name(&new.name)?;
     validate_subject_type(&new.subject_type)?;
+    validate_steps(tx, org_id, &new.steps).await?;
     let steps = serde_json::to_string(&new.steps).map_err(|e| Error::Internal(e.to_string()))?;
-    let mut tx = store.begin_write().await?;
-    validate_steps(&mut tx, org_id, &new.steps).await?;
     let now = now_ms();
     let id: Id = sqlx::query_scalar(
         "INSERT INTO approval_definitions (org_id, name, subject_type, version, active, steps, created_by, created_at, updated_at) \
@@ -336,17 +351,47 @@ pub async fn create(store: &Store, org_id: Id, actor: Id, new: &NewDefinition) -
     .bind(&steps)
     .bind(actor)
     .bind(now)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?;
-    record_version(&mut tx, org_id, id, 1, &steps, actor, now).await?;
+    record_version(tx, org_id, id, 1, &steps, actor, now).await?;
+    let mut detail = serde_json::json!({ "name": name, "subject_type": new.subject_type });
+    if let Some(plugin) = plugin {
+        detail["plugin"] = plugin.into();
+    }
     AuditEntry::new(org_id, Some(actor), "workflow.definition_created")
         .target("approval_definition", id)
-        .detail(serde_json::json!({ "name": name, "subject_type": new.subject_type }))
-        .record(&mut *tx)
+        .detail(detail)
+        .record(&mut **tx)
         .await?;
-    let created = get(&mut *tx, org_id, id).await?;
-    tx.commit().await?;
-    Ok(created)
+    Ok(id)
+}
+
+/// Creates, inside `tx`, the approval definitions a plugin ships (subject type
+/// `<plugin>:<entity>`) that the organisation has none of that name and subject type of yet; the
+/// ones it has, as its admin may have changed them, stay as they are.
+pub async fn ensure_for_plugin(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    org_id: Id,
+    actor: Id,
+    plugin_id: &str,
+    approvals: &[crate::runtime::manifest::Approval],
+) -> Result<()> {
+    for approval in approvals {
+        let subject_type = format!("{plugin_id}:{}", approval.entity);
+        let exists: Option<Id> = sqlx::query_scalar(
+            "SELECT id FROM approval_definitions WHERE org_id = $1 AND name = $2 AND subject_type = $3 LIMIT 1",
+        )
+        .bind(org_id)
+        .bind(&approval.name)
+        .bind(&subject_type)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if exists.is_none() {
+            let new = NewDefinition { name: approval.name.clone(), subject_type, steps: approval.steps.clone() };
+            create_in(tx, org_id, actor, &new, Some(plugin_id)).await?;
+        }
+    }
+    Ok(())
 }
 
 async fn record_version(

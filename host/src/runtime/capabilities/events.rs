@@ -1,6 +1,7 @@
 //! `events`: a plugin publishes events of its own, `<plugin-id>.<name>`, into the host's
 //! transactional outbox, from where they reach webhooks and the plugins that subscribe to them
-//! like every host event. Needs `events:publish`.
+//! like every host event; `publish-once` does so at most once per event name and key. Needs
+//! `events:publish`.
 
 use crate::events::Event;
 use crate::runtime::bindings::PluginFault;
@@ -24,17 +25,36 @@ impl Host for PluginState {
         payload: String,
     ) -> wasmtime::Result<Result<(), PluginFault>> {
         self.enter()?;
-        Ok(publish(&self.ctx, &name, &subject_kind, subject_id, &payload).await)
+        let subject = (subject_kind.as_str(), subject_id);
+        Ok(publish(&self.ctx, &name, None, subject, &payload).await.map(|_| ()))
+    }
+
+    async fn publish_once(
+        &mut self,
+        name: String,
+        key: String,
+        subject_kind: String,
+        subject_id: Id,
+        payload: String,
+    ) -> wasmtime::Result<Result<bool, PluginFault>> {
+        self.enter()?;
+        let subject = (subject_kind.as_str(), subject_id);
+        Ok(publish(&self.ctx, &name, Some(&key), subject, &payload).await)
     }
 }
 
+/// Longest idempotency key.
+const MAX_KEY: usize = 200;
+
+/// Records the event `<plugin-id>.<name>`; with a key, only when no event of that name was
+/// recorded with it. Whether it was recorded.
 async fn publish(
     ctx: &CallContext,
     name: &str,
-    subject_kind: &str,
-    subject_id: Id,
+    key: Option<&str>,
+    (subject_kind, subject_id): (&str, Id),
     payload: &str,
-) -> Result<(), PluginFault> {
+) -> Result<bool, PluginFault> {
     ctx.require("events:publish")?;
     let plugin_id = &ctx.plugin.plugin.id;
     if HOST_TOPICS.contains(&plugin_id.as_str()) {
@@ -45,6 +65,9 @@ async fn publish(
     }
     check_name(name)?;
     check_subject_kind(subject_kind)?;
+    if let Some(key) = key {
+        check_key(key)?;
+    }
     if payload.len() > MAX_PAYLOAD {
         return Err(PluginFault::Invalid(format!(
             "payload: at most {} KiB of JSON, not {} bytes",
@@ -68,11 +91,27 @@ async fn publish(
     let store = &ctx.store;
     let work = async {
         let mut tx = store.begin_write().await?;
-        event.record(&mut tx).await?;
+        let recorded = match key {
+            None => event.record(&mut tx).await.map(|_| true)?,
+            Some(key) => event.record_once(&mut tx, key).await?.is_some(),
+        };
         tx.commit().await?;
-        Ok(())
+        Ok(recorded)
     };
-    ctx.bounded("events.publish", work).await
+    ctx.bounded(if key.is_some() { "events.publish-once" } else { "events.publish" }, work).await
+}
+
+/// An idempotency key: 1 to 200 printable ASCII characters without spaces, since receivers
+/// get it in a header (`order-42-v3`).
+fn check_key(key: &str) -> Result<(), PluginFault> {
+    if (1..=MAX_KEY).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err(PluginFault::Invalid(format!(
+            "key: {key:?} is not an idempotency key: use 1 to {MAX_KEY} printable ASCII characters without spaces \
+             (e.g. order-42-v3)"
+        )))
+    }
 }
 
 /// An event name: 1 to 60 lower-case letters, digits, dots, dashes and underscores.
@@ -183,6 +222,44 @@ mod tests {
         let m = fault(s.publish("x".into(), "order".into(), 1, huge).await, "invalid");
         assert!(m.contains("64 KiB"), "{m}");
         assert_eq!(outbox(&db.store).await.len(), before + 2, "nothing refused reached the outbox");
+    }
+
+    async fn once(s: &mut PluginState, name: &str, key: &str, id: Id) -> Result<bool, PluginFault> {
+        let payload = json!({ "order": id }).to_string();
+        s.publish_once(name.into(), key.into(), "order".into(), id, payload).await.expect("no trap")
+    }
+
+    #[tokio::test]
+    async fn publishing_once_per_key_publishes_once_on_both_backends() {
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            let db = TestDb::new(backend).await;
+            let org = testing::org(&db.store, "acme").await;
+            let service = testing::service_user(&db.store, org.id, "test-plugin").await;
+            let grants = &["events:publish"];
+            let mut s = Setup::new(&db.store, org.id, service, testing::manifest(grants, &[], ""), grants).state();
+            let before = outbox(&db.store).await.len();
+            assert_eq!(once(&mut s, "order.approved", "order-42-v1", 42).await.ok(), Some(true), "{backend:?}");
+            assert_eq!(once(&mut s, "order.approved", "order-42-v1", 42).await.ok(), Some(false), "the same key again");
+            assert_eq!(once(&mut s, "order.approved", "order-42-v2", 42).await.ok(), Some(true), "the next version");
+            assert_eq!(once(&mut s, "order.cancelled", "order-42-v1", 42).await.ok(), Some(true), "another event name");
+            let keys: Vec<Option<String>> =
+                sqlx::query_scalar("SELECT idempotency_key FROM outbox WHERE topic LIKE 'test-plugin.%' ORDER BY id")
+                    .fetch_all(db.store.pool())
+                    .await
+                    .expect("keys");
+            assert_eq!(keys, [Some("order-42-v1".into()), Some("order-42-v2".into()), Some("order-42-v1".into())]);
+            assert_eq!(outbox(&db.store).await.len(), before + 3);
+
+            // Plain events need no key, and many share its absence.
+            s.publish("order.noted".into(), "order".into(), 42, "{}".into()).await.expect("no trap").expect("ok");
+            s.publish("order.noted".into(), "order".into(), 42, "{}".into()).await.expect("no trap").expect("ok");
+            assert_eq!(outbox(&db.store).await.len(), before + 5);
+
+            for bad in ["", "with space", "换行", &"k".repeat(201)] {
+                let m = fault(Ok(once(&mut s, "order.approved", bad, 1).await), "invalid");
+                assert!(m.contains("key"), "{bad:?}: {m}");
+            }
+        }
     }
 
     #[tokio::test]

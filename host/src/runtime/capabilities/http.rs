@@ -1,5 +1,7 @@
 //! `http-client`: outbound HTTP to the hosts a plugin's manifest allowlists (`http-allow`,
-//! where `*.example.com` means the subdomains of example.com). Only `https://` to public
+//! where `*.example.com` means the subdomains of example.com), and to the hosts of the URLs the
+//! organisation's admin put in the settings its `http-allow-settings` names (an ERP's address,
+//! which differs in every organisation). Only `https://` to public
 //! addresses, except to the hosts the operator lists as local (`local_hosts`: an ERP on the
 //! office network, a local test receiver), which may also be reached over plain `http://` and
 //! at loopback, private or link-local addresses. A host name is checked again on every
@@ -149,7 +151,7 @@ async fn send(ctx: &CallContext, req: Request) -> Result<Response, PluginFault> 
         Url::parse(&req.url).map_err(|e| PluginFault::Invalid(format!("url: {:?} is not a URL: {e}", req.url)))?;
     let runtime = ctx.runtime.upgrade();
     let local_hosts = runtime.as_ref().map_or(&[][..], |r| r.config.local_hosts.as_slice());
-    let host = check_destination(&url, &ctx.plugin.plugin.http_allow, local_hosts, &ctx.plugin.label())?;
+    let host = check_destination(&url, &allowed_hosts(ctx), local_hosts, &ctx.plugin.label())?;
     let method = req.method.to_ascii_uppercase();
     if !METHODS.contains(&method.as_str()) {
         return Err(PluginFault::Invalid(format!("method: {:?} is not one of {}", req.method, METHODS.join(", "))));
@@ -231,6 +233,21 @@ fn failed_exchange(host: &str, e: &reqwest::Error) -> PluginFault {
 
 /// Checks that a URL may be reached and returns its host; refusals name the host and the
 /// list that would have to hold it.
+/// The hosts a plugin may reach: its manifest's `http-allow`, and the host of each URL in the
+/// settings its `http-allow-settings` names.
+fn allowed_hosts(ctx: &CallContext) -> Vec<String> {
+    let mut allow = ctx.plugin.plugin.http_allow.clone();
+    for name in &ctx.plugin.plugin.http_allow_settings {
+        if let Some(serde_json::Value::String(text)) = ctx.enabled.settings.get(name)
+            && let Ok(url) = Url::parse(text.trim())
+            && let Some(host) = url.host_str()
+        {
+            allow.push(host.trim_end_matches('.').to_ascii_lowercase());
+        }
+    }
+    allow
+}
+
 fn check_destination(url: &Url, allow: &[String], local_hosts: &[String], plugin: &str) -> Result<String, PluginFault> {
     let Some(host) = url.host_str().map(|h| h.trim_end_matches('.').to_ascii_lowercase()) else {
         return Err(PluginFault::Invalid(format!("url: {url} names no host")));
@@ -426,6 +443,31 @@ mod tests {
         let unrequested = Setup::new(&db.store, org.id, org.admin_id, testing::manifest(&[], &[], ""), &[]);
         let m = fault(unrequested.state().send(request(url)).await, "denied");
         assert!(m.contains("did not request http:outbound"), "{m}");
+    }
+
+    #[tokio::test]
+    async fn the_host_of_a_url_setting_the_admin_filled_in_is_allowed() {
+        let db = TestDb::new(Backend::Sqlite).await;
+        let org = testing::org(&db.store, "acme").await;
+        let more =
+            "[[settings]]\nname = \"erp_url\"\nlabel = { zh = \"ERP 地址\", en = \"ERP address\" }\nkind = \"text\"\n";
+        let mut manifest = testing::manifest(&["http:outbound"], &[], more);
+        manifest.plugin.http_allow_settings = vec!["erp_url".into()];
+        let mut setup = Setup::new(&db.store, org.id, org.admin_id, manifest, &["http:outbound"]);
+        // Unset: nothing is allowed.
+        let m = fault(setup.state().send(request("https://erp.acme.example/stock")).await, "denied");
+        assert!(m.contains("not on the http-allow list"), "{m}");
+        setup.enabled.settings.insert("erp_url".into(), "https://ERP.acme.example./api".into());
+        let mut s = setup.state();
+        // Allowed now: the refusal that follows is the address's, not the list's.
+        let m = fault(s.send(request("http://erp.acme.example/stock")).await, "denied");
+        assert!(m.contains("plain http"), "{m}");
+        let m = fault(s.send(request("https://api.acme.example/stock")).await, "denied");
+        assert!(m.contains("not on the http-allow list"), "only the host itself, not its neighbours: {m}");
+        // An admin who puts a private address in the setting still reaches only public ones.
+        setup.enabled.settings.insert("erp_url".into(), "https://10.0.0.5/api".into());
+        let m = fault(setup.state().send(request("https://10.0.0.5/stock")).await, "denied");
+        assert!(m.contains("not a public address"), "{m}");
     }
 
     /// What the receiver got: the request line, the headers (lower-cased names) and the body.

@@ -231,6 +231,7 @@ impl Setup {
             enabled: Arc::new(self.enabled.clone()),
             user: self.user.clone(),
             locale: "zh-CN".into(),
+            client_ip: None,
             limits: Arc::new(self.limits.clone()),
             http: crate::runtime::capabilities::http::outbound_client(&[]),
             runtime: self.runtime.clone(),

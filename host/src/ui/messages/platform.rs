@@ -77,8 +77,8 @@ pub(super) const MESSAGES: &[(&str, &str)] = &[
     ("{} {}", "{} {}"),
     ("name 1 to 50 topics, or [\"*\"] for every event", "请指定 1 到 50 个事件主题，或用 [\"*\"] 订阅全部事件"),
     (
-        "{} is not a topic: write `*`, `customer.created` or `customer.*`",
-        "{} 不是有效的事件主题：请填写 `*`、`customer.created` 或 `customer.*`",
+        "{} is not a topic: write `*`, `customer.created`, `customer.*` or a plugin's `orders-to-erp.*`",
+        "{} 不是有效的事件主题：请填写 `*`、`customer.created`、`customer.*` 或插件的 `orders-to-erp.*`",
     ),
     ("a description is at most 500 characters", "说明最多 500 个字符"),
     ("a definition's name is 1–100 characters", "审批流程名称须为 1–100 个字符"),
