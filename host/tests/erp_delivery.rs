@@ -4,13 +4,14 @@
 //! points at `tests/support/flaky_erp.py`: an ERP that verifies every signature with the Standard
 //! Webhooks reference library, and on a share of first attempts drops the connection, answers
 //! 500, answers 429 with `Retry-After`, answers slowly, or applies the order and loses its answer.
-//! 2,000 orders (`TESSERA_ERP_ORDERS`; `cargo xtask bench --only erp` runs 10,000 in release) are
-//! placed through the plugin's JSON API and approved at once by the plugin's approval (no step's
-//! condition holds for small orders); after 30 % of them the host is killed with SIGKILL, started again on the same
-//! database, and given the orders it did not acknowledge. Then every approved order must have
-//! been applied by the ERP once, and none twice, however often it was sent. On SQLite and
-//! PostgreSQL. The run prints its figures (`erp-delivery-figures {json}`), which
-//! `cargo xtask bench --only erp` records in docs/BENCHMARKS.md.
+//! 2,000 orders (`TESSERA_ERP_ORDERS`; `cargo xtask bench --only erp` runs 10,000 against a
+//! release build) are placed through the plugin's JSON API and approved at once by the plugin's
+//! approval (no step's condition holds for small orders); after 30 % of them the host is killed
+//! with SIGKILL, started again on the same database, and given the orders it did not acknowledge.
+//! Then every approved order must have been applied by the ERP once, and none twice, however
+//! often it was sent. On SQLite and PostgreSQL. The run prints its figures
+//! (`erp-delivery-figures {json}`), which `cargo xtask bench --only erp` records in
+//! docs/BENCHMARKS.md.
 
 mod common;
 

@@ -117,7 +117,7 @@ pub fn run(args: &[String]) -> Result<()> {
         }
         Some("erp") => {
             println!("== sales orders to a flaky ERP, {} orders per backend", crate::bench_erp::ORDERS);
-            let figures = crate::bench_erp::run()?;
+            let figures = crate::bench_erp::run(&binary)?;
             let mut md = String::new();
             crate::bench_erp::report(&mut md, &figures);
             return replace_section("erp", &md);

@@ -1,5 +1,5 @@
-//! Sales orders to a flaky ERP: `host/tests/erp_delivery.rs` run in release with 10,000 orders
-//! per backend. The suite installs the bundled `orders-to-erp` plugin in a `tessera serve`,
+//! Sales orders to a flaky ERP: `host/tests/erp_delivery.rs` run against a release build of
+//! `tessera serve` (`TESSERA_BIN`) with 10,000 orders per backend. The suite installs the bundled `orders-to-erp` plugin in a `tessera serve`,
 //! points a webhook endpoint at `tests/support/flaky_erp.py` (drops, 500s, 429 with
 //! `Retry-After`, slow answers, lost answers; signatures checked with the Standard Webhooks
 //! reference library), places the orders through the plugin's JSON API, kills the host with
@@ -17,12 +17,14 @@ use serde_json::Value;
 pub const ORDERS: usize = 10_000;
 
 /// Runs the suite for both backends and returns each backend's figures.
-pub fn run() -> Result<Vec<Value>> {
+pub fn run(binary: &std::path::Path) -> Result<Vec<Value>> {
     crate::test::ensure_python_packages()?;
     let packages = crate::plugins::build_plugins()?;
+    // The suite itself is only the client; the host it starts is the release build.
     let output = crate::cargo()
-        .args(["test", "--release", "-p", "tessera-host", "--test", "erp_delivery", "--", "--nocapture"])
+        .args(["test", "-p", "tessera-host", "--test", "erp_delivery", "--", "--nocapture"])
         .args(["--test-threads", "1"])
+        .env("TESSERA_BIN", binary)
         .env("TESSERA_ERP_ORDERS", ORDERS.to_string())
         .env("TESSERA_PLUGIN_PACKAGES", &packages)
         .stderr(Stdio::inherit())
@@ -45,7 +47,7 @@ pub fn report(md: &mut String, figures: &[Value]) {
     let _ = writeln!(md, "\n## Sales orders to a flaky ERP\n");
     let _ = writeln!(
         md,
-        "`host/tests/erp_delivery.rs` in release (`cargo xtask bench --only erp`): {ORDERS} sales orders placed \
+        "`host/tests/erp_delivery.rs` against a release build (`cargo xtask bench --only erp`): {ORDERS} sales orders placed \
          through the `orders-to-erp` JSON API, 8 at a time, each approved at once and sent as a signed webhook to \
          `tests/support/flaky_erp.py`, which verifies every signature with the Standard Webhooks reference library \
          and, on a share of first attempts, drops the connection, answers 500, answers 429 with `Retry-After: 1`, \

@@ -31,10 +31,16 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
+/// The `tessera` binary to start: `TESSERA_BIN` when set (a benchmark's release build), else
+/// the one cargo built with these tests.
+fn binary() -> std::ffi::OsString {
+    std::env::var_os("TESSERA_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_tessera").into())
+}
+
 /// Starts `tessera serve` with `args` (the database's, and any more) and waits until it answers.
 pub async fn start(args: &[String]) -> Host {
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+    let child = Command::new(binary())
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .args(args)
         .env("TESSERA_ADMIN_PASSWORD", PASSWORD)
