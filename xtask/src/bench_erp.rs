@@ -23,7 +23,6 @@ pub fn run(binary: &std::path::Path) -> Result<Vec<Value>> {
     // The suite itself is only the client; the host it starts is the release build.
     let output = crate::cargo()
         .args(["test", "-p", "tessera-host", "--test", "erp_delivery", "--", "--nocapture"])
-        .args(["--test-threads", "1"])
         .env("TESSERA_BIN", binary)
         .env("TESSERA_ERP_ORDERS", ORDERS.to_string())
         .env("TESSERA_PLUGIN_PACKAGES", &packages)
@@ -48,7 +47,7 @@ pub fn report(md: &mut String, figures: &[Value]) {
     let _ = writeln!(
         md,
         "`host/tests/erp_delivery.rs` against a release build (`cargo xtask bench --only erp`): {ORDERS} sales orders placed \
-         through the `orders-to-erp` JSON API, 8 at a time, each approved at once and sent as a signed webhook to \
+         through the `orders-to-erp` JSON API, 4 at a time, each approved at once and sent as a signed webhook to \
          `tests/support/flaky_erp.py`, which verifies every signature with the Standard Webhooks reference library \
          and, on a share of first attempts, drops the connection, answers 500, answers 429 with `Retry-After: 1`, \
          answers after 3 s, or applies the order and loses its answer. The host is killed with SIGKILL after 30 % \
