@@ -3,43 +3,69 @@
 //! a `location` field when the admin set a site and radius. A punch is refused, with a message
 //! that says why and what to do, from outside the allowed networks or the radius.
 
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
 use serde_json::Value;
 use tessera_sdk::context;
 use tessera_sdk::records;
 use tessera_sdk::ui::{Action, Field, Form, Outcome, Page, Table};
-use tessera_sdk::{Caller, Error, Result};
+use tessera_sdk::{Caller, Error, Id, Result};
 
 use crate::access;
 use crate::config::{self, Place, Settings};
 use crate::ledger::{Context, Group, time_error};
 use crate::network::{self, Verdict};
-use crate::rules::{self, PunchKind};
-use crate::store::{self, PunchRecord};
+use crate::rules::{self, Day, PunchKind};
+use crate::store::{self, PunchRecord, ShiftRecord};
 use crate::text::Text;
 use crate::zone;
+
+/// The caller's day as the clock sees it, in the organisation's time zone: their department's
+/// shift, and the work date a punch made now counts for.
+struct Today {
+    department: Option<Id>,
+    tz: TimeZone,
+    ctx: Context,
+    shift: ShiftRecord,
+    work_date: Date,
+}
+
+impl Today {
+    fn load(caller: &Caller, now: i64) -> Result<Today> {
+        let department = access::me(caller)?.and_then(|u| u.department_id);
+        let tz = zone::org_zone();
+        let today = rules::local_date(&tz, now).map_err(time_error)?;
+        let ctx = Context::load(today.yesterday().map_err(time_error)?, today.tomorrow().map_err(time_error)?)?;
+        let shift = ctx.shift_of(department);
+        let rule = shift.rule().ok_or_else(|| Error::invalid("the shift's times do not read"))?;
+        let work_date = rules::work_date_of(&tz, &rule, now).map_err(time_error)?;
+        Ok(Today { department, tz, ctx, shift, work_date })
+    }
+
+    /// How the work date stands for `user`, with the punches made so far.
+    fn judge(&self, user: Id, now: i64) -> Result<Day> {
+        let group = Group::load(&self.tz, Some(user), self.work_date, self.work_date)?;
+        Ok(group.judge(&self.ctx, user, self.department, self.work_date, self.work_date, now)?.remove(0))
+    }
+}
 
 /// Draws the clock page.
 pub fn render(caller: &Caller, now: i64) -> Result<Page> {
     let t = Text::of(caller);
     let user = access::user_id(caller)?;
-    let department = access::me(caller)?.and_then(|u| u.department_id);
-    let tz = zone::org_zone();
-    let today = rules::local_date(&tz, now).map_err(time_error)?;
-    let ctx = Context::load(today.yesterday().map_err(time_error)?, today.tomorrow().map_err(time_error)?)?;
-    let shift = ctx.shift_of(department);
-    let rule = shift.rule().ok_or_else(|| Error::invalid("the shift's times do not read"))?;
-    let work_date = rules::work_date_of(&tz, &rule, now).map_err(time_error)?;
-    let group = Group::load(&tz, Some(user), work_date, work_date)?;
-    let day = group.judge(&ctx, user, department, work_date, work_date, now)?.remove(0);
+    let today = Today::load(caller, now)?;
+    let day = today.judge(user, now)?;
+    let Today { tz, ctx, shift, work_date, .. } = &today;
+    let work_date = *work_date;
 
-    let shown = |at: Option<i64>| at.map(|at| zone::time_on(&tz, work_date, at)).unwrap_or_else(|| t.not_punched());
+    let shown = |at: Option<i64>| at.map(|at| zone::time_on(tz, work_date, at)).unwrap_or_else(|| t.not_punched());
     let mut page = Page::new(t.pick("打卡", "Clock in")).key_values([
         (
             t.pick("日期", "Date"),
             format!("{} {} · {}", work_date, t.weekday(zone::iso_weekday(work_date)), t.day_kind(&day)),
         ),
         (t.pick("班次", "Shift"), format!("{} {}–{}", shift.name, shift.start_time, shift.end_time)),
-        (t.pick("当前时间", "Time now"), zone::time_of(&tz, now)),
+        (t.pick("当前时间", "Time now"), zone::time_of(tz, now)),
         (t.punch_kind(PunchKind::In), shown(day.first_in)),
         (t.punch_kind(PunchKind::Out), shown(day.last_out)),
         (t.pick("状态", "Status"), t.day_status(&day)),
@@ -81,7 +107,7 @@ pub fn render(caller: &Caller, now: i64) -> Result<Page> {
             } else {
                 t.pick("网页", "Web")
             };
-            table.row(p.id.to_string(), [zone::time_on(&tz, work_date, p.fields.at), kind, source])
+            table.row(p.id.to_string(), [zone::time_on(tz, work_date, p.fields.at), kind, source])
         });
         page = page.heading(t.pick("今日打卡记录", "Today's punches")).table(table);
     }
@@ -121,13 +147,8 @@ pub fn act(caller: &Caller, action: &str, input: &Value, now: i64) -> Result<Out
         Place::TooFar(distance, radius) => return Ok(Outcome::error(t.location_too_far(distance, radius))),
         Place::Anywhere | Place::Within(_) => {}
     }
-    let department = access::me(caller)?.and_then(|u| u.department_id);
-    let tz = zone::org_zone();
-    let today = rules::local_date(&tz, now).map_err(time_error)?;
-    let ctx = Context::load(today.yesterday().map_err(time_error)?, today.tomorrow().map_err(time_error)?)?;
-    let shift = ctx.shift_of(department);
-    let rule = shift.rule().ok_or_else(|| Error::invalid("the shift's times do not read"))?;
-    let work_date = rules::work_date_of(&tz, &rule, now).map_err(time_error)?;
+    let today = Today::load(caller, now)?;
+    let (tz, work_date) = (&today.tz, today.work_date);
     let punch = PunchRecord {
         user_id: user,
         kind: kind.as_str().to_owned(),
@@ -141,13 +162,12 @@ pub fn act(caller: &Caller, action: &str, input: &Value, now: i64) -> Result<Out
     };
     records::insert_typed(store::PUNCH, &punch, None)?;
 
-    let group = Group::load(&tz, Some(user), work_date, work_date)?;
-    let day = group.judge(&ctx, user, department, work_date, work_date, now)?.remove(0);
-    let time = zone::time_of(&tz, now);
+    let day = today.judge(user, now)?;
+    let time = zone::time_of(tz, now);
     let message = match kind {
         PunchKind::In if day.first_in == Some(now) => t.punched(kind, &time, day.late_min),
         PunchKind::In => {
-            let first = day.first_in.map(|at| zone::time_on(&tz, work_date, at)).unwrap_or_default();
+            let first = day.first_in.map(|at| zone::time_on(tz, work_date, at)).unwrap_or_default();
             format!("{}{}", t.punched(kind, &time, 0), t.first_in_counts(&first))
         }
         PunchKind::Out if day.last_out == Some(now) => t.punched(kind, &time, day.early_min),
