@@ -1,7 +1,7 @@
 //! Where the current call comes from, and the organisation's clock (no capability needed).
 //! Since API 0.1.3.
 //!
-//! ```ignore
+//! ```no_run
 //! use tessera_sdk::context;
 //! let ip = context::client_ip(); // Some(192.168.1.20) for a page or an action
 //! let tz = context::time_zone(); // "Asia/Shanghai"
