@@ -21,13 +21,24 @@
 //! No capability is needed: a plugin always reaches its own records, narrowed to what the
 //! signed-in user may see when it acts for one.
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
 
 pub use crate::bindings::tessera::plugin::records::{
     Condition, Op, Page, Query, Record, delete, find, get, insert, link, update,
 };
 use crate::{Id, Result, from_json, to_json};
+
+/// Reads `null` as the type's default, for a field added to an entity after records were
+/// written (the host answers every declared field, `null` where a record has no value):
+/// `#[serde(default, deserialize_with = "records::or_default")] pub logged: bool`.
+pub fn or_default<'de, D, T>(deserializer: D) -> std::result::Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
 
 /// A record whose fields were read into `T`.
 #[derive(Debug, Clone, PartialEq)]

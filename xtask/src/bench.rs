@@ -115,8 +115,15 @@ pub fn run(args: &[String]) -> Result<()> {
             crate::bench_popup::report(&mut md, &popup_sections);
             return replace_section("popup", &md);
         }
+        Some("erp") => {
+            println!("== sales orders to a flaky ERP, {} orders per backend", crate::bench_erp::ORDERS);
+            let figures = crate::bench_erp::run(&binary)?;
+            let mut md = String::new();
+            crate::bench_erp::report(&mut md, &figures);
+            return replace_section("erp", &md);
+        }
         Some(other) => {
-            bail!("--only takes `events`, `customers`, `web`, `pool`, `popup` or `plugins`, not {other:?}")
+            bail!("--only takes `events`, `customers`, `web`, `pool`, `popup`, `erp` or `plugins`, not {other:?}")
         }
     }
     let mut sections = Vec::new();

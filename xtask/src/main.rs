@@ -8,6 +8,7 @@
 
 mod bench;
 mod bench_customers;
+mod bench_erp;
 mod bench_events;
 mod bench_plugins;
 mod bench_pool;
@@ -51,7 +52,7 @@ tasks:
   build-plugins              build the plugins for wasm32-wasip2 and package them as
                              target/plugins/<id>-<version>.wasm
   test                       run every test suite on SQLite and PostgreSQL
-  bench [--quick] [--customers N] [--only events|customers|web|pool|popup|plugins]
+  bench [--quick] [--customers N] [--only events|customers|web|pool|popup|erp|plugins]
                              run the benchmarks (N customers, default 1,000,000; 20,000
                              with --quick) and rewrite docs/BENCHMARKS.md; with --only,
                              run one benchmark and replace its section";

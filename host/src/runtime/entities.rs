@@ -1283,7 +1283,9 @@ pub async fn get(store: &Store, reach: &Reach<'_>, plugin_id: &str, entity: &Ent
 
 /// Sets the given fields of a record (`null` clears one; fields not named stay), if the reach
 /// may edit it. With `expected_version`, a record changed since that version is refused with
-/// `Conflict`, as is a record changed by someone else during this update.
+/// `Conflict`, as is a record changed by someone else during this update; without, a change made
+/// by someone else during the update is read and the fields are set on top of it (a few times at
+/// most, then `Conflict`).
 pub async fn update(
     store: &Store,
     reach: &Reach<'_>,
@@ -1294,8 +1296,39 @@ pub async fn update(
     expected_version: Option<i64>,
 ) -> Result<Record> {
     let names = check_entity(plugin_id, entity)?;
+    let mut attempt = 1;
+    loop {
+        let changed = update_once(store, reach, plugin_id, &names, entity, id, fields, expected_version).await?;
+        match changed {
+            Changed::Done(record) => return Ok(record),
+            Changed::Raced(_) if expected_version.is_none() && attempt < UNVERSIONED_ATTEMPTS => attempt += 1,
+            Changed::Raced(tx) => return commit_change(tx, 0, &names, entity, id, reach.org_id()).await,
+        }
+    }
+}
+
+/// Tries of an update without an expected version that meets concurrent changes.
+const UNVERSIONED_ATTEMPTS: usize = 3;
+
+/// One try at an update: done, or raced by a concurrent change (its transaction still open).
+enum Changed {
+    Done(Record),
+    Raced(sqlx::Transaction<'static, sqlx::Any>),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn update_once(
+    store: &Store,
+    reach: &Reach<'_>,
+    plugin_id: &str,
+    names: &Names,
+    entity: &Entity,
+    id: Id,
+    fields: &Map<String, Value>,
+    expected_version: Option<i64>,
+) -> Result<Changed> {
     let org_id = reach.org_id();
-    let before = reachable(store, reach, plugin_id, &names, entity, id, Action::Edit).await?;
+    let before = reachable(store, reach, plugin_id, names, entity, id, Action::Edit).await?;
     if expected_version.is_some_and(|v| v != before.version) {
         return Err(Error::Conflict(format!(
             "this {} record was changed by someone else (version {} is current); reload it and try again",
@@ -1304,7 +1337,7 @@ pub async fn update(
     }
     let values = check_fields(store, reach, entity, fields, false).await?;
     if values.is_empty() {
-        return Ok(before);
+        return Ok(Changed::Done(before));
     }
     let mut merged = before.fields.clone();
     for (name, value) in fields {
@@ -1332,9 +1365,12 @@ pub async fn update(
     sql.push(", updated_at = ").bind_id(now).push(", version = version + 1 WHERE id = ").bind_id(id);
     sql.push(" AND org_id = ").bind_id(org_id).push(" AND version = ").bind_id(before.version);
     let mut tx = store.begin_write().await?;
-    check_unique(&mut tx, &names, entity, org_id, Some(id), &values).await?;
+    check_unique(&mut tx, names, entity, org_id, Some(id), &values).await?;
     let done = sql.query().execute(&mut *tx).await.map_err(|e| write_error(e, entity))?;
-    commit_change(tx, done.rows_affected(), &names, entity, id, org_id).await
+    if done.rows_affected() == 0 {
+        return Ok(Changed::Raced(tx));
+    }
+    commit_change(tx, done.rows_affected(), names, entity, id, org_id).await.map(Changed::Done)
 }
 
 /// Ends a versioned change of one record: none changed means someone else changed it at the
@@ -2642,6 +2678,28 @@ mod tests {
             }
             assert_eq!(get(store, &reach, PLUGIN, &entity, record.id).await?.fields.get("title"), Some(&json!("v2")));
             assert_eq!(update(store, &reach, PLUGIN, &entity, record.id, &fields(json!({"title": "v3"})), None).await?.version, 3);
+            Ok(())
+        }
+
+        async fn concurrent_updates_without_a_version_all_land(db) {
+            let store = &db.store;
+            let acme = org(store, "acme").await?;
+            let entity = claim();
+            migrate(store, PLUGIN, std::slice::from_ref(&entity)).await?;
+            let reach = acme.plugin();
+            let record = insert(store, &reach, PLUGIN, &entity, &fields(json!({"title": "v1", "quantity": 0})), None).await?;
+            // Two writers at once, neither naming a version: each sets its own field on top of
+            // whatever the other did; neither is refused.
+            let (title, quantity) = (fields(json!({"title": "v2"})), fields(json!({"quantity": 7})));
+            let (a, b) = tokio::join!(
+                update(store, &reach, PLUGIN, &entity, record.id, &title, None),
+                update(store, &reach, PLUGIN, &entity, record.id, &quantity, None),
+            );
+            a?;
+            b?;
+            let now = get(store, &reach, PLUGIN, &entity, record.id).await?;
+            assert_eq!((now.fields.get("title"), now.fields.get("quantity")), (Some(&json!("v2")), Some(&json!(7))));
+            assert_eq!(now.version, 3);
             Ok(())
         }
 

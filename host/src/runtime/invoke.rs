@@ -13,7 +13,7 @@ use super::Runtime;
 use super::bindings::{Event, HttpRequest, HttpResponse, Outcome, Page, Plugin, PluginFault, RenderRequest};
 use super::engine::EPOCH_TICK;
 use super::registry::Active;
-use super::sandbox::{BudgetSpent, CallContext, PluginState};
+use super::sandbox::{BudgetSpent, CallClock, CallContext, PluginState};
 use crate::access::Access;
 
 /// Why a plugin call did not produce an answer.
@@ -120,17 +120,28 @@ impl Runtime {
             limits: self.limits.clone(),
             http: self.http.clone(),
             runtime: self.weak.clone(),
+            host_time: Default::default(),
         };
         let deadline = match urgency {
             Urgency::Interactive => self.limits.interactive_deadline,
             Urgency::Background => self.limits.background_deadline,
         };
         let engine = active.loaded.pre.engine();
-        let mut store = wasmtime::Store::new(engine, PluginState::new(ctx));
+        let mut state = PluginState::new(ctx);
+        state.clock = CallClock::start(deadline, &self.limits);
+        let mut store = wasmtime::Store::new(engine, state);
         store.limiter(|state| &mut state.limiter);
-        let ticks = (deadline.as_micros() / EPOCH_TICK.as_micros().max(1)).max(1) as u64;
-        store.set_epoch_deadline(ticks);
-        store.epoch_deadline_trap();
+        store.set_epoch_deadline(ticks(deadline));
+        // At the deadline, the time the call's host calls spent on the host's work is given
+        // back (the guest yields to the executor meanwhile); its own time spent, or the cap
+        // reached, it is stopped with `Trap::Interrupt`.
+        store.epoch_deadline_callback(|store| {
+            let state = store.data();
+            Ok(match state.clock.remaining(state.ctx.host_time.get()) {
+                Some(left) => wasmtime::UpdateDeadline::Yield(ticks(left)),
+                None => wasmtime::UpdateDeadline::Interrupt,
+            })
+        });
         (store, deadline)
     }
 
@@ -300,6 +311,11 @@ fn fault_failure(label: &str, fault: PluginFault, stats: CallStats) -> CallFailu
     }
 }
 
+/// Epoch ticks in a span of time, at least one.
+fn ticks(span: Duration) -> u64 {
+    (span.as_micros() / EPOCH_TICK.as_micros().max(1)).max(1) as u64
+}
+
 /// Turns a trap or instantiation error into a failure that says what happened.
 fn classify(
     label: &str,
@@ -313,14 +329,30 @@ fn classify(
         (FailureKind::Budget, format!("{label} was stopped: {spent}"))
     } else if let Some(trap) = err.downcast_ref::<Trap>() {
         match trap {
-            Trap::Interrupt => (
-                FailureKind::Deadline,
-                format!(
-                    "{label} was stopped after {} ms: it ran past its {} ms deadline",
-                    elapsed.as_millis(),
-                    deadline.as_millis()
-                ),
-            ),
+            Trap::Interrupt => {
+                let host = state.ctx.host_time.get();
+                if state.clock.own_time(host) >= deadline {
+                    (
+                        FailureKind::Deadline,
+                        format!(
+                            "{label} was stopped after {} ms: it ran past its {} ms deadline",
+                            elapsed.as_millis(),
+                            deadline.as_millis()
+                        ),
+                    )
+                } else {
+                    // The host's own work took the time: the host is overloaded, the plugin
+                    // is not at fault.
+                    (
+                        FailureKind::Busy,
+                        format!(
+                            "{label} was stopped after {} ms, {} ms of them waiting on a busy host",
+                            elapsed.as_millis(),
+                            host.as_millis()
+                        ),
+                    )
+                }
+            }
             Trap::StackOverflow => (FailureKind::Trap, format!("{label} overflowed its stack and was stopped")),
             _ if state.limiter.refused.is_some() => {
                 let (current, desired) = state.limiter.refused.unwrap_or_default();

@@ -644,8 +644,15 @@ const SAFE_CONTENT_TYPES: &[&str] = &[
 ];
 
 /// Response headers a plugin may set.
-const PLUGIN_RESPONSE_HEADERS: &[&str] =
-    &["cache-control", "etag", "last-modified", "location", "retry-after", "content-disposition"];
+const PLUGIN_RESPONSE_HEADERS: &[&str] = &[
+    "cache-control",
+    "etag",
+    "last-modified",
+    "location",
+    "retry-after",
+    "content-disposition",
+    "idempotent-replayed",
+];
 
 fn from_plugin_response(active: &Active, response: super::bindings::HttpResponse) -> Response {
     let status =

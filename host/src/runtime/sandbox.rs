@@ -1,9 +1,10 @@
 //! What one plugin call runs in: a fresh wasmtime `Store` whose data is a [`PluginState`],
 //! holding the call's context (plugin, organisation, caller, grants), a WASI context with
-//! nothing in it, the memory limiter and the host-call budget.
+//! nothing in it, the memory limiter, the host-call budget and the call's clock.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
@@ -113,6 +114,55 @@ pub struct CallContext {
     pub http: reqwest::Client,
     /// The runtime, for host calls that change the plugin's own state (settings, events).
     pub runtime: std::sync::Weak<super::Runtime>,
+    /// Time the call's host calls spent on the host's own work.
+    pub host_time: Arc<HostTime>,
+}
+
+/// Time a call's host calls spent waiting on the host's own work (the database, mostly). The
+/// call's deadline does not count it: a plugin is neither stopped at its deadline nor moved
+/// towards its breaker because the host was slow, only because it was.
+#[derive(Debug, Default)]
+pub struct HostTime(AtomicU64);
+
+impl HostTime {
+    pub fn add(&self, spent: Duration) {
+        self.0.fetch_add(spent.as_micros().min(u128::from(u64::MAX)) as u64, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> Duration {
+        Duration::from_micros(self.0.load(Ordering::Relaxed))
+    }
+}
+
+/// When a call started and how long it may run: `deadline` of its own time (wall-clock time
+/// less what its host calls spent on the host's work), and never more than `cap` in all.
+#[derive(Debug, Clone, Copy)]
+pub struct CallClock {
+    pub started: Instant,
+    pub deadline: Duration,
+    pub cap: Duration,
+}
+
+impl CallClock {
+    /// A clock started now; the cap adds one host-call bound to the deadline, so a call that
+    /// waited on a slow host still ends.
+    pub fn start(deadline: Duration, limits: &Limits) -> CallClock {
+        CallClock { started: Instant::now(), deadline, cap: deadline + limits.host_call_bound }
+    }
+
+    /// The call's own time so far.
+    pub fn own_time(&self, host: Duration) -> Duration {
+        self.started.elapsed().saturating_sub(host)
+    }
+
+    /// Asked when the epoch reaches the call's deadline: how much longer it may run, or None
+    /// when it must stop (its own time is spent, or it reached the cap).
+    pub fn remaining(&self, host: Duration) -> Option<Duration> {
+        let wall = self.started.elapsed();
+        let own_left = self.deadline.checked_sub(wall.saturating_sub(host))?;
+        let cap_left = self.cap.checked_sub(wall)?;
+        Some(own_left.min(cap_left)).filter(|left| !left.is_zero())
+    }
 }
 
 impl CallContext {
@@ -169,7 +219,10 @@ impl CallContext {
         what: &str,
         work: impl Future<Output = crate::Result<T>>,
     ) -> Result<T, PluginFault> {
-        match tokio::time::timeout(bound, work).await {
+        let started = Instant::now();
+        let outcome = tokio::time::timeout(bound, work).await;
+        self.host_time.add(started.elapsed());
+        match outcome {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(e.into()),
             Err(_) => Err(PluginFault::Unavailable(format!("{what} took longer than {} ms", bound.as_millis()))),
@@ -222,6 +275,7 @@ pub struct PluginState {
     wasi: WasiCtx,
     table: ResourceTable,
     pub limiter: Limiter,
+    pub clock: CallClock,
     host_calls: u32,
     stderr: wasmtime_wasi::p2::pipe::MemoryOutputPipe,
 }
@@ -253,6 +307,7 @@ impl PluginState {
                 peak_memory: 0,
                 refused: None,
             },
+            clock: CallClock::start(limits.background_deadline, &limits),
             host_calls: 0,
             stderr,
         }
@@ -306,5 +361,34 @@ impl PluginState {
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clock_started(ago: Duration) -> CallClock {
+        let limits = Limits::default();
+        CallClock { started: Instant::now() - ago, ..CallClock::start(Duration::from_secs(2), &limits) }
+    }
+
+    #[test]
+    fn time_spent_on_the_host_is_given_back_up_to_the_cap() {
+        // 3 s in, 2.5 s of them in host calls: 0.5 s of its own spent, 1.5 s left.
+        let left = clock_started(Duration::from_secs(3)).remaining(Duration::from_millis(2_500)).unwrap();
+        assert!(left <= Duration::from_millis(1_500) && left > Duration::from_millis(1_400), "{left:?}");
+        // The same call with no host time ran past its own 2 s.
+        assert_eq!(clock_started(Duration::from_secs(3)).remaining(Duration::ZERO), None);
+        // 12.5 s in, nearly all of it on the host: the cap (2 s + the 10 s host-call bound) stops it.
+        assert_eq!(clock_started(Duration::from_millis(12_500)).remaining(Duration::from_secs(12)), None);
+    }
+
+    #[test]
+    fn host_time_adds_up() {
+        let time = HostTime::default();
+        time.add(Duration::from_millis(40));
+        time.add(Duration::from_micros(1_500));
+        assert_eq!(time.get(), Duration::from_micros(41_500));
     }
 }

@@ -1,8 +1,7 @@
 //! The `call` records: one per call the PBX reports, from its first event until it ends, linked
 //! to the customer the number belongs to (which puts it on the customer's timeline).
 
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tessera_sdk::records::{self, Query, Typed};
 use tessera_sdk::{Error, Id, Result};
@@ -60,11 +59,11 @@ pub struct Call {
     /// The PBX's id of the call; unique, which is what makes a repeated event harmless.
     pub call_id: String,
     /// As the PBX sent it.
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(default, deserialize_with = "records::or_default")]
     pub number: String,
     /// As the host matches numbers (`+8613812345678`), or the digits when it is not a phone
     /// number the host knows.
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(default, deserialize_with = "records::or_default")]
     pub canonical: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extension: Option<String>,
@@ -72,7 +71,7 @@ pub struct Call {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<Id>,
     pub status: Status,
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(default, deserialize_with = "records::or_default")]
     pub started_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answered_at: Option<i64>,
@@ -84,31 +83,22 @@ pub struct Call {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_id: Option<Id>,
     /// How many customers had the number when it rang.
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(default, deserialize_with = "records::or_default")]
     pub matches: i64,
     /// The linked customer's name, for lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_name: Option<String>,
     /// The agent logged the call as an activity.
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(default, deserialize_with = "records::or_default")]
     pub logged: bool,
     /// A missed call was returned or dismissed.
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(default, deserialize_with = "records::or_default")]
     pub handled: bool,
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(default, deserialize_with = "records::or_default")]
     pub source: Source,
     /// The line on the customer's timeline.
-    #[serde(default, deserialize_with = "or_default")]
+    #[serde(default, deserialize_with = "records::or_default")]
     pub summary: String,
-}
-
-/// `null` as the type's default.
-fn or_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Default + DeserializeOwned,
-{
-    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 /// A stored call.

@@ -3,7 +3,7 @@
 //!
 //! | method | path | what |
 //! |---|---|---|
-//! | POST | `/orders` | `{customer_id, lines: [{sku, quantity, discount_bp?}], discount_minor?, notes?, price_list_id?, submit?}` → 201 the order with its lines |
+//! | POST | `/orders` | `{customer_id, lines: [{sku, quantity, discount_bp?}], discount_minor?, notes?, price_list_id?, submit?}` → 201 the order with its lines; with an `Idempotency-Key` header, a repeat → 200 the same order |
 //! | GET | `/orders` | `?status=&customer_id=&limit=&cursor=` → `{items, next_cursor}` |
 //! | GET | `/orders/{id}` | the order with its lines and status history |
 //! | POST | `/orders/{id}/submit` | submits a draft for approval → the order |
@@ -13,8 +13,14 @@
 //! 422 for a field that fails (the message names it: `lines[2].quantity: …`, an unknown SKU, a
 //! customer that does not exist, amounts too large), 404 for an unknown order, 409 for an order
 //! in the wrong status. When `submit` is true and the order cannot be submitted (its approval
-//! step has nobody to ask), the draft stays: the error answer carries it as `order`. Creating an order takes about ten host calls and no more than one per
-//! line and product beyond that, so that bulk loads stay fast.
+//! step has nobody to ask), the draft stays: the error answer carries it as `order`. Creating an
+//! order takes about ten host calls and no more than one per line and product beyond that, so
+//! that bulk loads stay fast.
+//!
+//! `POST /orders` takes an `Idempotency-Key` header (1–100 visible ASCII characters), so that an
+//! integration may send a request again when it got no answer: a repeat answers 200 with the
+//! order the first request created (header `idempotent-replayed: true`) and places no other, and
+//! when the first asked to submit and was stopped before it did, the repeat submits.
 
 use std::collections::HashMap;
 
@@ -172,6 +178,31 @@ fn read_line(i: usize, line: &Value) -> Result<LineRequest> {
 }
 
 /// `POST /orders`.
+/// The longest `Idempotency-Key`.
+const MAX_REQUEST_KEY: usize = 100;
+
+/// The request's `Idempotency-Key`, if it has one.
+fn request_key(request: &Request) -> std::result::Result<Option<String>, Response> {
+    let Some(key) = request.header("idempotency-key") else { return Ok(None) };
+    let key = key.trim();
+    if key.is_empty() || key.len() > MAX_REQUEST_KEY || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad_request(format!(
+            "Idempotency-Key: 1 to {MAX_REQUEST_KEY} visible ASCII characters, not {key:?}"
+        )));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+/// The answer to a repeated request: the order the first one created, submitted now if the
+/// first asked to and was stopped before it did.
+fn replay(caller: &Caller, existing: order::Stored, submit: bool, now: i64) -> Result<Response> {
+    let fields = &existing.fields;
+    if submit && fields.status == Status::Draft && fields.approval_id.is_none() {
+        order::submit(existing.id, caller.user_id, now)?;
+    }
+    Ok(show(existing.id)?.with_header("idempotent-replayed", "true"))
+}
+
 fn create(caller: &Caller, request: &Request, now: i64) -> Result<Response> {
     let body: Value = match serde_json::from_slice(&request.body) {
         Ok(body) => body,
@@ -180,7 +211,16 @@ fn create(caller: &Caller, request: &Request, now: i64) -> Result<Response> {
     if !body.is_object() {
         return Ok(bad_request("the body must be a JSON object"));
     }
+    let key = match request_key(request) {
+        Ok(key) => key,
+        Err(answer) => return Ok(answer),
+    };
     let wanted = read_request(&body)?;
+    if let Some(key) = &key
+        && let Some(existing) = order::by_request_key(key)?
+    {
+        return replay(caller, existing, wanted.submit, now);
+    }
     let customer = match order::customer(wanted.customer_id) {
         Ok(c) => c,
         Err(Error::NotFound(_)) => {
@@ -191,9 +231,24 @@ fn create(caller: &Caller, request: &Request, now: i64) -> Result<Response> {
     let clock = Clock::load();
     let (price_list_id, currency) = choose_price_list(wanted.price_list_id, &clock, now)?;
     let lines = resolve_lines(&wanted.lines, price_list_id)?;
-    let draft =
-        Draft { customer, currency, price_list_id, lines, discount_minor: wanted.discount_minor, notes: wanted.notes };
-    let (mut stored, lines) = order::create(draft, &clock, caller.user_id, now)?;
+    let draft = Draft {
+        customer,
+        currency,
+        price_list_id,
+        lines,
+        discount_minor: wanted.discount_minor,
+        notes: wanted.notes,
+        request_key: key.clone(),
+    };
+    let (mut stored, lines) = match order::create(draft, &clock, caller.user_id, now) {
+        Ok(created) => created,
+        // A repeat of this request, sent at the same time, created the order first.
+        Err(Error::Conflict(e)) => match key.as_deref().map(order::by_request_key).transpose()?.flatten() {
+            Some(existing) => return replay(caller, existing, wanted.submit, now),
+            None => return Err(Error::Conflict(e)),
+        },
+        Err(e) => return Err(e),
+    };
     if wanted.submit {
         match order::submit(stored.id, caller.user_id, now) {
             Ok(submitted) => stored = submitted,

@@ -86,6 +86,8 @@ mod tests {
                 tracking: None,
                 invoice_number: None,
                 summary: String::new(),
+                publish_pending: false,
+                request_key: None,
             },
         );
         let line = typed(

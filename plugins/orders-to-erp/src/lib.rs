@@ -64,6 +64,7 @@ impl Plugin for OrdersToErp {
                     Ok(())
                 }
             },
+            "publish-approved" => approval::publish_pending(time::now_ms()).map(|_| ()),
             _ => Err(Error::invalid(format!("no such job: {name:?}"))),
         }
     }

@@ -67,6 +67,12 @@ pub struct Order {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoice_number: Option<String>,
     pub summary: String,
+    /// Approved, and this version not yet confirmed published (see `delivery::publish_pending`).
+    #[serde(default, deserialize_with = "records::or_default")]
+    pub publish_pending: bool,
+    /// The `Idempotency-Key` of the API request that created the order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_key: Option<String>,
 }
 
 impl Order {
@@ -206,6 +212,8 @@ pub struct Draft {
     pub lines: Vec<NewLine>,
     pub discount_minor: i64,
     pub notes: Option<String>,
+    /// The `Idempotency-Key` of the API request, stored with the number once the order is whole.
+    pub request_key: Option<String>,
 }
 
 /// Creates an order as a draft with its lines, numbered and on the customer's timeline.
@@ -247,6 +255,8 @@ pub fn create(draft: Draft, clock: &Clock, by: Option<Id>, now: i64) -> Result<(
         tracking: None,
         invoice_number: None,
         summary: String::new(),
+        publish_pending: false,
+        request_key: None,
     };
     set_totals(&mut order, &totals, draft.lines.len());
     order.summary = text::order_summary("SO-…", Status::Draft, order.total_minor, &order.currency);
@@ -261,8 +271,23 @@ pub fn create(draft: Draft, clock: &Clock, by: Option<Id>, now: i64) -> Result<(
     let number = number_for(id, &clock.compact_date(now));
     order.number = Some(number.clone());
     order.summary = order.summary_for(id);
-    let patch = json!({ "number": number, "summary": order.summary });
-    let stored: Stored = records::update(ENTITY, id, &patch.to_string(), Some(stored.version))?.into_typed()?;
+    // The request key goes in last, with the number: only a whole order answers a repeated
+    // request. When a concurrent repeat stored it first, this order is taken back.
+    let mut patch = json!({ "number": number, "summary": order.summary });
+    if let Some(key) = &draft.request_key {
+        patch["request_key"] = json!(key);
+    }
+    let stored: Stored = match records::update(ENTITY, id, &patch.to_string(), Some(stored.version)) {
+        Ok(record) => record.into_typed()?,
+        Err(e @ Error::Conflict(_)) if draft.request_key.is_some() => {
+            for line in &lines {
+                records::delete(LINE, line.id)?;
+            }
+            records::delete(ENTITY, id)?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     let change = Change { from: None, to: Status::Draft, at: now, by, source: Source::Crm, note: None };
     history::record(&stored, &change, &format!("order-{id}-created"))?;
     Ok((stored, lines))
@@ -288,6 +313,12 @@ fn check_notes(notes: Option<&str>) -> Result<()> {
 /// One order.
 pub fn get(id: Id) -> Result<Stored> {
     records::get_typed(ENTITY, id)
+}
+
+/// The order an API request with this `Idempotency-Key` created.
+pub fn by_request_key(key: &str) -> Result<Option<Stored>> {
+    let (mut found, _) = records::find_typed::<Order>(&Query::new(ENTITY).eq("request_key", key).limit(1))?;
+    Ok(found.pop())
 }
 
 /// The order with this number.
@@ -584,6 +615,8 @@ mod tests {
             tracking: None,
             invoice_number: None,
             summary: String::new(),
+            publish_pending: false,
+            request_key: None,
         }
     }
 

@@ -38,7 +38,15 @@ pub fn act(caller: &Caller, action: &str, argument: Option<&str>, now: i64) -> R
             let customer = order::customer(customer_id)?;
             let clock = Clock::load();
             let (price_list_id, currency) = api::choose_price_list(None, &clock, now)?;
-            let draft = Draft { customer, currency, price_list_id, lines: Vec::new(), discount_minor: 0, notes: None };
+            let draft = Draft {
+                customer,
+                currency,
+                price_list_id,
+                lines: Vec::new(),
+                discount_minor: 0,
+                notes: None,
+                request_key: None,
+            };
             let (stored, _) = order::create(draft, &clock, caller.user_id, now)?;
             Ok(Outcome::redirect(listing::order_link(stored.id)))
         }

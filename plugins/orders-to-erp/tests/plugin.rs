@@ -604,6 +604,83 @@ async fn a_small_order_is_approved_at_once_and_delivered_exactly_once() -> Resul
 }
 
 #[tokio::test]
+async fn a_repeated_request_with_an_idempotency_key_places_one_order() -> Result<()> {
+    let (host, plugin) = start().await?;
+    add_product(&host, &plugin, "C-1", "打印纸", "25", "13").await?;
+    let hangzhou = customer(&host, "杭州西湖文具", None).await?;
+    let admin = host.admin();
+    let body = json!({ "customer_id": hangzhou, "lines": [{ "sku": "C-1", "quantity": 10 }], "submit": true });
+    let post = |key: &str| {
+        admin.send(admin.request(Method::POST, &format!("{API}/orders")).header("idempotency-key", key).json(&body))
+    };
+
+    let (status, first) = post("erp-batch-7/line-1").await?;
+    assert_eq!((status, &first["status"]), (StatusCode::CREATED, &json!("approved")), "{first}");
+    // The integration got no answer and sends the same request again: the same order.
+    let (status, again) = post("erp-batch-7/line-1").await?;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!((&again["id"], &again["number"], &again["status"]), (&first["id"], &first["number"], &first["status"]));
+    let (status, other) = post("erp-batch-7/line-2").await?;
+    assert_eq!(status, StatusCode::CREATED, "{other}");
+    assert_ne!(other["id"], first["id"]);
+    let (_, listed) = admin.get(&format!("{API}/orders?customer_id={hangzhou}")).await?;
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(2), "{listed}");
+
+    for bad in ["", "batch 7", &"k".repeat(101)] {
+        let (status, answer) = post(bad).await?;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad:?}: {answer}");
+        assert!(answer["message"].as_str().is_some_and(|m| m.starts_with("Idempotency-Key:")), "{answer}");
+    }
+    host.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_approval_whose_call_stopped_before_publishing_is_published_by_the_job() -> Result<()> {
+    let (host, plugin) = start().await?;
+    let receiver = Server::start().await?;
+    subscribe(&host, &receiver).await?;
+    add_product(&host, &plugin, "B-1", "文件柜", "800", "13").await?;
+    let shanghai = customer(&host, "上海云帆商贸", None).await?;
+    let draft =
+        api_order(host.admin(), json!({ "customer_id": shanghai, "lines": [{ "sku": "B-1", "quantity": 1 }] })).await?;
+    let id = id_of(&draft)?;
+
+    // What a call stopped between the approval and the publication leaves behind: the order
+    // approved (version 1) and flagged, nothing published, no event to finish it.
+    let approved_at = tessera_testkit::tessera_host::store::now_ms() - 120_000;
+    let sql = format!(
+        "UPDATE plg_orders_to_erp__order SET status = 'approved', revision = 1, approved_at = {approved_at}, \
+         publish_pending = TRUE WHERE id = {id}"
+    );
+    let changed =
+        tessera_testkit::tessera_host::store::SqlBuf::new(&sql).query().execute(host.state().store.pool()).await?;
+    ensure!(changed.rows_affected() == 1, "order {id} was not changed");
+    plugin.run_job("publish-approved").await?;
+
+    let key = format!("order-{id}-v1");
+    let got = host
+        .wait_for(|| async { Ok(Some(deliveries_of(&receiver, &key)).filter(|d| !d.is_empty())) })
+        .await
+        .context("the job never published the approved order")?;
+    assert_eq!(got[0].json()["data"]["version"], 1, "{}", got[0].body);
+    let order = get_order(host.admin(), id).await?;
+    let approvals = order["history"].as_array().map(|h| h.iter().filter(|e| e["to"] == "approved").count());
+    assert_eq!(approvals, Some(1), "the approval is in the history once: {order}");
+
+    // The flag is cleared: a second run publishes nothing, and the version went out once.
+    plugin.run_job("publish-approved").await?;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let ids: std::collections::BTreeSet<String> =
+        deliveries_of(&receiver, &key).iter().filter_map(|r| r.header("webhook-id").map(str::to_owned)).collect();
+    assert_eq!(ids.len(), 1, "one event for the version: {ids:?}");
+    let (status, page) = host.admin().get(&format!("{API}/orders/{id}")).await?;
+    assert_eq!((status, &page["status"]), (StatusCode::OK, &json!("approved")), "{page}");
+    host.stop().await;
+    Ok(())
+}
+
+#[tokio::test]
 async fn a_big_order_waits_for_the_manager_and_a_rejected_one_comes_back_as_a_new_version() -> Result<()> {
     let (host, plugin) = start().await?;
     let receiver = Server::start().await?;

@@ -235,6 +235,7 @@ impl Setup {
             limits: Arc::new(self.limits.clone()),
             http: crate::runtime::capabilities::http::outbound_client(&[]),
             runtime: self.runtime.clone(),
+            host_time: Default::default(),
         })
     }
 }
