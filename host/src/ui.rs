@@ -25,6 +25,7 @@ mod customers;
 mod home;
 pub mod i18n;
 mod imports;
+pub mod markdown;
 mod messages;
 mod notifications;
 mod plugin_pages;

@@ -558,7 +558,7 @@ fn machine() -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
     format!(
-        "{cpu}, {cores} cores, {mem_gib:.0} GiB RAM, {kernel}, {rustc}; server and wrk on the same machine over loopback"
+        "{cpu}, {cores} cores, {mem_gib:.0} GiB RAM, {kernel}, {rustc}; server, load generator and receivers on the same machine over loopback"
     )
 }
 

@@ -46,7 +46,7 @@ pub fn report(md: &mut String, figures: &[Value]) {
     let _ = writeln!(md, "\n## Sales orders to a flaky ERP\n");
     let _ = writeln!(
         md,
-        "`host/tests/erp_delivery.rs` against a release build (`cargo xtask bench --only erp`): {ORDERS} sales orders placed \
+        "`host/tests/erp_delivery.rs` against a release build (`cargo xtask bench --only erp`): {} sales orders placed \
          through the `orders-to-erp` JSON API, 4 at a time, each with its own `Idempotency-Key`, each approved at once and sent as a signed webhook to \
          `tests/support/flaky_erp.py`, which verifies every signature with the Standard Webhooks reference library \
          and, on a share of first attempts, drops the connection, answers 500, answers 429 with `Retry-After: 1`, \
@@ -55,7 +55,8 @@ pub fn report(md: &mut String, figures: &[Value]) {
          wait 1 s, 2 s, 4 s, 8 s, 15 s, 30 s, 60 s. *Placed* is orders accepted per second over the whole run \
          including the restart; *delivered* is approved orders applied by the ERP per second from the first order \
          to the last application. Each run ended with exactly one approved order per request, every one applied \
-         by the ERP exactly once.\n"
+         by the ERP exactly once.\n",
+        grouped(ORDERS as u64)
     );
     let _ = writeln!(
         md,
@@ -63,7 +64,7 @@ pub fn report(md: &mut String, figures: &[Value]) {
     );
     let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
     for f in figures {
-        let n = |k: &str| f[k].as_u64().unwrap_or(0);
+        let n = |k: &str| grouped(f[k].as_u64().unwrap_or(0));
         let x = |k: &str| f[k].as_f64().unwrap_or(0.0);
         let _ = writeln!(
             md,
@@ -82,5 +83,28 @@ pub fn report(md: &mut String, figures: &[Value]) {
             x("delivered_per_s"),
             x("total_s"),
         );
+    }
+}
+
+/// 12037 as `12,037`.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(super::grouped(7), "7");
+        assert_eq!(super::grouped(12_037), "12,037");
+        assert_eq!(super::grouped(1_000_000), "1,000,000");
     }
 }

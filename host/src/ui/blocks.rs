@@ -47,8 +47,8 @@ pub struct StatView {
 /// One block, ready for the template.
 pub enum BlockView {
     Heading(String),
-    /// Paragraphs of plain text (the markdown's markup is dropped, its words kept).
-    Text(Vec<String>),
+    /// The Markdown as safe HTML (`ui::markdown`).
+    Text(String),
     KeyValues(Vec<(String, String)>),
     Table {
         columns: Vec<String>,
@@ -100,20 +100,6 @@ fn action_view(a: &ui::Action) -> ActionView {
         _ => "default".into(),
     };
     ActionView { name: a.name.clone(), label: a.label.clone(), style, argument: a.argument.clone().unwrap_or_default() }
-}
-
-/// Markdown as plain paragraphs: emphasis, heading and list marks dropped.
-fn plain_paragraphs(markdown: &str) -> Vec<String> {
-    markdown
-        .split("\n\n")
-        .map(|p| {
-            p.lines()
-                .map(|l| l.trim().trim_start_matches(['#', '>', '-', '*', ' ']).replace("**", "").replace('`', ""))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .filter(|p| !p.trim().is_empty())
-        .collect()
 }
 
 fn field_view(f: &ui::Field, submitted: Option<&super::FormFields>, errors: &[(String, String)]) -> FieldView {
@@ -172,7 +158,7 @@ pub fn block_views(
         .iter()
         .map(|b| match b {
             ui::Block::Heading(t) => BlockView::Heading(t.clone()),
-            ui::Block::Text(t) => BlockView::Text(plain_paragraphs(t)),
+            ui::Block::Text(t) => BlockView::Text(super::markdown::to_safe_html(t)),
             ui::Block::KeyValues(kv) => BlockView::KeyValues(kv.clone()),
             ui::Block::Table(t) => BlockView::Table {
                 columns: t.columns.iter().map(|c| c.label.clone()).collect(),
@@ -287,17 +273,4 @@ pub async fn render_target(
         }
     }
     view
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn markdown_becomes_plain_paragraphs() {
-        assert_eq!(
-            plain_paragraphs("# Title\n\nSome **bold** `code`\nmore\n\n- item"),
-            vec!["Title".to_owned(), "Some bold code more".into(), "item".into()]
-        );
-    }
 }
