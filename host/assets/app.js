@@ -32,6 +32,21 @@
     count.classList.toggle("has-unread", n > 0);
   }
 
+  // The bell counts a notification as it arrives, then asks the server, whose count is the
+  // truth: a notification replayed after a page load (the tab asks for those since the last one
+  // it saw) was already in the count the page was drawn with.
+  var recount = null;
+  function recountUnread() {
+    if (recount) window.clearTimeout(recount);
+    recount = window.setTimeout(function () {
+      recount = null;
+      window.fetch("/api/v1/notifications/unread-count", { credentials: "same-origin", headers: { accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (body) { if (body && typeof body.unread === "number") setUnread(body.unread); })
+        .catch(function () { /* offline: the count as counted stays */ });
+    }, 300);
+  }
+
   function toast(n) {
     var box = document.getElementById("toasts");
     if (!box) return;
@@ -186,6 +201,7 @@
       try { window.sessionStorage.setItem(LAST_SEEN, String(n.id)); } catch (err) { /* storage off */ }
       var c = document.getElementById("unread-count");
       setUnread(parseInt((c && c.getAttribute("data-count")) || "0", 10) + 1);
+      recountUnread();
       if (n.kind === "plugin_popup") popup(n); else toast(n);
       document.dispatchEvent(new CustomEvent("tessera:notification", { detail: n }));
     });

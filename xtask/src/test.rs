@@ -151,26 +151,27 @@ pub fn run(_args: &[String]) -> Result<()> {
 }
 
 /// Runs one `cargo test` and adds its summaries to `counts`; returns whether it succeeded.
+/// Cargo names each test binary on stderr ("Running …") and the binary reports on stdout; both
+/// go into one pipe, so a summary is always read after the name of the binary it belongs to.
 fn run_suites(mut cmd: Command, counts: &mut Counts) -> Result<bool> {
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let (reader, writer) = std::io::pipe().context("a pipe for cargo test")?;
+    cmd.stdout(writer.try_clone().context("a pipe for cargo test")?).stderr(writer);
     let mut child = cmd.spawn().context("cannot run cargo test")?;
-    let stderr = child.stderr.take().context("stderr")?;
-    // cargo names each test binary on stderr ("Running …"); keep the latest to name empty suites.
-    let current = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let current_err = current.clone();
-    let err_thread = std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.trim().strip_prefix("Running ")
-                && let Ok(mut c) = current_err.lock()
-            {
-                *c = rest.to_owned();
-            }
-            eprintln!("{line}");
-        }
-    });
-    let stdout = child.stdout.take().context("stdout")?;
-    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+    // The command holds the pipe's writing ends; without dropping it the pipe never ends.
+    drop(cmd);
+    // The suite being run, and whether it may run nothing: a binary's or a support library's
+    // unit tests, or a crate's examples, may be none; an integration suite that runs nothing
+    // has been skipped. (Cargo names the suites of the tests crate by file, `search.rs`, and the
+    // host's own by path, `tests/cli.rs`.)
+    let mut current = (String::new(), true);
+    for line in BufReader::new(reader).lines().map_while(Result::ok) {
         println!("{line}");
+        let trimmed = line.trim();
+        if let Some(rest) = trimmed.strip_prefix("Running ") {
+            current = (rest.to_owned(), rest.starts_with("unittests"));
+        } else if let Some(rest) = trimmed.strip_prefix("Doc-tests ") {
+            current = (format!("the examples of {rest}"), true);
+        }
         if line.starts_with("test result:") {
             let (passed, failed, ignored) =
                 (number_before(&line, "passed"), number_before(&line, "failed"), number_before(&line, "ignored"));
@@ -178,22 +179,15 @@ fn run_suites(mut cmd: Command, counts: &mut Counts) -> Result<bool> {
             counts.failed += failed;
             counts.ignored += ignored;
             counts.suites += 1;
-            if passed + failed == 0 {
-                let name = current.lock().map(|c| c.clone()).unwrap_or_default();
-                // Binaries and support libraries may have no unit tests of their own; an
-                // integration suite that runs nothing has been skipped. (Cargo names the
-                // suites of the tests crate by file, `search.rs`, and the host's own by path,
-                // `tests/cli.rs`.)
-                if !name.is_empty() && !name.starts_with("unittests") {
-                    counts.empty_suites.push(name);
-                }
+            if passed + failed == 0 && !current.1 {
+                counts.empty_suites.push(current.0.clone());
             }
         }
     }
     let status = child.wait()?;
-    let _ = err_thread.join();
     Ok(status.success())
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +198,27 @@ mod tests {
         assert_eq!(number_before(line, "passed"), 29);
         assert_eq!(number_before(line, "failed"), 1);
         assert_eq!(number_before(line, "ignored"), 2);
+    }
+
+    /// Cargo names a binary on stderr and the binary reports on stdout: a binary without tests
+    /// of its own is never taken for the integration suite cargo starts next.
+    #[test]
+    fn an_empty_summary_belongs_to_the_suite_named_before_it() {
+        let script = "
+            echo '     Running unittests src/main.rs (target/debug/deps/tessera)' >&2
+            echo 'test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured'
+            echo '     Running tests/cli.rs (target/debug/deps/cli)' >&2
+            echo 'test result: ok. 6 passed; 0 failed; 0 ignored; 0 measured'
+            echo '   Doc-tests tessera_sdk' >&2
+            echo 'test result: ok. 0 passed; 0 failed; 0 ignored; 0 measured'
+            echo '     Running tests/empty.rs (target/debug/deps/empty)' >&2
+            echo 'test result: ok. 0 passed; 0 failed; 1 ignored; 0 measured'
+        ";
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script]);
+        let mut counts = Counts::default();
+        assert!(run_suites(cmd, &mut counts).expect("sh runs"));
+        assert_eq!((counts.passed, counts.ignored, counts.suites), (6, 1, 4));
+        assert_eq!(counts.empty_suites, ["tests/empty.rs (target/debug/deps/empty)"]);
     }
 }

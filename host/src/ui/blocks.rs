@@ -150,7 +150,7 @@ fn field_view(f: &ui::Field, submitted: Option<&super::FormFields>, errors: &[(S
 /// the plugin refused.
 pub fn block_views(
     page: &ui::Page,
-    base_link: &str,
+    page_link: &str,
     submitted: Option<&super::FormFields>,
     errors: &[(String, String)],
 ) -> Vec<BlockView> {
@@ -172,10 +172,7 @@ pub fn block_views(
                     })
                     .collect(),
                 row_actions: t.row_actions.iter().map(action_view).collect(),
-                next: t.next.as_ref().map(|cursor| {
-                    let sep = if base_link.contains('?') { '&' } else { '?' };
-                    format!("{base_link}{sep}{}", serde_urlencoded::to_string([("cursor", cursor)]).unwrap_or_default())
-                }),
+                next: t.next.as_ref().map(|cursor| next_link(page_link, cursor)),
             },
             ui::Block::Form(f) => BlockView::Form {
                 submit: action_view(&f.submit),
@@ -205,6 +202,21 @@ pub fn block_views(
             ui::Block::Notice((kind, text)) => BlockView::Notice { kind: notice_kind(kind), text: text.clone() },
         })
         .collect()
+}
+
+/// The page's link with its parameters but the cursor, e.g. `/p/orders-to-erp/orders?status=approved`:
+/// the next page keeps the filters the user chose.
+fn page_link(base: &str, params: &[(String, String)]) -> String {
+    let kept: Vec<&(String, String)> = params.iter().filter(|(name, _)| name != "cursor").collect();
+    if kept.is_empty() {
+        return base.to_owned();
+    }
+    format!("{base}?{}", serde_urlencoded::to_string(&kept).unwrap_or_default())
+}
+
+fn next_link(page_link: &str, cursor: &str) -> String {
+    let sep = if page_link.contains('?') { '&' } else { '?' };
+    format!("{page_link}{sep}{}", serde_urlencoded::to_string([("cursor", cursor)]).unwrap_or_default())
 }
 
 /// What to ask a plugin to render.
@@ -246,6 +258,7 @@ pub async fn render_target(
         .map(|p| p.title.get(lang.tag()).to_owned())
         .unwrap_or_else(|| target.to_owned());
     let base_link = format!("/p/{plugin}/{target}");
+    let link = page_link(&base_link, &params);
     let request = ui::RenderRequest { target: target.to_owned(), customer_id, params };
     let mut view = PanelView {
         act_base: base_link.clone(),
@@ -265,7 +278,7 @@ pub async fn render_target(
                 Some((form, errors)) => (Some(form), errors),
                 None => (None, &[][..]),
             };
-            view.blocks = block_views(&page, &base_link, submitted, errors);
+            view.blocks = block_views(&page, &link, submitted, errors);
         }
         Err(failure) => {
             tracing::warn!(plugin = %view.plugin, target, error = %failure.message, "plugin render failed");
@@ -273,4 +286,24 @@ pub async fn render_target(
         }
     }
     view
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_page_keeps_the_filters_and_moves_the_cursor() {
+        let params = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        };
+        let base = "/p/orders-to-erp/orders";
+        assert_eq!(next_link(&page_link(base, &[]), "c2"), "/p/orders-to-erp/orders?cursor=c2");
+        let filtered = page_link(base, &params(&[("status", "approved"), ("cursor", "c1"), ("q", "北京 科技")]));
+        assert_eq!(filtered, "/p/orders-to-erp/orders?status=approved&q=%E5%8C%97%E4%BA%AC+%E7%A7%91%E6%8A%80");
+        assert_eq!(
+            next_link(&filtered, "c2/=+"),
+            "/p/orders-to-erp/orders?status=approved&q=%E5%8C%97%E4%BA%AC+%E7%A7%91%E6%8A%80&cursor=c2%2F%3D%2B"
+        );
+    }
 }
