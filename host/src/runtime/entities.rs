@@ -1301,8 +1301,8 @@ pub async fn update(
         let changed = update_once(store, reach, plugin_id, &names, entity, id, fields, expected_version).await?;
         match changed {
             Changed::Done(record) => return Ok(record),
-            Changed::Raced(_) if expected_version.is_none() && attempt < UNVERSIONED_ATTEMPTS => attempt += 1,
-            Changed::Raced(tx) => return commit_change(tx, 0, &names, entity, id, reach.org_id()).await,
+            Changed::Raced if expected_version.is_none() && attempt < UNVERSIONED_ATTEMPTS => attempt += 1,
+            Changed::Raced => return Err(changed_meanwhile(entity)),
         }
     }
 }
@@ -1310,10 +1310,10 @@ pub async fn update(
 /// Tries of an update without an expected version that meets concurrent changes.
 const UNVERSIONED_ATTEMPTS: usize = 3;
 
-/// One try at an update: done, or raced by a concurrent change (its transaction still open).
+/// One try at an update: done, or raced by a concurrent change (and rolled back).
 enum Changed {
     Done(Record),
-    Raced(sqlx::Transaction<'static, sqlx::Any>),
+    Raced,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1368,9 +1368,17 @@ async fn update_once(
     check_unique(&mut tx, names, entity, org_id, Some(id), &values).await?;
     let done = sql.query().execute(&mut *tx).await.map_err(|e| write_error(e, entity))?;
     if done.rows_affected() == 0 {
-        return Ok(Changed::Raced(tx));
+        return Ok(Changed::Raced);
     }
     commit_change(tx, done.rows_affected(), names, entity, id, org_id).await.map(Changed::Done)
+}
+
+/// The refusal of a change that met another one to the same record.
+fn changed_meanwhile(entity: &Entity) -> Error {
+    Error::Conflict(format!(
+        "this {} record was changed by someone else at the same moment; reload it and try again",
+        entity.name
+    ))
 }
 
 /// Ends a versioned change of one record: none changed means someone else changed it at the
@@ -1384,10 +1392,7 @@ async fn commit_change(
     org_id: Id,
 ) -> Result<Record> {
     if changed == 0 {
-        return Err(Error::Conflict(format!(
-            "this {} record was changed by someone else at the same moment; reload it and try again",
-            entity.name
-        )));
+        return Err(changed_meanwhile(entity));
     }
     let record = fetch(&mut *tx, names, entity, id, &RecordFilter::Org { org_id })
         .await?

@@ -109,7 +109,7 @@ impl Runtime {
         user: Option<Access>,
         origin: &Origin,
         urgency: Urgency,
-    ) -> (wasmtime::Store<PluginState>, Duration) {
+    ) -> wasmtime::Store<PluginState> {
         let ctx = CallContext {
             store: self.registry.store().clone(),
             plugin: active.loaded.manifest.clone(),
@@ -142,7 +142,7 @@ impl Runtime {
                 None => wasmtime::UpdateDeadline::Interrupt,
             })
         });
-        (store, deadline)
+        store
     }
 
     /// Instantiates the plugin in a fresh store and runs `call` on it.
@@ -162,7 +162,7 @@ impl Runtime {
     {
         let label = active.loaded.label();
         let started = Instant::now();
-        let (mut store, deadline) = self.new_store(active, user, origin, urgency);
+        let mut store = self.new_store(active, user, origin, urgency);
         let outcome = match active.loaded.pre.instantiate_async(&mut store).await {
             Ok(instance) => call(&mut store, &instance).await,
             Err(e) => Err(e),
@@ -171,7 +171,7 @@ impl Runtime {
         let peak_memory = store.data().limiter.peak_memory;
         let result = match outcome {
             Ok(r) => Ok((r, CallStats { elapsed, peak_memory, host_calls: store.data().host_calls() })),
-            Err(e) => Err(classify(&label, e, store.data(), deadline, elapsed)),
+            Err(e) => Err(classify(&label, e, store.data(), elapsed)),
         };
         self.breaker.record(self, active, result.as_ref().err()).await;
         result
@@ -317,13 +317,8 @@ fn ticks(span: Duration) -> u64 {
 }
 
 /// Turns a trap or instantiation error into a failure that says what happened.
-fn classify(
-    label: &str,
-    err: wasmtime::Error,
-    state: &PluginState,
-    deadline: Duration,
-    elapsed: Duration,
-) -> CallFailure {
+fn classify(label: &str, err: wasmtime::Error, state: &PluginState, elapsed: Duration) -> CallFailure {
+    let deadline = state.clock.deadline;
     let peak_memory = state.limiter.peak_memory;
     let (kind, message) = if let Some(spent) = err.downcast_ref::<BudgetSpent>() {
         (FailureKind::Budget, format!("{label} was stopped: {spent}"))

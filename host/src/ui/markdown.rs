@@ -102,24 +102,6 @@ pub fn to_safe_html(markdown: &str) -> String {
     CLEANER.clean(&html).to_string()
 }
 
-/// The text of Markdown, marks dropped: for a summary, a search snippet or a notification.
-pub fn to_plain_text(markdown: &str) -> String {
-    let markdown = cut(markdown, MAX_MARKDOWN_BYTES);
-    let mut text = String::new();
-    for event in Parser::new_ext(markdown, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
-        match event {
-            Event::Text(t) | Event::Code(t) | Event::Html(t) | Event::InlineHtml(t) => text.push_str(&t),
-            Event::SoftBreak | Event::HardBreak | Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item)
-                if !text.ends_with(' ') && !text.is_empty() =>
-            {
-                text.push(' ');
-            }
-            _ => {}
-        }
-    }
-    text.trim().to_owned()
-}
-
 /// A link target a page may carry: `http`, `https` and `mailto` URLs and paths inside the CRM;
 /// anything else (`javascript:`, `data:`, `vbscript:`, `//other-host`, a scheme hidden behind
 /// entities or control characters) becomes `#`.
@@ -282,11 +264,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn plain_text_drops_the_marks() {
-        assert_eq!(to_plain_text("# 标题\n\nSome **bold** `code`\nmore\n\n- item"), "标题 Some bold code more item");
     }
 
     #[test]

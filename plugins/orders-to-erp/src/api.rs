@@ -177,7 +177,6 @@ fn read_line(i: usize, line: &Value) -> Result<LineRequest> {
     Ok(LineRequest { sku, quantity_milli, discount_bp })
 }
 
-/// `POST /orders`.
 /// The longest `Idempotency-Key`.
 const MAX_REQUEST_KEY: usize = 100;
 
@@ -203,6 +202,7 @@ fn replay(caller: &Caller, existing: order::Stored, submit: bool, now: i64) -> R
     Ok(show(existing.id)?.with_header("idempotent-replayed", "true"))
 }
 
+/// `POST /orders`.
 fn create(caller: &Caller, request: &Request, now: i64) -> Result<Response> {
     let body: Value = match serde_json::from_slice(&request.body) {
         Ok(body) => body,

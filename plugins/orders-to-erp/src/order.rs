@@ -67,7 +67,7 @@ pub struct Order {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub invoice_number: Option<String>,
     pub summary: String,
-    /// Approved, and this version not yet confirmed published (see `delivery::publish_pending`).
+    /// Approved, and this version not yet confirmed published (see `approval::publish_pending`).
     #[serde(default, deserialize_with = "records::or_default")]
     pub publish_pending: bool,
     /// The `Idempotency-Key` of the API request that created the order.
