@@ -13,6 +13,8 @@ pub mod capabilities;
 pub mod drivers;
 pub mod engine;
 pub mod entities;
+pub mod files;
+pub mod grams;
 pub mod invoke;
 pub mod jobs;
 pub mod manifest;

@@ -485,6 +485,19 @@ impl From<&str> for SqlArg {
     }
 }
 
+/// `\`, `%` and `_` escaped with a backslash: PostgreSQL's default `LIKE` escape, and SQLite's
+/// with `ESCAPE '\'`.
+pub fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -90,7 +90,11 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/plugins/{id}/settings", get(admin::settings_form).post(admin::save_settings))
         .route("/admin/plugins/{id}/{what}", post(admin::change))
         .route("/p/{plugin}/{target}", get(plugin_pages::page))
-        .route("/p/{plugin}/{target}/act/{action}", post(plugin_pages::act))
+        .route(
+            "/p/{plugin}/{target}/act/{action}",
+            // A form with a file field carries the file (see `PostedFiles`).
+            post(plugin_pages::act).layer(axum::extract::DefaultBodyLimit::max(plugin_pages::MAX_FORM_BYTES)),
+        )
         .merge(contacts::routes())
         .merge(imports::routes())
         .merge(admin_org::routes())
@@ -482,6 +486,79 @@ impl FromRequest<AppState> for Posted {
             return Err(UiError::status(StatusCode::FORBIDDEN, "error.csrf"));
         }
         Ok(Posted { viewer, form })
+    }
+}
+
+/// A file of a posted multipart form.
+#[derive(Debug, Clone)]
+pub struct UploadPart {
+    /// The form field's name.
+    pub field: String,
+    /// The file's name as the browser gave it.
+    pub name: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+/// A posted form that may carry files: a plugin's form with a `file` field is sent as
+/// `multipart/form-data`, every other form as `application/x-www-form-urlencoded`. The CSRF
+/// token is checked either way. A file field left empty is no file.
+pub struct PostedFiles {
+    pub viewer: Viewer,
+    pub form: FormFields,
+    pub files: Vec<UploadPart>,
+}
+
+impl FromRequest<AppState> for PostedFiles {
+    type Rejection = UiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let multipart = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        if !multipart {
+            let Posted { viewer, form } = Posted::from_request(req, state).await?;
+            return Ok(PostedFiles { viewer, form, files: Vec::new() });
+        }
+        let (mut parts, body) = req.into_parts();
+        let viewer = Viewer::from_request_parts(&mut parts, state).await?;
+        let mut multipart = axum::extract::Multipart::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|_| UiError::status(StatusCode::BAD_REQUEST, "error.form"))?;
+        let unreadable = |e: axum::extract::multipart::MultipartError| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                UiError::status(StatusCode::PAYLOAD_TOO_LARGE, "error.upload_too_big")
+            } else {
+                UiError::status(StatusCode::BAD_REQUEST, "blocks.file_unreadable")
+            }
+        };
+        let (mut fields, mut files) = (Vec::new(), Vec::new());
+        while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
+            let name = field.name().unwrap_or_default().to_owned();
+            match field.file_name().map(str::to_owned) {
+                Some(file_name) => {
+                    let content_type = field.content_type().unwrap_or_default().to_owned();
+                    let data = field.bytes().await.map_err(unreadable)?.to_vec();
+                    if !file_name.is_empty() || !data.is_empty() {
+                        files.push(UploadPart { field: name, name: file_name, content_type, data });
+                    }
+                }
+                None => {
+                    let value = field.text().await.map_err(unreadable)?;
+                    if name.contains('\0') || value.contains('\0') {
+                        return Err(UiError::status(StatusCode::BAD_REQUEST, "error.form"));
+                    }
+                    fields.push((name, value));
+                }
+            }
+        }
+        let form = FormFields(fields);
+        if !auth::constant_time_eq(form.get("_csrf"), &viewer.chrome.csrf) {
+            return Err(UiError::status(StatusCode::FORBIDDEN, "error.csrf"));
+        }
+        Ok(PostedFiles { viewer, form, files })
     }
 }
 

@@ -32,6 +32,12 @@ pub fn is_admin() -> bool {
     raw::is_admin()
 }
 
+/// The names of the signed-in user's roles (`Administrator`, `Manager`, `Salesperson`, or the
+/// organisation's own); empty for events, jobs and webhooks. Since API 0.1.4.
+pub fn roles() -> Vec<String> {
+    raw::roles()
+}
+
 /// The value of a `location` form field ([`crate::ui::Field::location`]).
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 pub struct Location {

@@ -1,7 +1,10 @@
 //! The organisation's users and departments (capability `directory:read`, since API 0.1.1):
-//! names to show, and the department tree a plugin needs to decide who belongs where.
+//! names to show, the department tree a plugin needs to decide who belongs where, and since API
+//! 0.1.4 users found by name ([`find_users`]) for `@mentions`.
 
-pub use crate::bindings::tessera::plugin::directory::{Department, User, departments, members, users};
+pub use crate::bindings::tessera::plugin::directory::{
+    Department, User, UserRoles, departments, find_users, members, roles, users,
+};
 use crate::{Id, Result};
 
 /// One user, or `None` when the id is not a user of the organisation.

@@ -21,7 +21,8 @@
 //! ```
 //!
 //! The host's interfaces are re-exported under short paths ([`customers`], [`directory`], [`records`],
-//! [`events`], [`workflow`], [`notify`], [`http`], [`settings`], [`log`], [`context`], [`ui`]), each with
+//! [`events`], [`workflow`], [`notify`], [`http`], [`settings`], [`log`], [`context`], [`files`],
+//! [`ui`]), each with
 //! helpers for the JSON the API carries: typed records, a query builder, HTTP request and
 //! response helpers with a small router, and builders for the declarative UI.
 //!
@@ -33,6 +34,7 @@ pub mod customers;
 pub mod directory;
 mod error;
 pub mod events;
+pub mod files;
 pub mod http;
 pub mod log;
 pub mod notify;
@@ -55,13 +57,13 @@ pub mod bindings {
         default_bindings_module: "tessera_sdk::bindings",
         additional_derives: [PartialEq],
         additional_type_attributes: {
-            "tessera:plugin/customers@0.1.3/customer-query": [#[derive(Default)]],
+            "tessera:plugin/customers@0.1.4/customer-query": [#[derive(Default)]],
             // Lets tests build a customer with `..Default::default()`.
-            "tessera:plugin/customers@0.1.3/customer": [#[derive(Default)]],
-            "tessera:plugin/ui@0.1.3/table": [#[derive(Default)]],
+            "tessera:plugin/customers@0.1.4/customer": [#[derive(Default)]],
+            "tessera:plugin/ui@0.1.4/table": [#[derive(Default)]],
         },
         // The SDK's own error type, so that it can have a readable `Display` and helpers.
-        with: { "tessera:plugin/types@0.1.3/error": crate::Error },
+        with: { "tessera:plugin/types@0.1.4/error": crate::Error },
     });
 }
 

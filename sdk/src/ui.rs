@@ -227,6 +227,13 @@ impl Field {
         Field::new(name, label, "location")
     }
 
+    /// A file to upload: the host stores it among the plugin's files (capability `files`)
+    /// before `act` is called, and the value reads with [`crate::files::Upload::from_input`].
+    /// Since API 0.1.4.
+    pub fn file(name: impl Into<String>, label: impl Into<String>) -> Field {
+        Field::new(name, label, "file")
+    }
+
     /// A choice among `(value, label)` options.
     pub fn select<V: Into<String>, L: Into<String>>(
         name: impl Into<String>,

@@ -122,8 +122,21 @@ pub fn run(args: &[String]) -> Result<()> {
             crate::bench_erp::report(&mut md, &figures);
             return replace_section("erp", &md);
         }
+        Some("search") => {
+            let corpora = crate::bench_search::corpora(quick);
+            let mut sections = Vec::new();
+            for backend in ["sqlite", "postgres"] {
+                println!("== search in the knowledge base and the forum on {backend}");
+                sections.push((backend, crate::bench_search::run(&binary, backend, &corpora)?));
+            }
+            let mut md = String::new();
+            crate::bench_search::report(&mut md, &sections);
+            return replace_section("search", &md);
+        }
         Some(other) => {
-            bail!("--only takes `events`, `customers`, `web`, `pool`, `popup`, `erp` or `plugins`, not {other:?}")
+            bail!(
+                "--only takes `events`, `customers`, `web`, `pool`, `popup`, `erp`, `search` or `plugins`, not {other:?}"
+            )
         }
     }
     let mut sections = Vec::new();

@@ -13,6 +13,7 @@ mod bench_events;
 mod bench_plugins;
 mod bench_pool;
 mod bench_popup;
+mod bench_search;
 mod bench_web;
 mod browser;
 mod plugins;

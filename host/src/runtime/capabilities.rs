@@ -7,6 +7,7 @@ pub mod context;
 pub mod customers;
 pub mod directory;
 pub mod events;
+pub mod files;
 pub mod http;
 pub mod log;
 pub mod notify;

@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 pub const SUPPORTED_API: &str = ">=0.1.0, <0.2.0";
 
 /// The API version this host implements (the WIT package `tessera:plugin`).
-pub const HOST_API_VERSION: &str = "0.1.3";
+pub const HOST_API_VERSION: &str = "0.1.4";
 
 /// Text in both of the CRM's languages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -89,6 +89,9 @@ pub struct PluginInfo {
     /// the organisation's admin filled it in.
     #[serde(default)]
     pub http_allow_settings: Vec<String>,
+    /// The largest file the plugin stores (`files`), at most and by default 10 MiB.
+    #[serde(default)]
+    pub max_file_bytes: Option<u64>,
     /// Whether an organisation needs a license from the marketplace to enable it.
     #[serde(default)]
     pub license_required: bool,
@@ -121,6 +124,13 @@ pub struct Entity {
     /// all of them, and during a user's call only an administrator changes them.
     #[serde(default)]
     pub reference: bool,
+    /// Shared records (forum threads and replies, knowledge-base articles): every user of the
+    /// organisation reaches all of them through the plugin, which decides itself who may read
+    /// and change what (a board's roles, its moderators, a post's author). During a user's
+    /// call reads and writes act as the plugin, and a record the user creates is theirs. Since
+    /// API 0.1.4.
+    #[serde(default)]
+    pub shared: bool,
     /// A `user` field whose user owns the record (filed under their department), whoever
     /// writes it: a call recorded by a webhook belongs to the agent it rang for, so that the
     /// agent's own scope reaches it. Without it a record belongs to the user who created it.
@@ -253,7 +263,12 @@ pub const CAPABILITIES: &[&str] = &[
     "schedule",
     "events:subscribe",
     "events:publish",
+    "files",
 ];
+
+/// The largest file a plugin may store (`files.put`, `file` form fields), and the default of
+/// `max-file-bytes`.
+pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 
 fn is_slug(s: &str, max: usize, sep: char) -> bool {
     (2..=max).contains(&s.len())
@@ -326,6 +341,14 @@ impl Manifest {
                 return Err(bad("plugin.capabilities", format!("{cap:?} is listed twice")));
             }
         }
+        if let Some(max) = p.max_file_bytes {
+            if !(1..=MAX_FILE_BYTES).contains(&max) {
+                return Err(bad("plugin.max-file-bytes", format!("give 1 to {MAX_FILE_BYTES} bytes")));
+            }
+            if !self.requests("files") {
+                return Err(bad("plugin.max-file-bytes", "limits files but the plugin does not request files"));
+            }
+        }
         if !p.http_allow.is_empty() && !p.capabilities.iter().any(|c| c == "http:outbound") {
             return Err(bad("plugin.http-allow", "lists hosts but the plugin does not request http:outbound"));
         }
@@ -378,6 +401,12 @@ impl Manifest {
                 return Err(bad(
                     &format!("entities.{}.owner", entity.name),
                     format!("{owner:?} must name a field of type user"),
+                ));
+            }
+            if entity.shared && entity.reference {
+                return Err(bad(
+                    &format!("entities.{}", entity.name),
+                    "an entity is reference data or shared, not both",
                 ));
             }
         }
@@ -488,6 +517,11 @@ impl Manifest {
     /// Whether the manifest requests a capability.
     pub fn requests(&self, capability: &str) -> bool {
         self.plugin.capabilities.iter().any(|c| c == capability)
+    }
+
+    /// The largest file the plugin may store.
+    pub fn max_file_bytes(&self) -> u64 {
+        self.plugin.max_file_bytes.unwrap_or(MAX_FILE_BYTES).min(MAX_FILE_BYTES)
     }
 
     /// Whether the plugin handles events of a topic.

@@ -47,6 +47,7 @@ const API_INTERFACES: &[&str] = &[
     "settings",
     "log",
     "context",
+    "files",
     "ui",
 ];
 
@@ -194,6 +195,26 @@ pub fn repack(package: &[u8], manifest: &str) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every interface the WIT package defines for plugins to import is one the host accepts
+    /// (a new interface forgotten here would refuse every plugin that uses it at install).
+    #[test]
+    fn accepts_every_interface_of_the_wit() {
+        let wit = include_str!("../../../wit/tessera.wit");
+        let defined: Vec<&str> = wit
+            .lines()
+            .filter_map(|l| l.strip_prefix("interface "))
+            .filter_map(|rest| rest.split_whitespace().next())
+            .filter(|name| *name != "guest")
+            .collect();
+        assert!(defined.len() >= 12, "{defined:?}");
+        for name in &defined {
+            assert!(API_INTERFACES.contains(name), "the host does not accept the WIT's interface {name:?}");
+        }
+        for name in API_INTERFACES {
+            assert!(defined.contains(name), "{name:?} is not an interface of the WIT");
+        }
+    }
 
     #[test]
     fn refuses_what_is_not_a_component() {

@@ -61,6 +61,8 @@ pub enum BlockView {
         submit: ActionView,
         fields: Vec<FieldView>,
         types: String,
+        /// Sent as `multipart/form-data`: the form has a file field.
+        multipart: bool,
     },
     Stats(Vec<StatView>),
     /// Server-drawn SVG, built from escaped text only.
@@ -123,6 +125,8 @@ fn field_view(f: &ui::Field, submitted: Option<&super::FormFields>, errors: &[(S
         "checkbox" => "checkbox",
         // The device's position, which the browser fills in (see `app.js`).
         "location" => "location",
+        // A file the host stores among the plugin's files before the action runs.
+        "file" => "file",
         // A customer or user the page already chose (a panel's own customer) is carried
         // along unseen; otherwise its id is typed.
         "customer" | "user" if !value.is_empty() => "hidden",
@@ -181,11 +185,12 @@ pub fn block_views(
                     .fields
                     .iter()
                     .filter(|field| {
-                        matches!(field.kind.as_str(), "number" | "customer" | "user" | "checkbox" | "location")
+                        matches!(field.kind.as_str(), "number" | "customer" | "user" | "checkbox" | "location" | "file")
                     })
                     .map(|field| format!("{}:{}", field.name, field.kind))
                     .collect::<Vec<_>>()
                     .join(","),
+                multipart: f.fields.iter().any(|field| field.kind == "file"),
             },
             ui::Block::Stats(stats) => BlockView::Stats(
                 stats

@@ -180,6 +180,17 @@ const TABLE: Strings = &[
     ("blocks.location_pending", "Finding your position…", "正在获取位置…"),
     ("blocks.location_found", "Position found (within {} m).", "已获取位置（误差约 {} 米）。"),
     ("blocks.location_failed", "Your position is not available: {}", "无法获取位置：{}"),
+    ("blocks.file_too_big", "{} is too large: files of at most {} are accepted.", "{} 太大：文件最大为 {}。"),
+    (
+        "blocks.files_not_granted",
+        "This plugin was not granted storing files; ask an administrator.",
+        "该插件未获准存储文件，请联系管理员。",
+    ),
+    (
+        "blocks.file_unreadable",
+        "The upload could not be read; choose the file again.",
+        "上传的文件无法读取，请重新选择。",
+    ),
     (
         "blocks.location_script",
         "needs JavaScript and permission to read the device's position.",
@@ -187,6 +198,11 @@ const TABLE: Strings = &[
     ),
     // Errors.
     ("error.title", "Something went wrong", "出错了"),
+    (
+        "error.upload_too_big",
+        "The upload is too large: a file may have at most 10 MB.",
+        "上传内容过大：单个文件最大 10 MB。",
+    ),
     ("error.not_found", "This page does not exist, or you may not see it.", "页面不存在，或您无权查看。"),
     ("error.forbidden", "You may not do this.", "您没有执行此操作的权限。"),
     ("error.csrf", "This form has expired. Reload the page and send it again.", "表单已过期，请刷新页面后重新提交。"),

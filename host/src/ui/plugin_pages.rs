@@ -11,8 +11,9 @@ use axum::response::Response;
 use serde_json::{Map, Value};
 
 use super::blocks::{self, BlockView, PanelView, Target};
-use super::{Chrome, FormFields, Posted, UiError, Viewer, local_path, render_with, see_other};
+use super::{Chrome, FormFields, PostedFiles, UiError, UploadPart, Viewer, local_path, render_with, see_other};
 use crate::runtime::bindings::tessera::plugin::ui;
+use crate::runtime::manifest::MAX_FILE_BYTES;
 use crate::runtime::registry::Active;
 use crate::web::AppState;
 
@@ -162,22 +163,82 @@ fn location(raw: &str) -> Option<Value> {
     Some(Value::Object(at))
 }
 
+/// The largest form a plugin's page posts: its files (at most 10 MiB each, see
+/// [`MAX_FILE_BYTES`]) and the rest.
+pub const MAX_FORM_BYTES: usize = MAX_FILE_BYTES as usize + 1024 * 1024;
+
+/// Stores the files of a posted form among the plugin's files and puts what the plugin
+/// receives for each (`{"id", "name", "content-type", "size"}`) into its input. A file field
+/// the form does not declare is ignored. The message says why a file was refused.
+async fn store_uploads(
+    state: &AppState,
+    active: &Active,
+    viewer: &Viewer,
+    form: &FormFields,
+    files: Vec<UploadPart>,
+    input: &mut Map<String, Value>,
+) -> Result<(), String> {
+    let declared: Vec<&str> = form
+        .get("_types")
+        .split(',')
+        .filter_map(|t| t.split_once(':'))
+        .filter(|(_, k)| *k == "file")
+        .map(|(n, _)| n)
+        .collect();
+    let lang = viewer.lang();
+    for upload in files.into_iter().filter(|u| declared.contains(&u.field.as_str())) {
+        if !active.enabled.grants.iter().any(|g| g == "files") {
+            return Err(lang.t("blocks.files_not_granted").to_owned());
+        }
+        let max = active.loaded.manifest.max_file_bytes();
+        let principal = viewer.access.principal();
+        let owner = crate::runtime::files::Owner {
+            org_id: principal.org_id,
+            plugin_id: &active.enabled.plugin_id,
+            created_by: Some(principal.user_id),
+        };
+        let stored =
+            crate::runtime::files::put(&state.store, owner, &upload.name, &upload.content_type, &upload.data, max)
+                .await;
+        match stored {
+            Ok(f) => {
+                let value =
+                    serde_json::json!({"id": f.id, "name": f.name, "content-type": f.content_type, "size": f.size});
+                input.insert(upload.field, value);
+            }
+            Err(crate::Error::Invalid { .. }) => {
+                let text =
+                    lang.t("blocks.file_too_big").replacen("{}", &crate::runtime::files::clean_name(&upload.name), 1);
+                return Err(text.replacen("{}", &format!("{:.1} MB", max as f64 / 1048576.0), 1));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot store an upload");
+                return Err(lang.t("blocks.file_unreadable").to_owned());
+            }
+        }
+    }
+    Ok(())
+}
+
 pub async fn act(
     State(state): State<AppState>,
     Path((plugin, target, action)): Path<(String, String, String)>,
-    posted: Posted,
+    posted: PostedFiles,
 ) -> Result<Response, UiError> {
-    let Posted { viewer, form } = posted;
+    let PostedFiles { viewer, form, files } = posted;
     let active = enabled(&state, viewer.org_id(), &plugin)?;
     if !is_target(&active, &target, false) {
         return Err(UiError::status(StatusCode::NOT_FOUND, "error.not_found"));
     }
-    let input = form_input(&form);
+    let mut input = form_input(&form);
+    let back = local_path(form.get("_back")).to_owned();
+    if let Err(message) = store_uploads(&state, &active, &viewer, &form, files, &mut input).await {
+        return Ok(with_flash(see_other(&back), "error", &message));
+    }
     let customer_id = match form.opt("_customer_id") {
         Some(raw) => Some(raw.parse().map_err(|_| UiError::status(StatusCode::BAD_REQUEST, "error.form"))?),
         None => None,
     };
-    let back = local_path(form.get("_back")).to_owned();
     let embed = embedded(&back);
     let outcome = state
         .plugins
@@ -201,7 +262,13 @@ pub async fn act(
         Ok(ui::Outcome::Redirect(to)) => Ok(see_other(&to)),
         Ok(ui::Outcome::Notice((kind, text))) => Ok(with_flash(see_other(&back), &kind, &text)),
         Ok(ui::Outcome::Invalid(errors)) => {
-            let what = Target { target: &target, customer_id, params: Vec::new(), refill: Some((&form, &errors)) };
+            // The page is drawn again with the query it was shown with (`thread?id=7`).
+            let params: Vec<(String, String)> = FormFields::from_query(back.split_once('?').map(|(_, q)| q))
+                .0
+                .into_iter()
+                .filter(|(k, _)| k != "notice" && k != EMBED)
+                .collect();
+            let what = Target { target: &target, customer_id, params, refill: Some((&form, &errors)) };
             let mut panel = blocks::render_target(&state, &active, &viewer, what).await;
             panel
                 .blocks

@@ -27,6 +27,28 @@ impl Host for PluginState {
         self.enter()?;
         Ok(self.ctx.user.as_ref().is_some_and(crate::access::Access::is_admin))
     }
+
+    async fn roles(&mut self) -> wasmtime::Result<Vec<String>> {
+        self.enter()?;
+        let Some(user) = &self.ctx.user else {
+            return Ok(Vec::new());
+        };
+        let principal = user.principal();
+        let names = sqlx::query_scalar::<_, String>(
+            "SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id AND r.org_id = ur.org_id \
+             WHERE ur.org_id = $1 AND ur.user_id = $2 ORDER BY r.name",
+        )
+        .bind(principal.org_id)
+        .bind(principal.user_id)
+        .fetch_all(self.ctx.store.pool());
+        match self.ctx.bounded("context.roles", async { Ok(names.await?) }).await {
+            Ok(names) => Ok(names),
+            Err(e) => {
+                tracing::warn!(error = ?e, "cannot read the user's roles");
+                Ok(Vec::new())
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -50,12 +72,15 @@ mod tests {
         );
         assert_eq!(state.time_zone().await.unwrap(), "Asia/Shanghai");
         assert!(!state.is_admin().await.unwrap(), "no user, no administrator");
+        assert!(state.roles().await.unwrap().is_empty(), "no user, no roles");
         let salesperson = testing::user(&db.store, org.id, "mei", "Salesperson").await;
         for (user, admin) in [(org.admin_id, true), (salesperson, false)] {
             let access = testing::access(&db.store, org.id, user).await;
             let manifest = testing::manifest(&[], &[], "");
             let mut state = Setup::new(&db.store, org.id, org.admin_id, manifest, &[]).for_user(access).state();
             assert_eq!(state.is_admin().await.unwrap(), admin, "user {user}");
+            let role = if admin { "Administrator" } else { "Salesperson" };
+            assert!(state.roles().await.unwrap().iter().any(|r| r == role), "user {user} is a {role}");
         }
     }
 }

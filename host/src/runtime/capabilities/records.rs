@@ -58,6 +58,8 @@ impl Host for PluginState {
 /// On whose behalf the call reaches records of `entity`. A reference entity (pools, rules,
 /// boards, categories) is read by every user of the organisation and changed, during a user's
 /// call, only for an administrator; its writes then act as the plugin with that user as owner.
+/// A shared entity (forum threads, articles) is reached as the plugin, which checks access
+/// itself; what a user creates is theirs.
 fn reach<'a>(ctx: &'a CallContext, entity: &Entity, write: bool) -> Result<Reach<'a>, PluginFault> {
     match &ctx.user {
         Some(user) if entity.reference => {
@@ -68,6 +70,10 @@ fn reach<'a>(ctx: &'a CallContext, entity: &Entity, write: bool) -> Result<Reach
                     ctx.plugin.label()
                 )));
             }
+            Ok(Reach::Plugin { org_id: ctx.org_id(), acting_user: Some(user.principal().user_id) })
+        }
+        // The plugin decides who reaches shared records (a board's roles, its moderators).
+        Some(user) if entity.shared => {
             Ok(Reach::Plugin { org_id: ctx.org_id(), acting_user: Some(user.principal().user_id) })
         }
         Some(user) => Ok(Reach::User(user)),

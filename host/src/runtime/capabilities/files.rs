@@ -1,0 +1,105 @@
+//! `files` (API 0.1.4): files the plugin keeps, per organisation (knowledge-base attachments,
+//! uploads of `file` form fields). Needs `files`. A file is at most the manifest's
+//! `max-file-bytes`; a plugin reaches only its own files in the organisation it runs for.
+
+use crate::runtime::bindings::PluginFault;
+use crate::runtime::bindings::tessera::plugin::files::{FileInfo, Host};
+use crate::runtime::files::{self, StoredFile};
+use crate::runtime::sandbox::{CallContext, PluginState};
+use crate::store::Id;
+
+type Answer<T> = wasmtime::Result<Result<T, PluginFault>>;
+
+fn to_wit(f: StoredFile) -> FileInfo {
+    FileInfo {
+        id: f.id,
+        name: f.name,
+        content_type: f.content_type,
+        size: f.size,
+        sha256: f.sha256,
+        created_by: f.created_by,
+        created_at: f.created_at,
+    }
+}
+
+impl Host for PluginState {
+    async fn put(&mut self, name: String, content_type: String, data: Vec<u8>) -> Answer<FileInfo> {
+        self.enter()?;
+        Ok(put(&self.ctx, name, content_type, data).await)
+    }
+
+    async fn info(&mut self, id: Id) -> Answer<FileInfo> {
+        self.enter()?;
+        let ctx = &self.ctx;
+        if let Err(e) = ctx.require("files") {
+            return Ok(Err(e));
+        }
+        let work = files::info(&ctx.store, ctx.org_id(), &ctx.plugin.plugin.id, id);
+        Ok(ctx.bounded("files.info", work).await.map(to_wit))
+    }
+
+    async fn read(&mut self, id: Id) -> Answer<Vec<u8>> {
+        self.enter()?;
+        let ctx = &self.ctx;
+        if let Err(e) = ctx.require("files") {
+            return Ok(Err(e));
+        }
+        Ok(ctx.bounded("files.read", files::read(&ctx.store, ctx.org_id(), &ctx.plugin.plugin.id, id)).await)
+    }
+
+    async fn delete(&mut self, id: Id) -> Answer<()> {
+        self.enter()?;
+        let ctx = &self.ctx;
+        if let Err(e) = ctx.require("files") {
+            return Ok(Err(e));
+        }
+        Ok(ctx.bounded("files.delete", files::delete(&ctx.store, ctx.org_id(), &ctx.plugin.plugin.id, id)).await)
+    }
+}
+
+async fn put(ctx: &CallContext, name: String, content_type: String, data: Vec<u8>) -> Result<FileInfo, PluginFault> {
+    ctx.require("files")?;
+    let max = ctx.plugin.max_file_bytes();
+    if data.len() as u64 > max {
+        return Err(PluginFault::Limited(format!("the file is {} bytes; at most {max} are stored", data.len())));
+    }
+    let by = ctx.user.as_ref().map(|u| u.principal().user_id);
+    let owner = files::Owner { org_id: ctx.org_id(), plugin_id: &ctx.plugin.plugin.id, created_by: by };
+    let work = files::put(&ctx.store, owner, &name, &content_type, &data, max);
+    ctx.bounded("files.put", work).await.map(to_wit)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::runtime::bindings::PluginFault;
+    use crate::runtime::bindings::tessera::plugin::files::Host;
+    use crate::runtime::capabilities::testing::{self, Setup, TestDb, fault};
+    use crate::store::Backend;
+
+    #[tokio::test]
+    async fn a_granted_plugin_keeps_files_up_to_its_limit() {
+        let db = TestDb::new(Backend::Sqlite).await;
+        let org = testing::org(&db.store, "acme").await;
+        let mut manifest = testing::manifest(&["files"], &[], "");
+        manifest.plugin.max_file_bytes = Some(1_000);
+        let mut state = Setup::new(&db.store, org.id, org.admin_id, manifest, &["files"]).state();
+        let f = state.put("dir/价目表.csv".into(), "text/csv".into(), b"a,b\n1,2\n".to_vec()).await.unwrap().unwrap();
+        assert_eq!((f.name.as_str(), f.content_type.as_str(), f.size), ("价目表.csv", "text/csv", 8));
+        assert_eq!(state.read(f.id).await.unwrap().unwrap(), b"a,b\n1,2\n");
+        assert_eq!(state.info(f.id).await.unwrap().unwrap().sha256, f.sha256);
+        let big = state.put("big.bin".into(), String::new(), vec![0; 1_001]).await.unwrap();
+        assert!(matches!(big, Err(PluginFault::Limited(_))), "{big:?}");
+        state.delete(f.id).await.unwrap().unwrap();
+        assert!(matches!(state.read(f.id).await.unwrap(), Err(PluginFault::NotFound(_))));
+    }
+
+    #[tokio::test]
+    async fn files_need_the_grant() {
+        let db = TestDb::new(Backend::Sqlite).await;
+        let org = testing::org(&db.store, "acme").await;
+        let manifest = testing::manifest(&["files"], &[], "");
+        let mut state = Setup::new(&db.store, org.id, org.admin_id, manifest, &[]).state();
+        fault(state.put("a.txt".into(), "text/plain".into(), b"x".to_vec()).await, "denied");
+        fault(state.read(1).await, "denied");
+    }
+}
