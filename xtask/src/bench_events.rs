@@ -200,7 +200,7 @@ fn open_stream(addr: SocketAddr, token: &str) -> Result<mpsc::Receiver<Instant>>
     Ok(rx)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

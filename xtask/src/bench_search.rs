@@ -14,6 +14,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, ensure};
 
 use crate::bench::{ADMIN_PASSWORD, Server, http, install_plugin, make_token, query_db, start_server_with};
+use crate::bench_events::percentile;
 
 /// How often each query is asked.
 const ROUNDS: usize = 60;
@@ -225,23 +226,16 @@ fn data_file(corpus: &Corpus, context: &[i64]) -> Result<PathBuf> {
     Ok(path)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-/// Imports a corpus into the server's database with `tessera records import`.
-fn import(binary: &Path, server: &Server, corpus: &Corpus, file: &Path) -> Result<f64> {
+/// Imports a JSON Lines file of records with `tessera records import`; answers the seconds it
+/// took.
+fn import(binary: &Path, server: &Server, plugin: &str, entity: &str, file: &Path) -> Result<f64> {
     let started = Instant::now();
     let out = std::process::Command::new(binary)
-        .args(["records", "import", "--org", "demo", "--plugin", corpus.plugin, "--entity", corpus.entity])
+        .args(["records", "import", "--org", "demo", "--plugin", plugin, "--entity", entity])
         .args(&server.db_args)
         .arg(file)
         .output()?;
-    ensure!(out.status.success(), "importing {}: {}", corpus.what, String::from_utf8_lossy(&out.stderr));
+    ensure!(out.status.success(), "importing {plugin} {entity}: {}", String::from_utf8_lossy(&out.stderr));
     Ok(started.elapsed().as_secs_f64())
 }
 
@@ -309,7 +303,7 @@ pub fn run(binary: &Path, backend: &str, corpora: &[Corpus]) -> Result<Vec<Figur
     for corpus in corpora {
         let file = data_file(corpus, &context)?;
         println!("  importing {} {}", corpus.count, corpus.what);
-        let load_secs = import(binary, &server, corpus, &file)?;
+        let load_secs = import(binary, &server, corpus.plugin, corpus.entity, &file)?;
         println!("    in {load_secs:.0} s");
         query_db(&server, "ANALYZE")?;
         figures.push(Figures { what: corpus.what, count: corpus.count, load_secs, classes: Vec::new() });
@@ -427,12 +421,7 @@ fn prepare(binary: &Path, server: &Server, corpora: &[Corpus]) -> Result<Vec<i64
     ] {
         let file = dir.join(format!("{plugin}-{entity}.jsonl"));
         std::fs::write(&file, format!("{}\n", serde_json::json!({ "fields": fields })))?;
-        let out = std::process::Command::new(binary)
-            .args(["records", "import", "--org", "demo", "--plugin", plugin, "--entity", entity])
-            .args(&server.db_args)
-            .arg(&file)
-            .output()?;
-        ensure!(out.status.success(), "{plugin} {entity}: {}", String::from_utf8_lossy(&out.stderr));
+        import(binary, server, plugin, entity, &file)?;
         let table = format!("plg_{}__{entity}", plugin.replace('-', "_"));
         ids.push(query_db(server, &format!("SELECT MAX(id) FROM {table}"))?.parse().context("the new record's id")?);
     }

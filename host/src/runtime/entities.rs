@@ -1979,8 +1979,7 @@ pub async fn find(store: &Store, reach: &Reach<'_>, plugin_id: &str, entity: &En
         // A search is planned for what is searched: the same statement with a common gram and
         // with a rare one wants different plans (walking the id index, or the GIN index), and
         // PostgreSQL's plan of a kept statement would soon stop looking at the values.
-        _ if text.is_some() => statement(None, limit + 1)?.query().persistent(false).fetch_all(store.pool()).await?,
-        _ => statement(None, limit + 1)?.query().fetch_all(store.pool()).await?,
+        _ => statement(None, limit + 1)?.query().persistent(text.is_none()).fetch_all(store.pool()).await?,
     };
     let mut items = rows.iter().map(|row| record_from_row(entity, row)).collect::<Result<Vec<_>>>()?;
     let more = items.len() > limit as usize;

@@ -93,8 +93,7 @@ pub async fn put(
         });
     }
     let name = clean_name(name);
-    let content_type =
-        if content_type.trim().is_empty() { OCTET_STREAM.to_owned() } else { clean_content_type(content_type) };
+    let content_type = clean_content_type(content_type);
     let sha256 = format!("{:x}", Sha256::digest(data));
     let created_at = now_ms();
     let mut tx = store.begin_write().await?;

@@ -107,11 +107,16 @@ pub async fn page(
     Ok(show(status, chrome, panel, embed))
 }
 
+/// The kinds of the form's typed fields (`_types`: `name:kind,…`, written by the host's form).
+fn field_kinds(form: &FormFields) -> Vec<(&str, &str)> {
+    form.get("_types").split(',').filter_map(|t| t.split_once(':')).collect()
+}
+
 /// The form's values as the plugin receives them: numbers, customers and users as numbers
 /// (`null` when left empty), checkboxes as `true`/`false`, everything else as text. A number
 /// that does not parse stays text, so the plugin can say what is wrong with it.
 fn form_input(form: &super::FormFields) -> Map<String, Value> {
-    let types: Vec<(&str, &str)> = form.get("_types").split(',').filter_map(|t| t.split_once(':')).collect();
+    let types = field_kinds(form);
     let kind_of = |name: &str| types.iter().find(|(n, _)| *n == name).map(|(_, k)| *k);
     let mut input = Map::new();
     for (name, raw) in &form.0 {
@@ -178,13 +183,7 @@ async fn store_uploads(
     files: Vec<UploadPart>,
     input: &mut Map<String, Value>,
 ) -> Result<(), String> {
-    let declared: Vec<&str> = form
-        .get("_types")
-        .split(',')
-        .filter_map(|t| t.split_once(':'))
-        .filter(|(_, k)| *k == "file")
-        .map(|(n, _)| n)
-        .collect();
+    let declared: Vec<&str> = field_kinds(form).into_iter().filter(|(_, k)| *k == "file").map(|(n, _)| n).collect();
     let lang = viewer.lang();
     for upload in files.into_iter().filter(|u| declared.contains(&u.field.as_str())) {
         if !active.enabled.grants.iter().any(|g| g == "files") {

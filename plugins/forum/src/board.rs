@@ -7,7 +7,7 @@ use tessera_sdk::ui::{Action, Outcome, Page, RenderRequest};
 use tessera_sdk::{Caller, Error, Id, Result, records};
 
 use crate::access::{self, Viewer};
-use crate::store::{self, Subscription, Thread};
+use crate::store::{self, Thread};
 use crate::text::Text;
 use crate::threads::{self, NewThread};
 
@@ -75,14 +75,7 @@ pub fn act(caller: &Caller, action: &str, argument: Option<&str>, input: &Value,
             }
         }
         "subscribe" => {
-            let key = store::board_key(viewer.id, board.id);
-            store::subscribe(&Subscription {
-                key,
-                user_id: viewer.id,
-                kind: "board".into(),
-                board_id: Some(board.id),
-                keyword: None,
-            })?;
+            store::subscribe_board(viewer.id, board.id)?;
             Ok(Outcome::success(t.subscribed_board(&board.fields.name)))
         }
         "unsubscribe" => {

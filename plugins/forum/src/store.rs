@@ -221,6 +221,17 @@ pub fn subscription_by_key(key: &str) -> Result<Option<Typed<Subscription>>> {
 }
 
 /// Subscribes; subscribing twice keeps one subscription.
+/// Subscribes a user to a board's new threads (once).
+pub fn subscribe_board(user: Id, board: Id) -> Result<()> {
+    subscribe(&Subscription {
+        key: board_key(user, board),
+        user_id: user,
+        kind: "board".into(),
+        board_id: Some(board),
+        keyword: None,
+    })
+}
+
 pub fn subscribe(sub: &Subscription) -> Result<()> {
     if subscription_by_key(&sub.key)?.is_some() {
         return Ok(());

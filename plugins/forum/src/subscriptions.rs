@@ -68,14 +68,7 @@ pub fn act(caller: &Caller, action: &str, argument: Option<&str>, input: &Value)
             else {
                 return Ok(Outcome::invalid([("board", t.choose_board())]));
             };
-            let key = store::board_key(viewer.id, board.id);
-            store::subscribe(&Subscription {
-                key,
-                user_id: viewer.id,
-                kind: "board".into(),
-                board_id: Some(board.id),
-                keyword: None,
-            })?;
+            store::subscribe_board(viewer.id, board.id)?;
             Ok(Outcome::success(t.subscribed_board(&board.fields.name)))
         }
         "unsubscribe" => {

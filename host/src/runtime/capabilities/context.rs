@@ -34,15 +34,10 @@ impl Host for PluginState {
             return Ok(Vec::new());
         };
         let principal = user.principal();
-        let names = sqlx::query_scalar::<_, String>(
-            "SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id AND r.org_id = ur.org_id \
-             WHERE ur.org_id = $1 AND ur.user_id = $2 ORDER BY r.name",
-        )
-        .bind(principal.org_id)
-        .bind(principal.user_id)
-        .fetch_all(self.ctx.store.pool());
-        match self.ctx.bounded("context.roles", async { Ok(names.await?) }).await {
-            Ok(names) => Ok(names),
+        let me = [principal.user_id];
+        let found = super::directory::user_roles(&self.ctx.store, principal.org_id, &me);
+        match self.ctx.bounded("context.roles", found).await {
+            Ok(mut users) => Ok(users.pop().map(|u| u.roles).unwrap_or_default()),
             Err(e) => {
                 tracing::warn!(error = ?e, "cannot read the user's roles");
                 Ok(Vec::new())

@@ -57,32 +57,34 @@ async fn roles(ctx: &CallContext, ids: Vec<Id>) -> Result<Vec<UserRoles>, Plugin
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let org_id = ctx.org_id();
-    let work = async {
-        let mut sql = SqlBuf::new("SELECT id FROM users WHERE org_id = ");
-        sql.bind(org_id).push(" AND id IN ").bind_list(&ids).push(" ORDER BY id");
-        let users: Vec<Id> =
-            sql.query().fetch_all(ctx.store.pool()).await?.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
-        let mut sql = SqlBuf::new(
-            "SELECT ur.user_id, r.name, EXISTS (SELECT 1 FROM role_grants g WHERE g.role_id = r.id AND g.org_id = r.org_id \
-             AND g.module = 'org' AND g.action = 'admin' AND g.scope = 'all') \
-             FROM user_roles ur JOIN roles r ON r.id = ur.role_id AND r.org_id = ur.org_id WHERE ur.org_id = ",
-        );
-        sql.bind(org_id).push(" AND ur.user_id IN ").bind_list(&ids).push(" ORDER BY ur.user_id, r.name");
-        let rows = sql.query().fetch_all(ctx.store.pool()).await?;
-        let mut out: Vec<UserRoles> =
-            users.into_iter().map(|user_id| UserRoles { user_id, roles: Vec::new(), admin: false }).collect();
-        for row in rows {
-            let (user_id, name): (Id, String) = (row.try_get(0)?, row.try_get(1)?);
-            let admin = row.try_get::<bool, _>(2).or_else(|_| row.try_get::<i64, _>(2).map(|v| v != 0))?;
-            if let Some(u) = out.iter_mut().find(|u| u.user_id == user_id) {
-                u.roles.push(name);
-                u.admin |= admin;
-            }
+    ctx.bounded("directory.roles", user_roles(&ctx.store, ctx.org_id(), &ids)).await
+}
+
+/// Each user's role names and whether one of them administers the organisation, for the users
+/// of the organisation among `ids` (sorted, distinct), in that order.
+pub(crate) async fn user_roles(store: &Store, org_id: Id, ids: &[Id]) -> crate::Result<Vec<UserRoles>> {
+    let mut sql = SqlBuf::new("SELECT id FROM users WHERE org_id = ");
+    sql.bind(org_id).push(" AND id IN ").bind_list(ids).push(" ORDER BY id");
+    let users: Vec<Id> =
+        sql.query().fetch_all(store.pool()).await?.iter().map(|r| r.try_get(0)).collect::<Result<_, _>>()?;
+    let mut sql = SqlBuf::new(
+        "SELECT ur.user_id, r.name, EXISTS (SELECT 1 FROM role_grants g WHERE g.role_id = r.id AND g.org_id = r.org_id \
+         AND g.module = 'org' AND g.action = 'admin' AND g.scope = 'all') \
+         FROM user_roles ur JOIN roles r ON r.id = ur.role_id AND r.org_id = ur.org_id WHERE ur.org_id = ",
+    );
+    sql.bind(org_id).push(" AND ur.user_id IN ").bind_list(ids).push(" ORDER BY ur.user_id, r.name");
+    let rows = sql.query().fetch_all(store.pool()).await?;
+    let mut out: Vec<UserRoles> =
+        users.into_iter().map(|user_id| UserRoles { user_id, roles: Vec::new(), admin: false }).collect();
+    for row in rows {
+        let (user_id, name): (Id, String) = (row.try_get(0)?, row.try_get(1)?);
+        let admin = row.try_get::<bool, _>(2).or_else(|_| row.try_get::<i64, _>(2).map(|v| v != 0))?;
+        if let Some(u) = out.iter_mut().find(|u| u.user_id == user_id) {
+            u.roles.push(name);
+            u.admin |= admin;
         }
-        Ok(out)
-    };
-    ctx.bounded("directory.roles", work).await
+    }
+    Ok(out)
 }
 
 /// Most users one search returns.

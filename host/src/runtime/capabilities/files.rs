@@ -31,42 +31,50 @@ impl Host for PluginState {
     async fn info(&mut self, id: Id) -> Answer<FileInfo> {
         self.enter()?;
         let ctx = &self.ctx;
-        if let Err(e) = ctx.require("files") {
-            return Ok(Err(e));
-        }
-        let work = files::info(&ctx.store, ctx.org_id(), &ctx.plugin.plugin.id, id);
-        Ok(ctx.bounded("files.info", work).await.map(to_wit))
+        Ok(match granted(ctx) {
+            Ok(plugin) => {
+                ctx.bounded("files.info", files::info(&ctx.store, ctx.org_id(), plugin, id)).await.map(to_wit)
+            }
+            Err(e) => Err(e),
+        })
     }
 
     async fn read(&mut self, id: Id) -> Answer<Vec<u8>> {
         self.enter()?;
         let ctx = &self.ctx;
-        if let Err(e) = ctx.require("files") {
-            return Ok(Err(e));
-        }
-        Ok(ctx.bounded("files.read", files::read(&ctx.store, ctx.org_id(), &ctx.plugin.plugin.id, id)).await)
+        Ok(match granted(ctx) {
+            Ok(plugin) => ctx.bounded("files.read", files::read(&ctx.store, ctx.org_id(), plugin, id)).await,
+            Err(e) => Err(e),
+        })
     }
 
     async fn delete(&mut self, id: Id) -> Answer<()> {
         self.enter()?;
         let ctx = &self.ctx;
-        if let Err(e) = ctx.require("files") {
-            return Ok(Err(e));
-        }
-        Ok(ctx.bounded("files.delete", files::delete(&ctx.store, ctx.org_id(), &ctx.plugin.plugin.id, id)).await)
+        Ok(match granted(ctx) {
+            Ok(plugin) => ctx.bounded("files.delete", files::delete(&ctx.store, ctx.org_id(), plugin, id)).await,
+            Err(e) => Err(e),
+        })
     }
 }
 
-async fn put(ctx: &CallContext, name: String, content_type: String, data: Vec<u8>) -> Result<FileInfo, PluginFault> {
+/// The plugin whose files the call reaches, once `files` is granted.
+fn granted(ctx: &CallContext) -> Result<&str, PluginFault> {
     ctx.require("files")?;
-    let max = ctx.plugin.max_file_bytes();
-    if data.len() as u64 > max {
-        return Err(PluginFault::Limited(format!("the file is {} bytes; at most {max} are stored", data.len())));
+    Ok(&ctx.plugin.plugin.id)
+}
+
+async fn put(ctx: &CallContext, name: String, content_type: String, data: Vec<u8>) -> Result<FileInfo, PluginFault> {
+    let plugin_id = granted(ctx)?;
+    let created_by = ctx.user.as_ref().map(|u| u.principal().user_id);
+    let owner = files::Owner { org_id: ctx.org_id(), plugin_id, created_by };
+    let work = files::put(&ctx.store, owner, &name, &content_type, &data, ctx.plugin.max_file_bytes());
+    match ctx.bounded("files.put", work).await {
+        Ok(stored) => Ok(to_wit(stored)),
+        // Above the plugin's limit: a limit reached, as the API names it.
+        Err(PluginFault::Invalid(message)) => Err(PluginFault::Limited(message)),
+        Err(other) => Err(other),
     }
-    let by = ctx.user.as_ref().map(|u| u.principal().user_id);
-    let owner = files::Owner { org_id: ctx.org_id(), plugin_id: &ctx.plugin.plugin.id, created_by: by };
-    let work = files::put(&ctx.store, owner, &name, &content_type, &data, max);
-    ctx.bounded("files.put", work).await.map(to_wit)
 }
 
 #[cfg(test)]
