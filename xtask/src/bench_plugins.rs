@@ -23,6 +23,7 @@ use anyhow::{Context, Result, bail, ensure};
 use wasmparser::{Parser, Payload};
 
 use crate::bench::{ADMIN_PASSWORD, TempDir, WrkResult, http, make_token, parse_wrk, start_server_args};
+use crate::bench_events::percentile;
 use crate::plugins::{MANIFEST_SECTION, package};
 use crate::{cargo, root, status};
 
@@ -298,14 +299,6 @@ fn semver_parts(version: &str) -> Result<(u64, u64, u64)> {
         [major, minor, patch] => Ok((major, minor, patch)),
         _ => bail!("{version:?} is not major.minor.patch"),
     }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// The section of `docs/BENCHMARKS.md` these figures make.
