@@ -349,6 +349,24 @@ pub fn report(md: &mut String, sections: &[(&str, Vec<Figures>)]) {
             }
         }
     }
+    let _ = writeln!(
+        md,
+        "\nOn SQLite, a query of three characters or more is looked up in the FTS5 trigram table over the search \
+         text, and one or two Chinese characters in the grams table (each character and each pair of a record's \
+         Chinese text); the matches are read newest first, a batch at a time, and checked against the text itself. \
+         On PostgreSQL the GIN index of the `search_grams` array (`@>` every gram of the query) and the `pg_trgm` \
+         GIN index of the search text serve the same queries. The forum's figure is its whole search page: a search \
+         of threads, a search of replies, and the titles of the threads of the replies it shows."
+    );
+    let full: Vec<usize> = corpora(false).iter().map(|c| c.count).collect();
+    let measured: Vec<usize> = sections.first().map(|(_, f)| f.iter().map(|c| c.count).collect()).unwrap_or_default();
+    if measured != full {
+        let _ = writeln!(
+            md,
+            "\nThese figures are from `--quick`, a twentieth of the size the goal names; `cargo xtask bench --only \
+             search` measures the full size."
+        );
+    }
 }
 
 /// The corpora: the knowledge base's articles and the forum's posts, a tenth of them threads

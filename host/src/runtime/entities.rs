@@ -15,7 +15,7 @@
 //! Identifiers reach SQL only from names checked here (lower-case letters, digits, underscores)
 //! and always quoted; every value is bound.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
@@ -1021,6 +1021,42 @@ async fn exists(store: &Store, table: &'static str, org_id: Id, id: Id) -> Resul
     Ok(found.is_some())
 }
 
+/// The users and customers one write or one import has looked up, so that a file naming the
+/// same author on every line asks the database once.
+#[derive(Default)]
+struct Seen {
+    /// A user's department, or `None` when the organisation has no such user.
+    users: HashMap<Id, Option<Option<Id>>>,
+    /// Whether the reach reaches a customer.
+    customers: HashMap<Id, bool>,
+}
+
+impl Seen {
+    /// The department of a user of the organisation, or `None` when there is no such user.
+    async fn user(&mut self, store: &Store, org_id: Id, user: Id) -> Result<Option<Option<Id>>> {
+        if let Some(known) = self.users.get(&user) {
+            return Ok(*known);
+        }
+        let department: Option<Option<Id>> =
+            sqlx::query_scalar("SELECT department_id FROM users WHERE id = $1 AND org_id = $2")
+                .bind(user)
+                .bind(org_id)
+                .fetch_optional(store.pool())
+                .await?;
+        self.users.insert(user, department);
+        Ok(department)
+    }
+
+    async fn customer(&mut self, store: &Store, reach: &Reach<'_>, customer: Id) -> Result<bool> {
+        if let Some(known) = self.customers.get(&customer) {
+            return Ok(*known);
+        }
+        let reachable = customer_reachable(store, reach, customer).await?;
+        self.customers.insert(customer, reachable);
+        Ok(reachable)
+    }
+}
+
 /// Checks the fields of a write: known, of their types, within their options and lengths,
 /// naming users and customers of the organisation, and (`inserting`) every required field
 /// given. Returns the columns to set.
@@ -1030,6 +1066,7 @@ async fn check_fields<'e>(
     entity: &'e Entity,
     fields: &Map<String, Value>,
     inserting: bool,
+    seen: &mut Seen,
 ) -> Result<Vec<(&'e EntityField, Arg)>> {
     let e = &entity.name;
     let mut out = Vec::with_capacity(fields.len());
@@ -1056,10 +1093,10 @@ async fn check_fields<'e>(
                     )));
                 }
             }
-            (Arg::Int(Some(id)), FieldType::User) if !exists(store, "users", reach.org_id(), *id).await? => {
+            (Arg::Int(Some(id)), FieldType::User) if seen.user(store, reach.org_id(), *id).await?.is_none() => {
                 return Err(invalid(format!("{e}.{name}: user {id} does not exist in this organisation")));
             }
-            (Arg::Int(Some(id)), FieldType::Customer) if !customer_reachable(store, reach, *id).await? => {
+            (Arg::Int(Some(id)), FieldType::Customer) if !seen.customer(store, reach, *id).await? => {
                 return Err(invalid(format!("{e}.{name}: customer {id} does not exist in this organisation")));
             }
             _ => {}
@@ -1244,7 +1281,9 @@ async fn new_owner(store: &Store, reach: &Reach<'_>) -> Result<(Option<Id>, Opti
             let p = access.principal();
             Ok((Some(p.user_id), p.department_id))
         }
-        Reach::Plugin { org_id, acting_user } => owned_by(store, *org_id, *acting_user, "acting_user").await,
+        Reach::Plugin { org_id, acting_user } => {
+            owned_by(store, *org_id, *acting_user, "acting_user", &mut Seen::default()).await
+        }
     }
 }
 
@@ -1261,15 +1300,10 @@ async fn owned_by(
     org_id: Id,
     owner: Option<Id>,
     field: &'static str,
+    seen: &mut Seen,
 ) -> Result<(Option<Id>, Option<Id>)> {
     let Some(user) = owner else { return Ok((None, None)) };
-    let department: Option<Option<Id>> =
-        sqlx::query_scalar("SELECT department_id FROM users WHERE id = $1 AND org_id = $2")
-            .bind(user)
-            .bind(org_id)
-            .fetch_optional(store.pool())
-            .await?;
-    match department {
+    match seen.user(store, org_id, user).await? {
         Some(department) => Ok((Some(user), department)),
         None => Err(Error::invalid(field, format!("user {user} does not exist in this organisation"))),
     }
@@ -1288,8 +1322,9 @@ pub async fn insert(
 ) -> Result<Record> {
     let names = check_entity(plugin_id, entity)?;
     let org_id = reach.org_id();
+    let mut seen = Seen::default();
     let (owner_id, department_id) = match owner_in(entity, fields) {
-        Some(owner) => owned_by(store, org_id, owner, "owner").await?,
+        Some(owner) => owned_by(store, org_id, owner, "owner", &mut seen).await?,
         None => new_owner(store, reach).await?,
     };
     if matches!(reach, Reach::User(_))
@@ -1302,7 +1337,7 @@ pub async fn insert(
     {
         return Err(Error::invalid("customer_id", format!("customer {customer} does not exist in this organisation")));
     }
-    let values = check_fields(store, reach, entity, fields, true).await?;
+    let values = check_fields(store, reach, entity, fields, true, &mut seen).await?;
     let sql = insert_statement(
         store.backend(),
         &names,
@@ -1329,10 +1364,19 @@ fn insert_statement(
     entity: &Entity,
     fields: &Map<String, Value>,
     values: &[(&EntityField, Arg)],
-    (org_id, customer_id, owner_id, department_id): (Id, Option<Id>, Option<Id>, Option<Id>),
+    owned: Owned,
 ) -> Stmt {
-    let search = search_text(entity, fields);
-    let now = now_ms();
+    let mut sql = insert_head(names, values);
+    push_insert_row(&mut sql, backend, entity, fields, values, owned);
+    sql.push(" RETURNING id");
+    sql
+}
+
+/// Who a new record belongs to: (organisation, customer, owner, department).
+type Owned = (Id, Option<Id>, Option<Id>, Option<Id>);
+
+/// `INSERT INTO table (columns…) VALUES `, for rows setting the fields of `values`.
+fn insert_head(names: &Names, values: &[(&EntityField, Arg)]) -> Stmt {
     let mut sql = Stmt::new(format!(
         "INSERT INTO {} (org_id, customer_id, owner_id, department_id, created_at, updated_at, version, search_grams, search_text",
         quoted(&names.table)
@@ -1340,18 +1384,32 @@ fn insert_statement(
     for (field, _) in values {
         sql.push(", ").push(&quoted(&field.name));
     }
-    sql.push(") VALUES (").bind_id(org_id);
+    sql.push(") VALUES ");
+    sql
+}
+
+/// Appends one row, `(…)`, of an insert headed by [`insert_head`] with the same fields.
+fn push_insert_row(
+    sql: &mut Stmt,
+    backend: Backend,
+    entity: &Entity,
+    fields: &Map<String, Value>,
+    values: &[(&EntityField, Arg)],
+    (org_id, customer_id, owner_id, department_id): Owned,
+) {
+    let search = search_text(entity, fields);
+    let now = now_ms();
+    sql.push("(").bind_id(org_id);
     for arg in [Arg::Int(customer_id), Arg::Int(owner_id), Arg::Int(department_id), Arg::Int(Some(now))] {
         sql.push(", ").bind(arg);
     }
     sql.push(", ").bind_id(now).push(", 1, ");
-    bind_grams(&mut sql, backend, &search);
+    bind_grams(sql, backend, &search);
     sql.push(", ").bind(Arg::Text(Some(search)));
     for (_, arg) in values {
         sql.push(", ").bind(arg.clone());
     }
-    sql.push(") RETURNING id");
-    sql
+    sql.push(")");
 }
 
 /// One record of an import: its fields, and the customer it belongs to.
@@ -1378,37 +1436,55 @@ pub async fn import(
 ) -> std::result::Result<u64, (Option<usize>, Error)> {
     let names = check_entity(plugin_id, entity).map_err(|e| (None, e))?;
     let reach = Reach::Plugin { org_id, acting_user: None };
-    let mut statements = Vec::with_capacity(records.len());
+    let mut seen = Seen::default();
+    let mut checked = Vec::with_capacity(records.len());
     for (i, record) in records.iter().enumerate() {
         let at = |e: Error| (Some(i), e);
         let (owner_id, department_id) = match owner_in(entity, &record.fields) {
-            Some(owner) => owned_by(store, org_id, owner, "owner").await.map_err(at)?,
+            Some(owner) => owned_by(store, org_id, owner, "owner", &mut seen).await.map_err(at)?,
             None => (None, None),
         };
         if let Some(customer) = record.customer_id
-            && !customer_reachable(store, &reach, customer).await.map_err(at)?
+            && !seen.customer(store, &reach, customer).await.map_err(at)?
         {
             return Err(at(Error::invalid(
                 "customer_id",
                 format!("customer {customer} does not exist in this organisation"),
             )));
         }
-        let values = check_fields(store, &reach, entity, &record.fields, true).await.map_err(at)?;
-        if write {
-            let owned = (org_id, record.customer_id, owner_id, department_id);
-            statements.push(insert_statement(store.backend(), &names, entity, &record.fields, &values, owned));
-        }
+        let values = check_fields(store, &reach, entity, &record.fields, true, &mut seen).await.map_err(at)?;
+        checked.push((values, (org_id, record.customer_id, owner_id, department_id)));
     }
     if !write {
         return Ok(0);
     }
+    // Records setting the same fields go in one statement, up to IMPORT_ROWS at once; with a
+    // unique field, one at a time, so that a repeated value is told with its record.
+    let per_statement = if entity.fields.iter().any(|f| f.unique) { 1 } else { IMPORT_ROWS };
     let mut tx = store.begin_write().await.map_err(|e| (None, e))?;
-    for (i, sql) in statements.iter().enumerate() {
-        sql.query().fetch_one(&mut *tx).await.map_err(|e| (Some(i), write_error(e, entity)))?;
+    let mut first = 0;
+    while first < checked.len() {
+        let columns = |i: usize| checked[i].0.iter().map(|(f, _)| f.name.as_str());
+        let mut last = first + 1;
+        while last < checked.len() && last - first < per_statement && columns(last).eq(columns(first)) {
+            last += 1;
+        }
+        let mut sql = insert_head(&names, &checked[first].0);
+        for i in first..last {
+            if i > first {
+                sql.push(", ");
+            }
+            push_insert_row(&mut sql, store.backend(), entity, &records[i].fields, &checked[i].0, checked[i].1);
+        }
+        sql.query().execute(&mut *tx).await.map_err(|e| (Some(first), write_error(e, entity)))?;
+        first = last;
     }
     tx.commit().await.map_err(|e| (None, e.into()))?;
-    Ok(statements.len() as u64)
+    Ok(checked.len() as u64)
 }
+
+/// Records an import writes with one statement.
+const IMPORT_ROWS: usize = 100;
 
 /// The entity as the installed plugin declared it, from the host's bookkeeping.
 pub async fn declared(store: &Store, plugin_id: &str, entity: &str) -> Result<Entity> {
@@ -1482,7 +1558,8 @@ async fn update_once(
             entity.name, before.version
         )));
     }
-    let values = check_fields(store, reach, entity, fields, false).await?;
+    let mut seen = Seen::default();
+    let values = check_fields(store, reach, entity, fields, false, &mut seen).await?;
     if values.is_empty() {
         return Ok(Changed::Done(before));
     }
@@ -1499,7 +1576,7 @@ async fn update_once(
     if let Some(owner) = owner_in(entity, fields) {
         // The record moves to the new owner; a user may only give it to someone their scope
         // still reaches.
-        let (owner_id, department_id) = owned_by(store, org_id, owner, "owner").await?;
+        let (owner_id, department_id) = owned_by(store, org_id, owner, "owner", &mut seen).await?;
         if matches!(reach, Reach::User(_))
             && !reach.filter(plugin_id, Action::Edit).allows(&RecordScope { org_id, owner_id, department_id })
         {
@@ -2866,6 +2943,63 @@ mod tests {
             assert!(!pages(store, &reach, &entity, by_text("明书")).await?.contains(&first));
             delete(store, &reach, PLUGIN, &entity, first).await?;
             assert!(!pages(store, &reach, &entity, by_text("售后")).await?.contains(&first));
+            Ok(())
+        }
+
+        async fn imports_check_every_record_before_writing_any_and_name_the_bad_one(db) {
+            let store = &db.store;
+            let acme = org(store, "acme").await?;
+            let globex = org(store, "globex").await?;
+            let mut entity = claim();
+            entity.fields[1].unique = false;
+            migrate(store, PLUGIN, std::slice::from_ref(&entity)).await?;
+            // More records than one statement holds, setting different fields in turn.
+            let records: Vec<ImportRecord> = (0..450_usize)
+                .map(|i| {
+                    let value = match i % 3 {
+                        0 => json!({"title": format!("售后服务 {i}"), "status": "open", "assignee": acme.alice}),
+                        1 => json!({"title": format!("报价 {i}"), "quantity": i}),
+                        _ => json!({"title": format!("售后 refund {i}"), "assignee": acme.bob, "urgent": true}),
+                    };
+                    ImportRecord { fields: fields(value), customer_id: None }
+                })
+                .collect();
+            async fn written(store: &Store, reach: Reach<'_>, entity: &Entity, text: &str) -> anyhow::Result<usize> {
+                Ok(ids(store, &reach, entity, Query { limit: Some(500), ..by_text(text) }).await?.len())
+            }
+            assert_eq!(import(store, acme.id, PLUGIN, &entity, &records, false).await.map_err(|(_, e)| e)?, 0);
+            assert_eq!(written(store, acme.plugin(), &entity, "售后").await?, 0, "a check writes nothing");
+            assert_eq!(import(store, acme.id, PLUGIN, &entity, &records, true).await.map_err(|(_, e)| e)?, 450);
+            assert_eq!(written(store, acme.plugin(), &entity, "售后").await?, 300);
+            assert_eq!(written(store, acme.plugin(), &entity, "refund").await?, 150);
+            assert_eq!(written(store, acme.plugin(), &entity, "报价").await?, 150);
+            assert_eq!(written(store, globex.plugin(), &entity, "售后").await?, 0);
+            let third = ids(store, &acme.plugin(), &entity, with("quantity", Op::Eq, json!(301))).await?;
+            let record = get(store, &acme.plugin(), PLUGIN, &entity, third[0]).await?;
+            assert_eq!(record.fields["title"], json!("报价 301"));
+            assert_eq!(record.fields["quantity"], json!(301));
+
+            // A user of another organisation, on the 8th record: nothing of the file is written.
+            let mut bad = records.clone();
+            bad[7].fields.insert("assignee".into(), json!(globex.alice));
+            match import(store, acme.id, PLUGIN, &entity, &bad, true).await {
+                Err((Some(7), Error::Invalid { message, .. })) => assert!(message.contains("does not exist"), "{message}"),
+                other => panic!("expected the 8th record refused, got {other:?}"),
+            }
+            assert_eq!(written(store, acme.plugin(), &entity, "售后").await?, 300);
+
+            // A repeated unique value is told with the record that repeats it, and rolls back.
+            let mut unique = claim();
+            unique.name = "ticket".into();
+            migrate(store, PLUGIN, std::slice::from_ref(&unique)).await?;
+            let tickets: Vec<ImportRecord> = (0..6)
+                .map(|i| ImportRecord { fields: fields(json!({"title": format!("工单 {i}"), "code": format!("T-{}", i.min(4))})), customer_id: None })
+                .collect();
+            match import(store, acme.id, PLUGIN, &unique, &tickets, true).await {
+                Err((Some(5), Error::Conflict(message))) => assert!(message.contains("code"), "{message}"),
+                other => panic!("expected the 6th ticket refused, got {other:?}"),
+            }
+            assert!(ids(store, &acme.plugin(), &unique, by_text("工单")).await?.is_empty());
             Ok(())
         }
 
