@@ -238,8 +238,8 @@ struct ServeArgs {
     /// The address users reach the CRM at, for links in email (e.g. https://crm.example.com).
     #[arg(long, env = "TESSERA_PUBLIC_URL")]
     public_url: Option<String>,
-    /// The plugin directory: packages (`*.wasm`) dropped into it are installed while the CRM
-    /// runs. Default: `plugins` in the data directory.
+    /// The plugin directory: packages (`*.tpkg`, and `*.wasm` in developer mode) dropped into
+    /// it are installed while the CRM runs. Default: `plugins` in the data directory.
     #[arg(long, env = "TESSERA_PLUGIN_DIR")]
     plugin_dir: Option<PathBuf>,
     /// Hosts on your own network that plugins may call (names or addresses, comma-separated),
@@ -257,6 +257,40 @@ struct ServeArgs {
     /// 30m, 2h, 6h, 12h, 24h (about 45 h in all), as docs/api.md documents.
     #[arg(long, env = "TESSERA_WEBHOOK_RETRIES", value_delimiter = ',', value_parser = parse_wait)]
     webhook_retries: Vec<std::time::Duration>,
+    /// The marketplace the revocation list is fetched from, e.g. `https://market.example.com`.
+    #[arg(long, env = "TESSERA_MARKETPLACE_URL")]
+    marketplace_url: Option<String>,
+    /// The marketplace's public key (`tessera-public-key-v1:…`), or a file holding one or more
+    /// (one a line): packages, licenses and revocation lists must be signed by one of them.
+    /// Pinned here, never fetched. Repeat it (or separate with commas) for a key rotation.
+    #[arg(long = "marketplace-key", env = "TESSERA_MARKETPLACE_KEY", value_delimiter = ',')]
+    marketplace_keys: Vec<String>,
+    /// Also run unsigned plugins (bare `.wasm`): for a developer's own host and the demo,
+    /// never for production.
+    #[arg(long, env = "TESSERA_DEVELOPER_MODE", value_parser = clap::builder::BoolishValueParser::new())]
+    developer_mode: bool,
+    /// Seconds between fetches of the marketplace's revocation list.
+    #[arg(long, env = "TESSERA_REVOCATION_POLL", default_value_t = 300)]
+    revocation_poll: u64,
+}
+
+/// The pinned marketplace keys: each argument a key or a file of keys, one a line.
+fn read_trust_root(args: &[String]) -> anyhow::Result<Option<tessera_package::TrustRoot>> {
+    let mut keys = Vec::new();
+    for arg in args.iter().map(|a| a.trim()).filter(|a| !a.is_empty()) {
+        let text = if arg.starts_with(tessera_package::keys::PUBLIC_KEY_PREFIX) {
+            arg.to_owned()
+        } else {
+            std::fs::read_to_string(arg).with_context(|| format!("cannot read the marketplace key file {arg}"))?
+        };
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            keys.push(
+                tessera_package::PublicKey::parse(line)
+                    .with_context(|| format!("{arg}: not a marketplace public key (`tessera-public-key-v1:…`)"))?,
+            );
+        }
+    }
+    Ok((!keys.is_empty()).then(|| tessera_package::TrustRoot::with_keys(keys)))
 }
 
 /// A wait: a whole number of seconds, minutes or hours (`5s`, `1m`, `2h`).
@@ -435,9 +469,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .filter(|h| !h.is_empty())
                 .collect(),
             drivers,
+            trust: crate::runtime::trust::TrustConfig {
+                root: read_trust_root(&args.marketplace_keys)?,
+                developer_mode: args.developer_mode,
+                marketplace_url: args.marketplace_url.clone(),
+                revocation_poll: std::time::Duration::from_secs(args.revocation_poll.max(1)),
+            },
             ..crate::runtime::RuntimeConfig::default()
         },
     };
+    if opts.plugins.trust.developer_mode {
+        tracing::warn!("developer mode: unsigned plugins load; never use this in production");
+    } else if opts.plugins.trust.root.is_none() {
+        tracing::warn!("no --marketplace-key: no plugin can be verified, so none loads");
+    }
     let running = server::prepare(&opts).await?;
     let url = format!("http://{}", running.addr);
     println!("Tessera CRM is running at {url}");
@@ -458,6 +503,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
         }
         None => println!("  sign in with your existing accounts"),
+    }
+    let trust = &opts.plugins.trust;
+    if trust.developer_mode {
+        println!("  !! DEVELOPER MODE: unsigned plugins (bare .wasm) load on this host; never use it in production");
+    }
+    match &trust.root {
+        Some(root) => {
+            let ids = root.keys().iter().map(|k| k.key_id().to_string()).collect::<Vec<_>>().join(", ");
+            println!("  marketplace:  trusts key {ids}");
+        }
+        None if !trust.developer_mode => println!(
+            "  marketplace:  no --marketplace-key given, so no plugin can be verified and none loads; give the \
+             marketplace's public key, or start with --developer-mode on a developer's host"
+        ),
+        None => {}
+    }
+    if let Some(url) = &trust.marketplace_url {
+        println!("  revocations:  fetched from {url} every {} s", trust.revocation_poll.as_secs());
     }
     println!("  API:          {url}/api/v1/openapi.json");
     if let Some(dir) = &opts.plugins.plugin_dir {
@@ -704,7 +767,7 @@ async fn import_command(
 mod tests {
     use std::time::Duration;
 
-    use super::parse_wait;
+    use super::{parse_wait, read_trust_root};
 
     #[test]
     fn waits_are_seconds_minutes_or_hours() {
@@ -714,5 +777,20 @@ mod tests {
         for bad in ["", "5", "s", "1.5m", "1d", "0s", "200h", "-1s"] {
             assert!(parse_wait(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn marketplace_keys_come_as_text_or_as_a_file_of_them() {
+        let first = tessera_package::SecretKey::from_seed([1; 32]).public_key();
+        let second = tessera_package::SecretKey::from_seed([2; 32]).public_key();
+        let file = std::env::temp_dir().join(format!("tessera-keys-{}.pub", std::process::id()));
+        std::fs::write(&file, format!("# the marketplace, rolled over\n{}\n", second.to_text())).expect("written");
+        let root = read_trust_root(&[first.to_text(), file.display().to_string()]).expect("read").expect("a root");
+        assert_eq!(root.keys(), &[first, second]);
+        assert!(read_trust_root(&[]).expect("read").is_none(), "no key, no root");
+        std::fs::write(&file, "tessera-public-key-v1:not-a-key\n").expect("written");
+        assert!(read_trust_root(&[file.display().to_string()]).is_err(), "a bad key is refused at start");
+        assert!(read_trust_root(&["/nonexistent/marketplace.pub".into()]).is_err());
+        let _ = std::fs::remove_file(&file);
     }
 }

@@ -17,12 +17,14 @@ pub mod files;
 pub mod grams;
 pub mod invoke;
 pub mod jobs;
+pub mod licenses;
 pub mod manifest;
 pub mod package;
 pub mod pump;
 pub mod registry;
 pub mod routes;
 pub mod sandbox;
+pub mod trust;
 pub mod watch;
 
 use std::collections::HashMap;
@@ -40,7 +42,8 @@ use crate::store::{Id, Store};
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     pub limits: Limits,
-    /// The directory watched for packages (`<id>-<version>.wasm`); none watches nothing.
+    /// The directory watched for packages (`*.tpkg`, and `*.wasm` in developer mode); none
+    /// watches nothing.
     pub plugin_dir: Option<PathBuf>,
     /// Failures in a row that stop a plugin for an organisation.
     pub breaker_threshold: u32,
@@ -57,6 +60,8 @@ pub struct RuntimeConfig {
     pub local_hosts: Vec<String>,
     /// Native device drivers to load at start, whose reports go to plugins.
     pub drivers: Vec<drivers::DriverConfig>,
+    /// The marketplace keys, developer mode and revocation polling (see [`trust`]).
+    pub trust: trust::TrustConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -70,6 +75,7 @@ impl Default for RuntimeConfig {
             event_retry_delays: [5, 30, 120, 600, 1800].into_iter().map(Duration::from_secs).collect(),
             local_hosts: Vec::new(),
             drivers: Vec::new(),
+            trust: trust::TrustConfig::default(),
         }
     }
 }
@@ -94,7 +100,7 @@ impl Runtime {
     pub fn new(store: Store, config: RuntimeConfig) -> Arc<Runtime> {
         let http = capabilities::http::outbound_client(&config.local_hosts);
         Arc::new_cyclic(|weak| Runtime {
-            registry: Registry::new(store),
+            registry: Registry::new(store, trust::Trust::new(config.trust.clone())),
             limits: Arc::new(config.limits.clone()),
             breaker: Breaker::new(config.breaker_threshold),
             config,
@@ -110,9 +116,17 @@ impl Runtime {
     /// Loads the enabled plugins and starts the node's plugin tasks: following changes made
     /// by other nodes, feeding events, running jobs and watching the plugin directory.
     pub async fn start(self: &Arc<Self>) -> crate::Result<Vec<tokio::task::JoinHandle<()>>> {
+        self.registry.trust().restore(self.store()).await?;
         self.registry.refresh().await?;
-        let mut tasks =
-            vec![pump::spawn_follow(self.clone()), pump::spawn_events(self.clone()), pump::spawn_jobs(self.clone())];
+        let mut tasks = vec![
+            pump::spawn_follow(self.clone()),
+            pump::spawn_events(self.clone()),
+            pump::spawn_jobs(self.clone()),
+            licenses::spawn_sweep(self.clone()),
+        ];
+        if let Some(url) = &self.config.trust.marketplace_url {
+            tasks.push(trust::spawn_revocation_poll(self.clone(), url.clone()));
+        }
         if let Some(dir) = &self.config.plugin_dir {
             tasks.push(watch::spawn(self.clone(), dir.clone()).await?);
         }

@@ -484,7 +484,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn request_id(req: Request, next: Next) -> Response {
+/// Middleware: takes the request's `x-request-id` (or makes one), scopes it for
+/// [`current_request_id`] and echoes it in the response.
+pub async fn request_id(req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get("x-request-id")

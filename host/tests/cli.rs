@@ -176,6 +176,23 @@ fn a_bad_database_url_is_a_clear_error() {
     assert!(text(&out).contains("unsupported database URL"), "{}", text(&out));
 }
 
+/// What `tessera serve` prints before it serves: its output up to the API's address (at most
+/// 20 s of it).
+fn banner(child: &mut std::process::Child) -> String {
+    use std::io::Read;
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut buf = [0u8; 4096];
+    while !seen.contains("API:") && std::time::Instant::now() < deadline {
+        match stdout.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    seen
+}
+
 #[test]
 fn serve_prints_the_url_and_credentials_and_logs_json_on_request() {
     let dir = std::env::temp_dir().join(format!("tessera-serve-{}", std::process::id()));
@@ -190,17 +207,7 @@ fn serve_prints_the_url_and_credentials_and_logs_json_on_request() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("serve");
-    let mut stdout = child.stdout.take().expect("stdout");
-    let mut seen = String::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let mut buf = [0u8; 4096];
-    while !seen.contains("API:") && std::time::Instant::now() < deadline {
-        use std::io::Read;
-        match stdout.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
-        }
-    }
+    let seen = banner(&mut child);
     // One request, so that a JSON log line is written.
     let _ = std::net::TcpStream::connect(("127.0.0.1", port))
         .and_then(|mut s| s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
@@ -211,6 +218,30 @@ fn serve_prints_the_url_and_credentials_and_logs_json_on_request() {
     assert!(seen.contains(&format!("http://127.0.0.1:{port}")), "{seen}");
     assert!(seen.contains("sign in as:   admin / "), "{seen}");
     assert!(seen.contains("generated; shown only this once"), "{seen}");
+    assert!(seen.contains("no --marketplace-key given") && !seen.contains("DEVELOPER MODE"), "{seen}");
     assert!(logs.lines().any(|l| l.starts_with('{') && l.contains("\"level\"")), "JSON logs: {logs}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn serve_in_developer_mode_says_so_loudly() {
+    let dir = std::env::temp_dir().join(format!("tessera-serve-dev-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("port");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(&dir)
+        .env("TESSERA_DEVELOPER_MODE", "1")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let seen = banner(&mut child);
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("exit");
+    let logs = String::from_utf8_lossy(&out.stderr);
+    assert!(seen.contains("!! DEVELOPER MODE: unsigned plugins"), "{seen} {logs}");
+    assert!(logs.contains("developer mode"), "and the log warns: {logs}");
     let _ = std::fs::remove_dir_all(&dir);
 }

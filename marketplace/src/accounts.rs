@@ -159,7 +159,7 @@ fn required(caller: Option<Caller>, wanted: &str) -> Result<Caller> {
 
 fn wrong_kind(caller: &Caller, wanted: &str, sign_in_as: &str) -> Error {
     Error::forbidden(
-        "wrong-account",
+        "wrong_account",
         format!(
             "this is for {wanted}, and the token is {}'s; sign in with POST /api/v1/sessions and kind {sign_in_as:?}",
             match caller.kind() {
@@ -215,7 +215,7 @@ impl FromRequestParts<AppState> for OperatorCaller {
         match required(caller, "the operator (printed when the marketplace first started)")? {
             Caller::Operator => Ok(OperatorCaller),
             _ => Err(Error::forbidden(
-                "wrong-account",
+                "wrong_account",
                 "only the marketplace's operator may do this, with the operator token printed on its first start",
             )
             .into()),
@@ -240,16 +240,16 @@ pub struct SignedUp {
 fn check_sign_up(input: &SignUp) -> Result<(String, String)> {
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(Error::invalid("invalid-input", "name: give 1 to 100 characters, without control characters"));
+        return Err(Error::invalid("invalid_input", "name: give 1 to 100 characters, without control characters"));
     }
     let email = input.email.trim().to_lowercase();
     let valid_email = email.len() <= 254
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
         && email.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
     if !valid_email {
-        return Err(Error::invalid("invalid-input", "email: give an address such as dev@example.com"));
+        return Err(Error::invalid("invalid_input", "email: give an address such as dev@example.com"));
     }
-    check_policy(&input.password, name).map_err(|e| Error::invalid("weak-password", e.to_string()))?;
+    check_policy(&input.password, name).map_err(|e| Error::invalid("weak_password", e.to_string()))?;
     Ok((name.to_owned(), email))
 }
 
@@ -275,7 +275,7 @@ pub async fn sign_up(state: &AppState, kind: AccountKind, input: &SignUp) -> Res
         .map_err(|e| {
             Error::from_db(
                 e,
-                "email-taken",
+                "email_taken",
                 format!(
                     "there is already a {} account for {email}; sign in with POST /api/v1/sessions",
                     kind.token_kind()

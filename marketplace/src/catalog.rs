@@ -89,7 +89,7 @@ pub fn kind_name(kind: LicenseKind) -> &'static str {
 }
 
 fn check_listing(input: &ListingInput) -> Result<Price> {
-    let bad = |m: &str| Error::invalid("invalid-input", m.to_owned());
+    let bad = |m: &str| Error::invalid("invalid_input", m.to_owned());
     let grace_days = input.grace_days.unwrap_or(0);
     if !(0..=i64::from(tessera_package::license::MAX_GRACE_DAYS)).contains(&grace_days) {
         return Err(bad("grace_days: give 0 to 365 days"));
@@ -138,11 +138,11 @@ pub async fn set_listing(state: &AppState, publisher: &str, plugin: &str, input:
     match holder {
         Some(holder) if holder == publisher => {}
         Some(_) => {
-            return Err(Error::forbidden("plugin-taken", format!("plugin id {plugin:?} belongs to another publisher")));
+            return Err(Error::forbidden("plugin_taken", format!("plugin id {plugin:?} belongs to another publisher")));
         }
         None => {
             return Err(Error::forbidden(
-                "not-claimed",
+                "not_claimed",
                 format!("you do not hold plugin id {plugin:?}: claim it with POST /api/v1/publishers/me/plugins"),
             ));
         }
@@ -247,18 +247,18 @@ impl CatalogQuery {
         if let Some(q) = &q
             && (q.chars().count() > 100 || q.contains('\0'))
         {
-            return Err(Error::invalid("invalid-query", "q: search for at most 100 characters"));
+            return Err(Error::invalid("invalid_query", "q: search for at most 100 characters"));
         }
         let category = match self.category.as_deref().filter(|c| !c.is_empty()) {
             None => None,
             Some(c) => Some(serde_json::from_value(serde_json::Value::String(c.to_owned())).map_err(|_| {
-                Error::invalid("invalid-query", format!("category: use one of {}", CATEGORIES.join(", ")))
+                Error::invalid("invalid_query", format!("category: use one of {}", CATEGORIES.join(", ")))
             })?),
         };
         let api = match self.api.as_deref().filter(|a| !a.is_empty()) {
             None => None,
             Some(a) => Some(Version::parse(a.trim()).map_err(|_| {
-                Error::invalid("invalid-query", "api: give the host's plugin API version, such as 0.1.4")
+                Error::invalid("invalid_query", "api: give the host's plugin API version, such as 0.1.4")
             })?),
         };
         Ok(Search { q, category, api })

@@ -1,4 +1,4 @@
-//! The registry's error type. Every client error carries a stable, kebab-case `code` (a
+//! The registry's error type. Every client error carries a stable, snake_case `code` (a
 //! refused package or token carries its [`tessera_package::Refusal::code`]) and a message that
 //! says what to do; the web layer turns each into a precise 4xx (see [`crate::web::ApiError`]).
 
@@ -79,7 +79,7 @@ impl From<sqlx::Error> for Error {
         if let sqlx::Error::Database(db) = &err
             && db.code().as_deref() == Some("22021")
         {
-            return Error::invalid("invalid-input", "text must not contain NUL (\\u0000) characters");
+            return Error::invalid("invalid_input", "text must not contain NUL (\\u0000) characters");
         }
         Error::Database(err)
     }

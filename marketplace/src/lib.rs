@@ -9,11 +9,15 @@
 //!
 //! It runs on SQLite (a data directory) or PostgreSQL, like the host, with migrations of its
 //! own for each (`migrations/`).
+//!
+//! The crate's second binary, `tessera-plugin`, is the plugin developer's side of the
+//! marketplace ([`dev`]): new crate, build, test, keys, packages, signing and publishing.
 
 #![forbid(unsafe_code)]
 
 pub mod accounts;
 pub mod catalog;
+pub mod dev;
 pub mod error;
 pub mod packages;
 pub mod pages;

@@ -99,7 +99,7 @@ pub async fn check_upload(state: &AppState, publisher: &str, bytes: Vec<u8>) -> 
     let signed = tessera_package::verify(&tpkg, &state.trust).map_err(|r| Error::refused(&r, Some(hint(&r))))?;
     if signed.publisher.id != publisher {
         return Err(Error::forbidden(
-            "other-publisher",
+            "other_publisher",
             format!(
                 "this package is signed under publisher {:?}'s certificate, not yours; sign it with your own key and \
                  certificate (GET /api/v1/publishers/me/certificate)",
@@ -108,11 +108,11 @@ pub async fn check_upload(state: &AppState, publisher: &str, bytes: Vec<u8>) -> 
         ));
     }
     let current = current_key(state, publisher).await?.ok_or_else(|| {
-        Error::conflict("no-key", "register your public key first with PUT /api/v1/publishers/me/key")
+        Error::conflict("no_key", "register your public key first with PUT /api/v1/publishers/me/key")
     })?;
     if signed.publisher.key != current {
         return Err(Error::invalid(
-            "wrong-key",
+            "wrong_key",
             format!(
                 "the package is signed with key {}, and your current key is {}; sign it again with your current key and \
                  a certificate fetched since you registered it (GET /api/v1/publishers/me/certificate)",
@@ -136,13 +136,13 @@ pub async fn check_upload(state: &AppState, publisher: &str, bytes: Vec<u8>) -> 
         Some(holder) if holder == publisher => {}
         Some(_) => {
             return Err(Error::forbidden(
-                "plugin-taken",
+                "plugin_taken",
                 format!("plugin id {:?} belongs to another publisher; publish under an id of your own", signed.plugin),
             ));
         }
         None => {
             return Err(Error::forbidden(
-                "not-claimed",
+                "not_claimed",
                 format!(
                     "you do not hold plugin id {:?}: claim it with POST /api/v1/publishers/me/plugins",
                     signed.plugin
@@ -207,7 +207,7 @@ fn hex(bytes: &[u8]) -> String {
 
 fn version_exists(signed: &SignedBy) -> Error {
     Error::conflict(
-        "version-exists",
+        "version_exists",
         format!(
             "{} {} is already published, and a published version never changes; raise plugin.version and upload again",
             signed.plugin, signed.version
@@ -255,7 +255,7 @@ pub async fn publish(state: &AppState, checked: CheckedPackage, changelog: Optio
     .bind(now_ms())
     .execute(&mut *tx)
     .await
-    .map_err(|e| match Error::from_db(e, "version-exists", "") {
+    .map_err(|e| match Error::from_db(e, "version_exists", "") {
         Error::Conflict { .. } => version_exists(&signed),
         other => other,
     })?;
@@ -297,7 +297,7 @@ fn multipart_error(err: MultipartError) -> ApiError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
+            "body_too_large",
             format!(
                 "the upload is larger than {} MiB; a package is at most {} MiB",
                 UPLOAD_BODY_LIMIT >> 20,
@@ -307,7 +307,7 @@ fn multipart_error(err: MultipartError) -> ApiError {
     } else {
         ApiError::new(
             StatusCode::BAD_REQUEST,
-            "malformed-body",
+            "malformed_body",
             format!("the multipart body does not read: {}", err.body_text()),
         )
     }
@@ -323,7 +323,7 @@ async fn upload(
     let mut multipart = multipart.map_err(|_| {
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
+            "unsupported_media_type",
             "send multipart/form-data with a part `package` holding the .tpkg file and optionally a part `changelog`",
         )
     })?;
@@ -337,27 +337,27 @@ async fn upload(
                 let bytes = field.bytes().await.map_err(multipart_error)?;
                 if bytes.len() > MAX_CHANGELOG_BYTES {
                     return Err(Error::invalid(
-                        "invalid-input",
+                        "invalid_input",
                         format!("changelog: at most {} KiB", MAX_CHANGELOG_BYTES >> 10),
                     )
                     .into());
                 }
                 let text = String::from_utf8(bytes.to_vec())
-                    .map_err(|_| Error::invalid("invalid-input", "changelog: send UTF-8 text"))?;
+                    .map_err(|_| Error::invalid("invalid_input", "changelog: send UTF-8 text"))?;
                 if text.contains('\0') {
                     return Err(
-                        Error::invalid("invalid-input", "changelog: text must not contain NUL characters").into()
+                        Error::invalid("invalid_input", "changelog: text must not contain NUL characters").into()
                     );
                 }
                 changelog = Some(text.trim().to_owned()).filter(|t| !t.is_empty());
             }
             "package" | "changelog" => {
-                return Err(Error::invalid("invalid-input", format!("send the part {name:?} once")).into());
+                return Err(Error::invalid("invalid_input", format!("send the part {name:?} once")).into());
             }
             other => {
                 let other: String = other.chars().take(40).collect();
                 return Err(Error::invalid(
-                    "invalid-input",
+                    "invalid_input",
                     format!("unknown part {other:?}: an upload has a part `package` and optionally `changelog`"),
                 )
                 .into());
@@ -365,7 +365,7 @@ async fn upload(
         }
     }
     let package = package.ok_or_else(|| {
-        Error::invalid("invalid-input", "the upload has no part `package`: send the .tpkg file in a part of that name")
+        Error::invalid("invalid_input", "the upload has no part `package`: send the .tpkg file in a part of that name")
     })?;
     let checked = check_upload(&state, &publisher, package).await?;
     Ok((StatusCode::CREATED, Json(publish(&state, checked, changelog).await?)))
@@ -401,7 +401,7 @@ async fn may_download(state: &AppState, caller: Option<&Caller>, plugin: &str, r
             .await?;
             let Some((kind, expires_at, grace_days, issued_at)) = license else {
                 return Err(Error::forbidden(
-                    "license-required",
+                    "license_required",
                     format!("{buy}; this organisation holds no license for it"),
                 ));
             };
@@ -417,7 +417,7 @@ async fn may_download(state: &AppState, caller: Option<&Caller>, plugin: &str, r
                 Error::forbidden(r.code(), format!("{r}; renew with POST /api/v1/purchases, then download again"))
             })
         }
-        Some(_) => Err(Error::forbidden("license-required", buy)),
+        Some(_) => Err(Error::forbidden("license_required", buy)),
     }
 }
 
@@ -487,12 +487,12 @@ mod tests {
     #[test]
     fn an_api_the_host_does_not_serve_is_named_so() {
         let err = host_refusal(tessera_host::Error::Invalid { field: Some("api"), message: "x needs ^0.2".into() });
-        assert!(matches!(err, Error::Invalid { code: "api-out-of-range", .. }), "{err:?}");
+        assert!(matches!(err, Error::Invalid { code: "api_out_of_range", .. }), "{err:?}");
         let err = host_refusal(tessera_host::Error::Invalid {
             field: Some("package"),
             message: "x 1.0.0 was built against plugin API 0.1.9; this host serves 0.1.4 (0.1.x)".into(),
         });
-        assert!(matches!(err, Error::Invalid { code: "api-out-of-range", .. }), "{err:?}");
+        assert!(matches!(err, Error::Invalid { code: "api_out_of_range", .. }), "{err:?}");
         let err =
             host_refusal(tessera_host::Error::Invalid { field: Some("manifest"), message: "plugin.toml: x".into() });
         assert!(matches!(err, Error::Invalid { code: "malformed", .. }), "{err:?}");

@@ -49,12 +49,12 @@ pub async fn plugins_of(state: &AppState, publisher: &str) -> Result<Vec<String>
 /// A certificate for the publisher's current key and every plugin id it holds.
 pub async fn certificate(state: &AppState, publisher: &str) -> Result<PublisherCert> {
     let key = current_key(state, publisher).await?.ok_or_else(|| {
-        Error::conflict("no-key", "register your public key first with PUT /api/v1/publishers/me/key")
+        Error::conflict("no_key", "register your public key first with PUT /api/v1/publishers/me/key")
     })?;
     let plugins = plugins_of(state, publisher).await?;
     if plugins.is_empty() {
         return Err(Error::conflict(
-            "no-plugins",
+            "no_plugins",
             "a certificate lists the plugin ids you hold, and you hold none: claim one with POST \
              /api/v1/publishers/me/plugins",
         ));
@@ -81,12 +81,12 @@ pub struct KeyRegistered {
 /// Registers `text` as the publisher's current key. A key belongs to one publisher; a key the
 /// marketplace revoked is refused.
 pub async fn register_key(state: &AppState, publisher: &str, text: &str) -> Result<KeyRegistered> {
-    let key = PublicKey::parse(text).map_err(|e| Error::invalid("invalid-key", e.to_string()))?;
+    let key = PublicKey::parse(text).map_err(|e| Error::invalid("invalid_key", e.to_string()))?;
     let key_id = key.key_id();
     let revocations = crate::revocations::current_entries(state).await?;
     if let Some(revoked) = revocations.is_key_revoked(&key_id) {
         return Err(Error::invalid(
-            "revoked-key",
+            "revoked_key",
             format!(
                 "key {key_id} was revoked by the marketplace ({}); generate a new key pair and register that",
                 revoked.reason
@@ -101,7 +101,7 @@ pub async fn register_key(state: &AppState, publisher: &str, text: &str) -> Resu
     match owner {
         Some(owner) if owner != publisher => {
             return Err(Error::conflict(
-                "key-taken",
+                "key_taken",
                 format!("key {key_id} is registered to another publisher; generate a key pair of your own"),
             ));
         }
@@ -116,7 +116,7 @@ pub async fn register_key(state: &AppState, publisher: &str, text: &str) -> Resu
             .bind(now_ms())
             .execute(&mut *tx)
             .await
-            .map_err(|e| Error::from_db(e, "key-taken", format!("key {key_id} is registered to another publisher")))?;
+            .map_err(|e| Error::from_db(e, "key_taken", format!("key {key_id} is registered to another publisher")))?;
         }
     }
     sqlx::query("UPDATE publishers SET public_key = $1, key_id = $2 WHERE id = $3")
@@ -152,27 +152,27 @@ pub struct Claimed {
 pub async fn claim(state: &AppState, publisher: &str, id: &str) -> Result<(bool, Claimed)> {
     if !is_plugin_id(id) {
         return Err(Error::invalid(
-            "invalid-input",
+            "invalid_input",
             "id: use 2 to 40 lower-case letters, digits and dashes, starting with a letter, as plugin.toml's \
              plugin.id",
         ));
     }
     if current_key(state, publisher).await?.is_none() {
-        return Err(Error::conflict("no-key", "register your public key first with PUT /api/v1/publishers/me/key"));
+        return Err(Error::conflict("no_key", "register your public key first with PUT /api/v1/publishers/me/key"));
     }
     let holder: Option<String> = sqlx::query_scalar("SELECT publisher_id FROM plugins WHERE id = $1")
         .bind(id)
         .fetch_optional(state.store.pool())
         .await?;
     let taken =
-        || Error::conflict("plugin-taken", format!("plugin id {id:?} belongs to another publisher; choose another id"));
+        || Error::conflict("plugin_taken", format!("plugin id {id:?} belongs to another publisher; choose another id"));
     let new = match holder {
         Some(holder) if holder == publisher => false,
         Some(_) => return Err(taken()),
         None => {
             if plugins_of(state, publisher).await?.len() >= MAX_PLUGINS_PER_PUBLISHER {
                 return Err(Error::conflict(
-                    "too-many-plugins",
+                    "too_many_plugins",
                     format!("a publisher holds at most {MAX_PLUGINS_PER_PUBLISHER} plugin ids"),
                 ));
             }
@@ -183,7 +183,7 @@ pub async fn claim(state: &AppState, publisher: &str, id: &str) -> Result<(bool,
                 .execute(state.store.pool())
                 .await
                 .map_err(|e| {
-                    Error::from_db(e, "plugin-taken", format!("plugin id {id:?} was just claimed by another publisher"))
+                    Error::from_db(e, "plugin_taken", format!("plugin id {id:?} was just claimed by another publisher"))
                 })?;
             true
         }

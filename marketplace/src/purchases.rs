@@ -97,7 +97,7 @@ pub async fn purchase(state: &AppState, org: &str, plugin: &str) -> Result<Licen
     let expires_at = match (kind, &held) {
         (_, Some((_, None))) => {
             return Err(Error::conflict(
-                "already-licensed",
+                "already_licensed",
                 format!(
                     "this organisation already holds a license for {plugin} that never expires; fetch it with GET \
                      /api/v1/licenses"

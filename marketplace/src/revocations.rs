@@ -99,17 +99,17 @@ type Entry = (Option<String>, Option<String>, Option<String>, Option<String>, St
 fn check(input: RevocationInput) -> Result<Entry> {
     let reason = input.reason.trim().to_owned();
     if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(Error::invalid("invalid-input", "reason: say in 1 to 500 characters why, for the hosts' admins"));
+        return Err(Error::invalid("invalid_input", "reason: say in 1 to 500 characters why, for the hosts' admins"));
     }
     match (input.plugin, input.key_id) {
         (Some(plugin), None) => {
             if !is_plugin_id(&plugin) {
-                return Err(Error::invalid("invalid-input", "plugin: give a plugin id such as \"public-pool\""));
+                return Err(Error::invalid("invalid_input", "plugin: give a plugin id such as \"public-pool\""));
             }
             let version = input.version.unwrap_or_else(|| "*".to_owned());
             VersionReq::parse(&version).map_err(|e| {
                 Error::invalid(
-                    "invalid-input",
+                    "invalid_input",
                     format!("version: {version:?} is not a semver range ({e}); use e.g. \"<1.2.3\" or \"*\""),
                 )
             })?;
@@ -117,7 +117,7 @@ fn check(input: RevocationInput) -> Result<Entry> {
                 && !(sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
             {
                 return Err(Error::invalid(
-                    "invalid-input",
+                    "invalid_input",
                     "sha256: give the component's SHA-256 as 64 lower-case hex digits (`component_sha256` in the catalog)",
                 ));
             }
@@ -125,13 +125,13 @@ fn check(input: RevocationInput) -> Result<Entry> {
         }
         (None, Some(key_id)) => {
             if input.version.is_some() || input.sha256.is_some() {
-                return Err(Error::invalid("invalid-input", "a key revocation takes only key_id and reason"));
+                return Err(Error::invalid("invalid_input", "a key revocation takes only key_id and reason"));
             }
-            let key_id = KeyId::parse(&key_id).map_err(|e| Error::invalid("invalid-input", format!("key_id: {e}")))?;
+            let key_id = KeyId::parse(&key_id).map_err(|e| Error::invalid("invalid_input", format!("key_id: {e}")))?;
             Ok((None, None, None, Some(key_id.to_string()), reason))
         }
         _ => Err(Error::invalid(
-            "invalid-input",
+            "invalid_input",
             "give either plugin (with version and optionally sha256) or key_id, with a reason",
         )),
     }

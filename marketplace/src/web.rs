@@ -1,14 +1,13 @@
-//! The HTTP surface: the state every handler reaches, the JSON error every handler returns,
-//! the extractors that turn malformed input into precise 4xx answers, the middleware stack
-//! (request id, trace, timeout, catch-panic, body limits) and the router that assembles every
-//! module's routes.
+//! The HTTP surface: the state every handler reaches, the status each registry error answers
+//! with, the middleware stack (request id, trace, timeout, catch-panic, body limits) and the
+//! router that assembles every module's routes. The error type, its JSON body and the
+//! extractors are the host's (`tessera_host::web`), so both servers answer alike.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Router, routing::get};
@@ -21,6 +20,12 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::Error;
+
+/// The host's error layer, shared so that the marketplace answers as the CRM's API does: one
+/// [`ApiError`] whose JSON body is `{"error": {"code", "message", "request_id"}}` with a stable
+/// snake_case code, and extractors whose rejections are such errors (`malformed_json`,
+/// `unsupported_media_type`, `body_too_large`, `invalid_path`, `invalid_query`, …).
+pub use tessera_host::web::{ApiError, ApiResult, ErrorBody, ErrorDetail, Json, Path, Query, current_request_id};
 
 /// The largest JSON body taken.
 pub const JSON_BODY_LIMIT: usize = 64 << 10;
@@ -47,60 +52,13 @@ impl AppState {
     }
 }
 
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// The id of the request being handled (also in the `x-request-id` response header and the
-/// server log).
-pub fn current_request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
-}
-
-/// The JSON body of every error: `{"error": {"code", "message", "request_id"}}`.
-#[derive(Debug, Serialize)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ErrorDetail {
-    /// A stable, kebab-case code: `not-found`, `bad-signature`, `license-required`, …
-    pub code: String,
-    /// What went wrong and what to do, in words a person can act on.
-    pub message: String,
-    /// Quote this when reporting a problem; the server log carries the same id.
-    pub request_id: String,
-}
-
-/// The one error type of every handler.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into() }
-    }
-
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    pub fn code(&self) -> &'static str {
-        self.code
-    }
-}
-
+/// The registry's own errors, each under its status; the codes are the errors' own.
 impl From<Error> for ApiError {
     fn from(err: Error) -> ApiError {
         match err {
             Error::Unauthenticated(m) => ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", m),
             Error::Forbidden { code, message } => ApiError::new(StatusCode::FORBIDDEN, code, message),
-            Error::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not-found", m),
+            Error::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
             Error::Invalid { code, message } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message),
             Error::Conflict { code, message } => ApiError::new(StatusCode::CONFLICT, code, message),
             Error::Gone { code, message } => ApiError::new(StatusCode::GONE, code, message),
@@ -110,135 +68,6 @@ impl From<Error> for ApiError {
             }
         }
     }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> ApiError {
-        let code = match r.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => "body-too-large",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported-media-type",
-            StatusCode::UNPROCESSABLE_ENTITY => "invalid-input",
-            _ => "malformed-json",
-        };
-        let status = if r.status().is_client_error() { r.status() } else { StatusCode::BAD_REQUEST };
-        ApiError::new(status, code, r.body_text())
-    }
-}
-
-impl From<PathRejection> for ApiError {
-    fn from(r: PathRejection) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid-path", r.body_text())
-    }
-}
-
-impl From<QueryRejection> for ApiError {
-    fn from(r: QueryRejection) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid-query", r.body_text())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: ErrorDetail { code: self.code.to_owned(), message: self.message, request_id: current_request_id() },
-        };
-        let mut resp = (self.status, axum::Json(body)).into_response();
-        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
-            // The rest of the body was not read, so this connection cannot carry another
-            // request; say so, or a client may reuse it and see its next request fail.
-            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
-        resp
-    }
-}
-
-/// Handler result.
-pub type ApiResult<T> = Result<T, ApiError>;
-
-/// JSON body extractor whose rejections are [`ApiError`]s; also the JSON response type. Text
-/// holding NUL characters is refused for every endpoint: PostgreSQL cannot store it.
-#[derive(Debug)]
-pub struct Json<T>(pub T);
-
-impl<T, S> FromRequest<S> for Json<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let (parts, body) = req.into_parts();
-        if !json_content_type(&parts.headers) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "send the body as JSON with `Content-Type: application/json`",
-            ));
-        }
-        let bytes = axum::body::Bytes::from_request(Request::from_parts(parts, body), state).await.map_err(|e| {
-            let status = e.status();
-            if status == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    status,
-                    "body-too-large",
-                    format!("the body is larger than {} KiB, the most a JSON request may be", JSON_BODY_LIMIT >> 10),
-                )
-            } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "malformed-body", e.body_text())
-            }
-        })?;
-        if has_escaped_nul(&bytes) {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-input",
-                "text must not contain NUL (\\u0000) characters",
-            ));
-        }
-        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes).map_err(ApiError::from)?;
-        Ok(Json(value))
-    }
-}
-
-impl<T: Serialize> IntoResponse for Json<T> {
-    fn into_response(self) -> Response {
-        axum::Json(self.0).into_response()
-    }
-}
-
-/// Path parameters whose rejections are [`ApiError`]s.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
-pub struct Path<T>(pub T);
-
-/// Query parameters whose rejections are [`ApiError`]s.
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
-pub struct Query<T>(pub T);
-
-fn json_content_type(headers: &HeaderMap) -> bool {
-    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).is_some_and(
-        |mime| {
-            let mime = mime.trim().to_ascii_lowercase();
-            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
-        },
-    )
-}
-
-/// Whether a JSON text holds a `\u0000` escape (a NUL character) in any string.
-fn has_escaped_nul(bytes: &[u8]) -> bool {
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' {
-            if bytes.get(i + 1) == Some(&b'u') && bytes.get(i + 2..i + 6) == Some(b"0000".as_slice()) {
-                return true;
-            }
-            i += 2;
-        } else {
-            i += 1;
-        }
-    }
-    false
 }
 
 /// Settings of the web layer.
@@ -282,23 +111,8 @@ pub fn router(state: AppState, config: &WebConfig) -> Router {
                 })
                 .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
-        .layer(middleware::from_fn(request_id))
+        .layer(middleware::from_fn(tessera_host::web::request_id))
         .with_state(state)
-}
-
-async fn request_id(req: Request, next: Next) -> Response {
-    let id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let mut resp = REQUEST_ID.scope(id.clone(), next.run(req)).await;
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-request-id", v);
-    }
-    resp
 }
 
 /// The timeout layer answers with a bare status; give it the body every error has.
@@ -320,7 +134,7 @@ async fn not_found(req: Request) -> Response {
     if req.uri().path().starts_with("/api/") {
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "not-found",
+            "not_found",
             "no such endpoint; the API is described in docs/marketplace.md",
         )
         .into_response()
@@ -330,7 +144,7 @@ async fn not_found(req: Request) -> Response {
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "this endpoint does not take that method")
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take that method")
 }
 
 async fn healthz() -> &'static str {
@@ -362,6 +176,7 @@ async fn trust(State(state): State<AppState>) -> Json<Trust> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderMap;
     use http_body_util::BodyExt as _;
     use tower::ServiceExt as _;
 
@@ -393,7 +208,7 @@ mod tests {
         let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
         assert_eq!(
             (body["error"]["code"].as_str(), body["error"]["request_id"].as_str()),
-            (Some("not-found"), Some("test-1"))
+            (Some("not_found"), Some("test-1"))
         );
         let (status, headers, _) = call(&app, get("/nothing?lang=en")).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
@@ -406,7 +221,7 @@ mod tests {
             .expect("request");
         let (status, _, body) = call(&app, req).await;
         let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
-        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed-json")));
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed_json")));
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -422,12 +237,5 @@ mod tests {
             serde_json::json!({ "keys": [{ "key_id": key.key_id().to_string(), "public_key": key.to_text() }] })
         );
         let _ = std::fs::remove_dir_all(dir);
-    }
-
-    #[test]
-    fn finds_nul_escapes_and_only_them() {
-        assert!(has_escaped_nul(br#"{"a":"x\u0000"}"#));
-        assert!(!has_escaped_nul(br#"{"a":"x\\u0000"}"#), "an escaped backslash followed by u0000 is text");
-        assert!(!has_escaped_nul(br#"{"a":"\u0001"}"#));
     }
 }

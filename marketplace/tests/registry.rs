@@ -38,7 +38,7 @@ both_backends! {
 
         // Not in the catalog until it is listed.
         let (status, body) = m.get("/api/v1/plugins/tiny-pool", None).await?;
-        expect_error("unlisted", (status, body), StatusCode::NOT_FOUND, "not-found");
+        expect_error("unlisted", (status, body), StatusCode::NOT_FOUND, "not_found");
         m.list(&acme.token, "tiny-pool", json!({
             "category": "sales", "kind": "subscription", "price_cents": 3000, "currency": "CNY",
             "period_days": 30, "grace_days": 7,
@@ -76,7 +76,7 @@ both_backends! {
         let (org_id, org) = m.org("shop").await?;
         let (status, body) = m.get(download, Some(&org)).await?;
         assert!(body["error"]["message"].as_str().unwrap_or_default().contains("buy it first"), "{body}");
-        expect_error("no license", (status, body), StatusCode::FORBIDDEN, "license-required");
+        expect_error("no license", (status, body), StatusCode::FORBIDDEN, "license_required");
 
         // Buying issues a token the host checks offline, bound to this org and plugin.
         let (status, bought) = m.post("/api/v1/purchases", Some(&org), &json!({ "plugin": "tiny-pool" })).await?;
@@ -128,7 +128,7 @@ both_backends! {
             "a free license held",
             m.post("/api/v1/purchases", Some(&org), &json!({ "plugin": "free-tool" })).await?,
             StatusCode::CONFLICT,
-            "already-licensed",
+            "already_licensed",
         );
         Ok(())
     }
@@ -146,32 +146,32 @@ both_backends! {
         // 2. Signature and certificate chain.
         let text = manifest("tiny", "1.0.0", "Tiny", &["customers:read"], "");
         let unsigned = Tpkg::unsigned(text.clone(), component(&text, READS_CUSTOMERS))?.encode();
-        cases.push((refused("unsigned", StatusCode::UNPROCESSABLE_ENTITY, "not-signed"), unsigned));
+        cases.push((refused("unsigned", StatusCode::UNPROCESSABLE_ENTITY, "not_signed"), unsigned));
         let mut tampered = good.clone();
         // The last byte of the component: the signature section (5 + 1 + 64 bytes and the
         // certificate) follows it.
         let last = tampered.len() - cert.to_text().len() - 71;
         tampered[last] ^= 0x01;
-        cases.push((refused("tampered", StatusCode::UNPROCESSABLE_ENTITY, "bad-signature"), tampered));
+        cases.push((refused("tampered", StatusCode::UNPROCESSABLE_ENTITY, "bad_signature"), tampered));
         let stranger_root = SecretKey::from_seed([9; 32]);
         let stranger = PublisherCert::issue(&cert.verify(&m.trust().await?)?, &stranger_root)?;
         cases.push((
-            refused("another marketplace's certificate", StatusCode::UNPROCESSABLE_ENTITY, "unknown-root"),
+            refused("another marketplace's certificate", StatusCode::UNPROCESSABLE_ENTITY, "unknown_root"),
             signed(&acme, &stranger, &text, component(&text, READS_CUSTOMERS))?,
         ));
         let other_text = manifest("not-mine", "1.0.0", "Not mine", &["customers:read"], "");
         cases.push((
-            refused("an id the certificate does not list", StatusCode::UNPROCESSABLE_ENTITY, "not-publisher-of"),
+            refused("an id the certificate does not list", StatusCode::UNPROCESSABLE_ENTITY, "not_publisher_of"),
             forged(&other_text, &component(&other_text, READS_CUSTOMERS), &acme.key, &cert)?,
         ));
         // 4–6. What the host checks of the component.
         let future = manifest("tiny", "1.0.0", "Tiny", &["customers:read"], "").replace("^0.1", "^0.2");
         cases.push((
-            refused("API range", StatusCode::UNPROCESSABLE_ENTITY, "api-out-of-range"),
+            refused("API range", StatusCode::UNPROCESSABLE_ENTITY, "api_out_of_range"),
             signed(&acme, &cert, &future, component(&future, READS_CUSTOMERS))?,
         ));
         cases.push((
-            refused("built against a newer API", StatusCode::UNPROCESSABLE_ENTITY, "api-out-of-range"),
+            refused("built against a newer API", StatusCode::UNPROCESSABLE_ENTITY, "api_out_of_range"),
             signed(&acme, &cert, &text, component(&text, &[("tessera:plugin/customers@0.1.99", &["get"])]))?,
         ));
         cases.push((
@@ -184,17 +184,17 @@ both_backends! {
         ));
         let inner = manifest("tiny", "1.0.0", "Tiny, described otherwise", &["customers:read"], "");
         cases.push((
-            refused("manifest mismatch", StatusCode::UNPROCESSABLE_ENTITY, "manifest-mismatch"),
+            refused("manifest mismatch", StatusCode::UNPROCESSABLE_ENTITY, "manifest_mismatch"),
             signed(&acme, &cert, &text, component(&inner, READS_CUSTOMERS))?,
         ));
         let greedy = manifest("tiny", "1.0.0", "Tiny", &["customers:read", "notify"], "");
         cases.push((
-            refused("requests what it does not use", StatusCode::UNPROCESSABLE_ENTITY, "capability-mismatch"),
+            refused("requests what it does not use", StatusCode::UNPROCESSABLE_ENTITY, "capability_mismatch"),
             signed(&acme, &cert, &greedy, component(&greedy, READS_CUSTOMERS))?,
         ));
         let modest = manifest("tiny", "1.0.0", "Tiny", &[], "");
         cases.push((
-            refused("uses what it does not request", StatusCode::UNPROCESSABLE_ENTITY, "capability-mismatch"),
+            refused("uses what it does not request", StatusCode::UNPROCESSABLE_ENTITY, "capability_mismatch"),
             signed(&acme, &cert, &modest, component(&modest, READS_CUSTOMERS))?,
         ));
         for ((what, status, code), bytes) in cases {
@@ -203,11 +203,11 @@ both_backends! {
 
         // 3. The certificate is this publisher's, with its current key.
         let rival = m.publisher("rival").await?;
-        expect_error("another publisher's package", m.upload(&rival.token, &good, None).await?, StatusCode::FORBIDDEN, "other-publisher");
+        expect_error("another publisher's package", m.upload(&rival.token, &good, None).await?, StatusCode::FORBIDDEN, "other_publisher");
         // 7. A version is published once.
         let (status, body) = m.upload(&acme.token, &good, None).await?;
         assert_eq!(status, StatusCode::CREATED, "{body}");
-        expect_error("the same version again", m.upload(&acme.token, &good, None).await?, StatusCode::CONFLICT, "version-exists");
+        expect_error("the same version again", m.upload(&acme.token, &good, None).await?, StatusCode::CONFLICT, "version_exists");
         // The publisher rotates its key: packages signed with the old one are refused.
         let rotated = tessera_package::keygen()?;
         let (status, body) = m
@@ -217,7 +217,7 @@ both_backends! {
         let new_cert = PublisherCert::parse(body["certificate"].as_str().unwrap_or_default())?;
         assert_eq!(new_cert.verify(&m.trust().await?)?.key, rotated.public_key());
         let old = package(&acme, &cert, "tiny", "1.0.1")?;
-        expect_error("the old key", m.upload(&acme.token, &old, None).await?, StatusCode::UNPROCESSABLE_ENTITY, "wrong-key");
+        expect_error("the old key", m.upload(&acme.token, &old, None).await?, StatusCode::UNPROCESSABLE_ENTITY, "wrong_key");
         let acme = Publisher { key: rotated, ..acme };
         let (status, body) = m.upload(&acme.token, &package(&acme, &new_cert, "tiny", "1.0.1")?, None).await?;
         assert_eq!(status, StatusCode::CREATED, "the new key: {body}");
@@ -235,13 +235,13 @@ both_backends! {
             "another publisher's id",
             m.post("/api/v1/publishers/me/plugins", Some(&rival.token), &json!({ "id": "tiny" })).await?,
             StatusCode::CONFLICT,
-            "plugin-taken",
+            "plugin_taken",
         );
         expect_error(
             "another publisher's listing",
             m.put("/api/v1/plugins/tiny/listing", Some(&rival.token), &json!({ "category": "crm", "kind": "free" })).await?,
             StatusCode::FORBIDDEN,
-            "plugin-taken",
+            "plugin_taken",
         );
         let (status, body) = m.post("/api/v1/publishers", None, &json!({ "name": "keyless", "email": "k@example.com", "password": PASSWORD })).await?;
         assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -249,19 +249,19 @@ both_backends! {
             "a claim before a key",
             m.post("/api/v1/publishers/me/plugins", body["token"].as_str(), &json!({ "id": "keyless" })).await?,
             StatusCode::CONFLICT,
-            "no-key",
+            "no_key",
         );
         let key_of_acme = json!({ "public_key": acme.key.public_key().to_text() });
         expect_error(
             "another publisher's key",
             m.put("/api/v1/publishers/me/key", Some(&rival.token), &key_of_acme).await?,
             StatusCode::CONFLICT,
-            "key-taken",
+            "key_taken",
         );
 
         // Organisation tokens on publisher endpoints, and the other way round.
         let package = package(&acme, &cert, "tiny", "1.0.0")?;
-        expect_error("org uploads", m.upload(&org, &package, None).await?, StatusCode::FORBIDDEN, "wrong-account");
+        expect_error("org uploads", m.upload(&org, &package, None).await?, StatusCode::FORBIDDEN, "wrong_account");
         for (what, answer) in [
             ("org registers a key", m.put("/api/v1/publishers/me/key", Some(&org), &key_of_acme).await?),
             ("org claims", m.post("/api/v1/publishers/me/plugins", Some(&org), &json!({ "id": "x-tool" })).await?),
@@ -272,7 +272,7 @@ both_backends! {
             ("org revokes", m.post("/api/v1/revocations", Some(&org), &json!({ "key_id": "0123456789abcdef", "reason": "x" })).await?),
             ("publisher revokes", m.post("/api/v1/revocations", Some(&acme.token), &json!({ "plugin": "tiny", "reason": "x" })).await?),
         ] {
-            expect_error(what, answer, StatusCode::FORBIDDEN, "wrong-account");
+            expect_error(what, answer, StatusCode::FORBIDDEN, "wrong_account");
         }
         for (what, answer) in [
             ("no token", m.get("/api/v1/licenses", None).await?),
@@ -288,8 +288,8 @@ both_backends! {
         assert_eq!(status, StatusCode::CREATED, "{body}");
         m.list(&acme.token, "tiny", json!({ "category": "crm", "kind": "one-off", "price_cents": 9900, "currency": "CNY" })).await?;
         let download = "/api/v1/plugins/tiny/versions/1.0.0/package";
-        expect_error("no license", m.get(download, Some(&org)).await?, StatusCode::FORBIDDEN, "license-required");
-        expect_error("another publisher", m.get(download, Some(&rival.token)).await?, StatusCode::FORBIDDEN, "license-required");
+        expect_error("no license", m.get(download, Some(&org)).await?, StatusCode::FORBIDDEN, "license_required");
+        expect_error("another publisher", m.get(download, Some(&rival.token)).await?, StatusCode::FORBIDDEN, "license_required");
         let own = m.http.get(m.url(download)).bearer_auth(&acme.token).send().await?;
         assert_eq!(own.status(), StatusCode::OK, "its publisher downloads its own package");
         let (status, body) = m.post("/api/v1/purchases", Some(&org), &json!({ "plugin": "tiny" })).await?;
@@ -299,7 +299,7 @@ both_backends! {
             "buying a one-off twice",
             m.post("/api/v1/purchases", Some(&org), &json!({ "plugin": "tiny" })).await?,
             StatusCode::CONFLICT,
-            "already-licensed",
+            "already_licensed",
         );
 
         // Accounts.
@@ -307,13 +307,13 @@ both_backends! {
             "a taken email",
             m.post("/api/v1/orgs", None, &json!({ "name": "shop 2", "email": "SHOP@org.example", "password": PASSWORD })).await?,
             StatusCode::CONFLICT,
-            "email-taken",
+            "email_taken",
         );
         expect_error(
             "a short password",
             m.post("/api/v1/orgs", None, &json!({ "name": "shop 3", "email": "s3@org.example", "password": "short" })).await?,
             StatusCode::UNPROCESSABLE_ENTITY,
-            "weak-password",
+            "weak_password",
         );
         expect_error(
             "a wrong password",
@@ -339,34 +339,34 @@ both_backends! {
         let acme = m.publisher("acme").await?;
         let publishers = m.url("/api/v1/publishers");
         for (what, req, status, code) in [
-            ("bad JSON", m.http.post(&publishers).header("content-type", "application/json").body("{\"name\":"), StatusCode::BAD_REQUEST, "malformed-json"),
-            ("not JSON", m.http.post(&publishers).header("content-type", "text/plain").body("name=x"), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type"),
-            ("unknown field", m.http.post(&publishers).json(&json!({ "name": "x", "email": "x@example.com", "password": PASSWORD, "admin": true })), StatusCode::UNPROCESSABLE_ENTITY, "invalid-input"),
-            ("a NUL character", m.http.post(&publishers).json(&json!({ "name": "x\u{0}", "email": "x@example.com", "password": PASSWORD })), StatusCode::UNPROCESSABLE_ENTITY, "invalid-input"),
-            ("JSON over 64 KiB", m.http.post(&publishers).json(&json!({ "name": "x".repeat(70_000), "email": "x@example.com", "password": PASSWORD })), StatusCode::PAYLOAD_TOO_LARGE, "body-too-large"),
-            ("a bad category", m.http.get(m.url("/api/v1/plugins?category=games")), StatusCode::BAD_REQUEST, "invalid-query"),
-            ("a bad API version", m.http.get(m.url("/api/v1/plugins?api=%5E0.1")), StatusCode::BAD_REQUEST, "invalid-query"),
-            ("a NUL in a search", m.http.get(m.url("/api/v1/plugins?q=a%00b")), StatusCode::BAD_REQUEST, "invalid-query"),
-            ("a NUL in a path", m.http.get(m.url("/api/v1/plugins/a%00b")), StatusCode::NOT_FOUND, "not-found"),
-            ("a version that is not one", m.http.get(m.url("/api/v1/plugins/tiny/versions/latest/package")), StatusCode::NOT_FOUND, "not-found"),
-            ("no such endpoint", m.http.get(m.url("/api/v1/nothing")), StatusCode::NOT_FOUND, "not-found"),
-            ("a listing of another kind", auth(m.http.put(m.url("/api/v1/plugins/tiny/listing")), Some(&acme.token)).json(&json!({ "category": "crm", "kind": "rental" })), StatusCode::UNPROCESSABLE_ENTITY, "invalid-input"),
-            ("a paid listing without a price", auth(m.http.put(m.url("/api/v1/plugins/tiny/listing")), Some(&acme.token)).json(&json!({ "category": "crm", "kind": "one-off" })), StatusCode::UNPROCESSABLE_ENTITY, "invalid-input"),
-            ("a key that is not one", auth(m.http.put(m.url("/api/v1/publishers/me/key")), Some(&acme.token)).json(&json!({ "public_key": "ssh-ed25519 AAAA" })), StatusCode::UNPROCESSABLE_ENTITY, "invalid-key"),
-            ("a plugin id that is not one", auth(m.http.post(m.url("/api/v1/publishers/me/plugins")), Some(&acme.token)).json(&json!({ "id": "Not An Id" })), StatusCode::UNPROCESSABLE_ENTITY, "invalid-input"),
-            ("an upload that is not multipart", auth(m.http.post(m.url("/api/v1/packages")), Some(&acme.token)).json(&json!({})), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type"),
+            ("bad JSON", m.http.post(&publishers).header("content-type", "application/json").body("{\"name\":"), StatusCode::BAD_REQUEST, "malformed_json"),
+            ("not JSON", m.http.post(&publishers).header("content-type", "text/plain").body("name=x"), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ("unknown field", m.http.post(&publishers).json(&json!({ "name": "x", "email": "x@example.com", "password": PASSWORD, "admin": true })), StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+            ("a NUL character", m.http.post(&publishers).json(&json!({ "name": "x\u{0}", "email": "x@example.com", "password": PASSWORD })), StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+            ("JSON over 64 KiB", m.http.post(&publishers).json(&json!({ "name": "x".repeat(70_000), "email": "x@example.com", "password": PASSWORD })), StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            ("a bad category", m.http.get(m.url("/api/v1/plugins?category=games")), StatusCode::BAD_REQUEST, "invalid_query"),
+            ("a bad API version", m.http.get(m.url("/api/v1/plugins?api=%5E0.1")), StatusCode::BAD_REQUEST, "invalid_query"),
+            ("a NUL in a search", m.http.get(m.url("/api/v1/plugins?q=a%00b")), StatusCode::BAD_REQUEST, "invalid_query"),
+            ("a NUL in a path", m.http.get(m.url("/api/v1/plugins/a%00b")), StatusCode::NOT_FOUND, "not_found"),
+            ("a version that is not one", m.http.get(m.url("/api/v1/plugins/tiny/versions/latest/package")), StatusCode::NOT_FOUND, "not_found"),
+            ("no such endpoint", m.http.get(m.url("/api/v1/nothing")), StatusCode::NOT_FOUND, "not_found"),
+            ("a listing of another kind", auth(m.http.put(m.url("/api/v1/plugins/tiny/listing")), Some(&acme.token)).json(&json!({ "category": "crm", "kind": "rental" })), StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+            ("a paid listing without a price", auth(m.http.put(m.url("/api/v1/plugins/tiny/listing")), Some(&acme.token)).json(&json!({ "category": "crm", "kind": "one-off" })), StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+            ("a key that is not one", auth(m.http.put(m.url("/api/v1/publishers/me/key")), Some(&acme.token)).json(&json!({ "public_key": "ssh-ed25519 AAAA" })), StatusCode::UNPROCESSABLE_ENTITY, "invalid_key"),
+            ("a plugin id that is not one", auth(m.http.post(m.url("/api/v1/publishers/me/plugins")), Some(&acme.token)).json(&json!({ "id": "Not An Id" })), StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+            ("an upload that is not multipart", auth(m.http.post(m.url("/api/v1/packages")), Some(&acme.token)).json(&json!({})), StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
         ] {
             expect_error(what, m.send(req).await?, status, code);
         }
         let (content_type, body) = multipart(&[("changelog", b"only words")]);
         let req = m.http.post(m.url("/api/v1/packages")).bearer_auth(&acme.token).header("content-type", content_type).body(body);
-        expect_error("no package part", m.send(req).await?, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+        expect_error("no package part", m.send(req).await?, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
         let (content_type, body) = multipart(&[("package", b"TPKG"), ("changelog", b"\xff\xfe")]);
         let req = m.http.post(m.url("/api/v1/packages")).bearer_auth(&acme.token).header("content-type", content_type).body(body);
-        expect_error("a changelog that is not UTF-8", m.send(req).await?, StatusCode::UNPROCESSABLE_ENTITY, "invalid-input");
+        expect_error("a changelog that is not UTF-8", m.send(req).await?, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input");
         // A package above the 50 MiB the format allows.
         let huge = vec![0u8; tessera_package::tpkg::MAX_PACKAGE_BYTES + (2 << 20)];
-        expect_error("an oversized upload", m.upload(&acme.token, &huge, None).await?, StatusCode::PAYLOAD_TOO_LARGE, "body-too-large");
+        expect_error("an oversized upload", m.upload(&acme.token, &huge, None).await?, StatusCode::PAYLOAD_TOO_LARGE, "body_too_large");
         // The server is still there, and says so.
         assert_eq!(m.http.get(m.url("/healthz")).send().await?.status(), StatusCode::OK);
         Ok(())
@@ -421,16 +421,16 @@ both_backends! {
             "a revoked key signs",
             m.upload(&acme.token, &package(&acme, &cert, "tiny", "2.0.0")?, None).await?,
             StatusCode::UNPROCESSABLE_ENTITY,
-            "revoked-key",
+            "revoked_key",
         );
         let stolen = json!({ "public_key": acme.key.public_key().to_text() });
         let rival = m.publisher("rival").await?;
-        expect_error("registering a revoked key", m.put("/api/v1/publishers/me/key", Some(&rival.token), &stolen).await?, StatusCode::UNPROCESSABLE_ENTITY, "revoked-key");
+        expect_error("registering a revoked key", m.put("/api/v1/publishers/me/key", Some(&rival.token), &stolen).await?, StatusCode::UNPROCESSABLE_ENTITY, "revoked_key");
         expect_error(
             "a revocation of nothing",
             m.post("/api/v1/revocations", op, &json!({ "reason": "because" })).await?,
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-input",
+            "invalid_input",
         );
         Ok(())
     }

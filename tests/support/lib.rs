@@ -18,6 +18,7 @@ use tessera_host::web::{AppState, WebConfig};
 
 pub use tessera_host;
 
+pub mod components;
 pub mod pages;
 pub mod webhooks;
 
@@ -128,6 +129,8 @@ pub fn test_plugins() -> RuntimeConfig {
         pump_every: std::time::Duration::from_millis(20),
         event_retry_delays: vec![std::time::Duration::from_millis(50); 3],
         local_hosts: vec!["127.0.0.1".into(), "localhost".into()],
+        // The suites load the unsigned packages `cargo xtask build-plugins` makes.
+        trust: tessera_host::runtime::trust::TrustConfig::developer(),
         ..RuntimeConfig::default()
     }
 }
@@ -328,12 +331,7 @@ impl Client {
     }
 
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Result<(StatusCode, Value)> {
-        let resp = req.send().await?;
-        let status = resp.status();
-        let text = resp.text().await?;
-        let body =
-            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-        Ok((status, body))
+        answer(req.send().await?).await
     }
 
     pub async fn get(&self, path: &str) -> Result<(StatusCode, Value)> {
@@ -355,6 +353,14 @@ impl Client {
     pub async fn delete(&self, path: &str) -> Result<(StatusCode, Value)> {
         self.send(self.request(Method::DELETE, path)).await
     }
+}
+
+/// A response's status and JSON body (`Null` when empty, a string when it is not JSON).
+pub async fn answer(resp: reqwest::Response) -> Result<(StatusCode, Value)> {
+    let status = resp.status();
+    let text = resp.text().await?;
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    Ok((status, body))
 }
 
 /// Asserts that `body` is the API's JSON error with a code and a message, and returns the code.

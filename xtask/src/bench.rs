@@ -267,7 +267,8 @@ pub fn start_server_args(binary: &Path, backend: &str, demo: bool, args: &[std::
     let port = free_port()?;
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
     let mut cmd = Command::new(binary);
-    cmd.arg("serve").arg("--listen").arg(addr.to_string()).args(args);
+    // The benches load the bundled, unsigned packages: a developer's host.
+    cmd.arg("serve").arg("--listen").arg(addr.to_string()).arg("--developer-mode").args(args);
     if demo {
         cmd.arg("--demo");
     }

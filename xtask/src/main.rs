@@ -104,6 +104,13 @@ fn run(args: &[String]) -> Result<()> {
         "Demo sign-in: admin / {password} (organisation `demo`); sales manager wang.fang and salespeople zhang.wei, li.na, liu.yang share the password."
     );
     let mut cmd = Command::new(binary);
-    cmd.arg("serve").arg("--data-dir").arg(&data).arg("--demo").args(extra).env("TESSERA_ADMIN_PASSWORD", &password);
+    // The bundled plugins are unsigned builds: the demo is a developer's host, and says so.
+    cmd.arg("serve")
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--demo")
+        .arg("--developer-mode")
+        .args(extra)
+        .env("TESSERA_ADMIN_PASSWORD", &password);
     status(&mut cmd)
 }

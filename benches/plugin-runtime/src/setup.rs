@@ -34,7 +34,12 @@ pub struct Host {
 
 fn runtime_config(limits: Limits) -> RuntimeConfig {
     // The hostile guests fail on every call; the breaker must not stop them mid-benchmark.
-    RuntimeConfig { limits, breaker_threshold: u32::MAX, ..RuntimeConfig::default() }
+    RuntimeConfig {
+        limits,
+        breaker_threshold: u32::MAX,
+        trust: tessera_host::runtime::trust::TrustConfig::developer(),
+        ..RuntimeConfig::default()
+    }
 }
 
 impl Host {

@@ -30,6 +30,8 @@ pub struct Package {
     pub bytes: Vec<u8>,
     /// The component's imports, as named in the binary.
     pub imports: Vec<String>,
+    /// The signer, when the package came as a signed `.tpkg` (see [`super::trust`]).
+    pub signed: Option<super::trust::Signer>,
 }
 
 fn refused(message: impl Into<String>) -> Error {
@@ -104,7 +106,7 @@ pub fn read(bytes: Vec<u8>) -> Result<Package> {
     manifest.check_api()?;
     check_imports(&label, &imports)?;
     let sha256 = hex(&Sha256::digest(&bytes));
-    Ok(Package { manifest, manifest_text: text, sha256, bytes, imports })
+    Ok(Package { manifest, manifest_text: text, sha256, bytes, imports, signed: None })
 }
 
 /// Every import must be a WASI 0.2 interface or an interface of a plugin API version this host
@@ -386,6 +388,78 @@ pub fn repack(package: &[u8], manifest: &str) -> Result<Vec<u8>> {
     Ok(pack(&package[..start], manifest))
 }
 
+/// A component written byte by byte, never run: it imports, under each name given, an
+/// instance of functions `() -> ()` of the names given, and exports instances of the
+/// functions given (imported as `test:impl/guest<n>` and passed on) — the shape
+/// `wit-component` gives a plugin. For tests (the host's, the marketplace's) that need a
+/// package whose imports and exports the host reads, without building one for wasm32.
+pub fn handmade_component(imports: &[(&str, &[&str])], exports: &[(&str, &[&str])]) -> Vec<u8> {
+    fn name(text: &str, out: &mut Vec<u8>) {
+        leb128(text.len(), out);
+        out.extend_from_slice(text.as_bytes());
+    }
+    fn section(id: u8, items: &[Vec<u8>], out: &mut Vec<u8>) {
+        let mut content = Vec::new();
+        leb128(items.len(), &mut content);
+        items.iter().for_each(|item| content.extend_from_slice(item));
+        out.push(id);
+        leb128(content.len(), out);
+        out.extend_from_slice(&content);
+    }
+    let backing: Vec<(String, &[&str])> =
+        exports.iter().enumerate().map(|(n, (_, functions))| (format!("test:impl/guest{n}"), *functions)).collect();
+    let all: Vec<(&str, &[&str])> =
+        imports.iter().copied().chain(backing.iter().map(|(n, f)| (n.as_str(), *f))).collect();
+    // One instance type per import: type 0 inside it is `func()`, then one export per name.
+    let types: Vec<Vec<u8>> = all
+        .iter()
+        .map(|(_, functions)| {
+            let mut t = vec![0x42];
+            let declarations = if functions.is_empty() { 0 } else { 1 + functions.len() };
+            leb128(declarations, &mut t);
+            if !functions.is_empty() {
+                t.extend_from_slice(&[0x01, 0x40, 0x00, 0x01, 0x00]);
+            }
+            for function in *functions {
+                t.extend_from_slice(&[0x04, 0x00]);
+                name(function, &mut t);
+                t.extend_from_slice(&[0x01, 0x00]);
+            }
+            t
+        })
+        .collect();
+    let import_items: Vec<Vec<u8>> = all
+        .iter()
+        .enumerate()
+        .map(|(index, (import, _))| {
+            let mut item = vec![0x00];
+            name(import, &mut item);
+            item.push(0x05);
+            leb128(index, &mut item);
+            item
+        })
+        .collect();
+    let export_items: Vec<Vec<u8>> = exports
+        .iter()
+        .enumerate()
+        .map(|(n, (export, _))| {
+            let mut item = vec![0x00];
+            name(export, &mut item);
+            item.push(0x05);
+            leb128(imports.len() + n, &mut item);
+            item.push(0x00);
+            item
+        })
+        .collect();
+    let mut out = b"\0asm\x0d\0\x01\0".to_vec();
+    section(7, &types, &mut out);
+    section(10, &import_items, &mut out);
+    if !export_items.is_empty() {
+        section(11, &export_items, &mut out);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,77 +507,6 @@ mod tests {
         assert!(err.contains("acme:backdoor/shell@1.0.0") && err.contains("does not provide"), "{err}");
     }
 
-    /// A component that imports, under each name given, an instance of functions `() -> ()`
-    /// with the names given, and exports, under each export name, an instance of such
-    /// functions (imported as `test:impl/<n>` and passed on): the shape `wit-component` gives a
-    /// plugin, written byte by byte.
-    fn component(imports: &[(&str, &[&str])], exports: &[(&str, &[&str])]) -> Vec<u8> {
-        fn name(text: &str, out: &mut Vec<u8>) {
-            leb128(text.len(), out);
-            out.extend_from_slice(text.as_bytes());
-        }
-        fn section(id: u8, items: &[Vec<u8>], out: &mut Vec<u8>) {
-            let mut content = Vec::new();
-            leb128(items.len(), &mut content);
-            items.iter().for_each(|item| content.extend_from_slice(item));
-            out.push(id);
-            leb128(content.len(), out);
-            out.extend_from_slice(&content);
-        }
-        let backing: Vec<(String, &[&str])> =
-            exports.iter().enumerate().map(|(n, (_, functions))| (format!("test:impl/guest{n}"), *functions)).collect();
-        let all: Vec<(&str, &[&str])> =
-            imports.iter().copied().chain(backing.iter().map(|(n, f)| (n.as_str(), *f))).collect();
-        // One instance type per import: type 0 inside it is `func()`, then one export per name.
-        let types: Vec<Vec<u8>> = all
-            .iter()
-            .map(|(_, functions)| {
-                let mut t = vec![0x42];
-                let declarations = if functions.is_empty() { 0 } else { 1 + functions.len() };
-                leb128(declarations, &mut t);
-                if !functions.is_empty() {
-                    t.extend_from_slice(&[0x01, 0x40, 0x00, 0x01, 0x00]);
-                }
-                for function in *functions {
-                    t.extend_from_slice(&[0x04, 0x00]);
-                    name(function, &mut t);
-                    t.extend_from_slice(&[0x01, 0x00]);
-                }
-                t
-            })
-            .collect();
-        let import_items: Vec<Vec<u8>> = all
-            .iter()
-            .enumerate()
-            .map(|(index, (import, _))| {
-                let mut item = vec![0x00];
-                name(import, &mut item);
-                item.push(0x05);
-                leb128(index, &mut item);
-                item
-            })
-            .collect();
-        let export_items: Vec<Vec<u8>> = exports
-            .iter()
-            .enumerate()
-            .map(|(n, (export, _))| {
-                let mut item = vec![0x00];
-                name(export, &mut item);
-                item.push(0x05);
-                leb128(imports.len() + n, &mut item);
-                item.push(0x00);
-                item
-            })
-            .collect();
-        let mut out = b"\0asm\x0d\0\x01\0".to_vec();
-        section(7, &types, &mut out);
-        section(10, &import_items, &mut out);
-        if !export_items.is_empty() {
-            section(11, &export_items, &mut out);
-        }
-        out
-    }
-
     const GUEST: (&str, &[&str]) =
         ("tessera:plugin/guest@0.1.4", &["on-event", "run-job", "handle-http", "render", "act"]);
 
@@ -519,13 +522,13 @@ mod tests {
     }
 
     fn check(capabilities: &[&str], extra: &str, imports: &[(&str, &[&str])]) -> Result<()> {
-        let api = api_use(&component(imports, &[GUEST])).expect("a valid component");
+        let api = api_use(&handmade_component(imports, &[GUEST])).expect("a valid component");
         check_capabilities(&manifest(capabilities, extra), &api)
     }
 
     #[test]
     fn lists_the_functions_a_component_imports_and_exports_by_interface() {
-        let bytes = component(
+        let bytes = handmade_component(
             &[
                 ("tessera:plugin/types@0.1.4", &[]),
                 ("tessera:plugin/customers@0.1.4", &["get", "find-by-phone"]),
@@ -548,7 +551,7 @@ mod tests {
 
     #[test]
     fn a_component_that_does_not_validate_is_refused() {
-        let mut bytes = component(&[("tessera:plugin/notify@0.1.4", &["push"])], &[]);
+        let mut bytes = handmade_component(&[("tessera:plugin/notify@0.1.4", &["push"])], &[]);
         // The import now names an instance type that does not exist.
         let last = bytes.len() - 1;
         bytes[last] = 9;
@@ -627,7 +630,8 @@ mod tests {
         assert!(err.contains("declares no jobs"), "{err}");
         assert!(check(&["http:inbound"], "", &[]).is_ok());
         // Without the guest export there is nothing to call.
-        let api = api_use(&component(&[], &[("tessera:plugin/guest@0.1.4", &["render", "act"])])).expect("valid");
+        let api =
+            api_use(&handmade_component(&[], &[("tessera:plugin/guest@0.1.4", &["render", "act"])])).expect("valid");
         let err = check_capabilities(&manifest(&["http:inbound"], ""), &api).expect_err("no handle-http").to_string();
         assert!(err.contains("does not export guest.handle-http"), "{err}");
     }

@@ -22,6 +22,7 @@ use super::engine::PluginEngine;
 use super::manifest::Manifest;
 use super::package::Package;
 use super::sandbox::PluginState;
+use super::trust::Trust;
 use crate::error::{Error, Result};
 use crate::store::{Id, Store, now_ms};
 
@@ -29,6 +30,8 @@ use crate::store::{Id, Store, now_ms};
 pub struct Loaded {
     pub manifest: Arc<Manifest>,
     pub sha256: String,
+    /// The publisher key that signed the package; none for an unsigned one (developer mode).
+    pub key_id: Option<tessera_package::KeyId>,
     pub pre: PluginPre<PluginState>,
 }
 
@@ -89,6 +92,7 @@ type Snapshot = HashMap<(Id, String), Arc<Active>>;
 /// The installed plugins and the enabled ones, ready to call.
 pub struct Registry {
     store: Store,
+    trust: Trust,
     engine: std::result::Result<&'static PluginEngine, String>,
     /// Linked code by package hash: a roll back or a re-install compiles nothing.
     compiled: Mutex<HashMap<String, Arc<Loaded>>>,
@@ -134,9 +138,10 @@ fn bad(field: &'static str, message: impl Into<String>) -> Error {
 }
 
 impl Registry {
-    pub fn new(store: Store) -> Registry {
+    pub fn new(store: Store, trust: Trust) -> Registry {
         Registry {
             store,
+            trust,
             engine: super::engine::shared().map_err(|e| e.to_string()),
             compiled: Mutex::default(),
             active: ArcSwap::from_pointee(HashMap::new()),
@@ -147,6 +152,11 @@ impl Registry {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// What this host trusts: every package read goes through it.
+    pub fn trust(&self) -> &Trust {
+        &self.trust
     }
 
     fn engine(&self) -> Result<&'static PluginEngine> {
@@ -181,8 +191,12 @@ impl Registry {
         let label = format!("{} {}", package.manifest.plugin.id, package.manifest.plugin.version);
         let component = engine.compile(label.clone(), package.bytes.clone()).await?;
         let pre = engine.link(&label, &component)?;
-        let loaded =
-            Arc::new(Loaded { manifest: Arc::new(package.manifest.clone()), sha256: package.sha256.clone(), pre });
+        let loaded = Arc::new(Loaded {
+            manifest: Arc::new(package.manifest.clone()),
+            sha256: package.sha256.clone(),
+            key_id: package.signed.as_ref().map(|s| s.key_id.clone()),
+            pre,
+        });
         self.compiled.lock().map_err(|_| poisoned())?.insert(package.sha256.clone(), loaded.clone());
         Ok(loaded)
     }
@@ -199,6 +213,15 @@ impl Registry {
     ) -> Result<InstalledVersion> {
         let m = &package.manifest;
         let label = format!("{} {}", m.plugin.id, m.plugin.version);
+        // What is stored is what every later load checks again: the signed package as it came.
+        let stored = match &package.signed {
+            Some(signer) => signer.tpkg.clone(),
+            None => package.bytes.clone(),
+        };
+        let checked = self.trust.open(stored.clone())?;
+        if checked.sha256 != package.sha256 {
+            return Err(Error::Internal(format!("{label}: the package read back is not the package installed")));
+        }
         self.load(&package).await?;
         let version = m.plugin.version.to_string();
         let existing: Option<(String, Option<Id>)> =
@@ -240,7 +263,7 @@ impl Registry {
                 .bind(&package.sha256)
                 .bind(&m.plugin.api)
                 .bind(manifest_json)
-                .bind(package.bytes.clone())
+                .bind(stored)
                 .bind(package.bytes.len() as i64)
                 .bind(source)
                 .bind(org_id)
@@ -347,7 +370,7 @@ impl Registry {
         .fetch_optional(self.store.pool())
         .await?;
         let bytes = bytes.ok_or_else(|| bad("version", format!("{plugin_id} {version} is not installed")))?;
-        super::package::read(bytes)
+        self.trust.open(bytes)
     }
 
     /// Enables a plugin for an organisation with the capabilities its admin grants.
@@ -377,6 +400,7 @@ impl Registry {
             }
         }
         self.check_dependencies(org_id, m).await?;
+        super::licenses::check(self, org_id, m).await?;
         self.load(&package).await?;
         super::entities::migrate(&self.store, plugin_id, &m.entities).await?;
         let service_user_id = self.service_user(org_id, m).await?;
@@ -507,6 +531,7 @@ impl Registry {
     ) -> Result<()> {
         let m = &package.manifest;
         self.check_dependencies(org_id, m).await?;
+        super::licenses::check(self, org_id, m).await?;
         self.load(package).await?;
         super::entities::migrate(&self.store, plugin_id, &m.entities).await?;
         let now = now_ms();
@@ -757,6 +782,12 @@ impl Registry {
         self.list(org_id).await?.into_iter().find(|p| p.id == plugin_id).ok_or(Error::NotFound("plugin"))
     }
 
+    /// Tells every node that the plugins changed and rebuilds this node's snapshot.
+    pub async fn reload(&self) -> Result<()> {
+        self.bump().await?;
+        self.refresh().await
+    }
+
     async fn bump(&self) -> Result<()> {
         sqlx::query("UPDATE plugin_epoch SET epoch = epoch + 1 WHERE id = 1").execute(self.store.pool()).await?;
         Ok(())
@@ -810,6 +841,16 @@ impl Registry {
                     }
                 }
             };
+            if let Some(refusal) =
+                self.trust.revoked(loaded.id(), loaded.version(), &loaded.sha256, loaded.key_id.as_ref())
+            {
+                tracing::error!(plugin = %loaded.label(), org_id, code = refusal.code(), error = %refusal, "not loading a revoked plugin");
+                continue;
+            }
+            if let Err(e) = super::licenses::check_load(self, org_id, &loaded.manifest).await {
+                tracing::error!(plugin = %loaded.label(), org_id, error = %e, "not loading a plugin without a valid license");
+                continue;
+            }
             let enabled = Enabled {
                 org_id,
                 plugin_id: plugin_id.clone(),

@@ -19,7 +19,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::bindings::tessera::plugin::ui;
 use super::bindings::{HttpRequest, PluginFault};
 use super::invoke::{CallFailure, FailureKind, Origin};
-use super::package::{self, MAX_PACKAGE_BYTES};
+use super::licenses::LicenseInfo;
+use super::package::MAX_PACKAGE_BYTES;
 use super::registry::{Active, InstalledVersion, PluginInfo};
 use crate::error::Error;
 use crate::web::{ApiError, ApiResult, AppState, Auth, ClientIp, ErrorBody, Json, Query};
@@ -34,6 +35,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(upgrade))
         .routes(routes!(rollback))
         .routes(routes!(get_settings, put_settings))
+        .routes(routes!(put_license))
         .routes(routes!(contributions))
         .routes(routes!(render_page))
         .routes(routes!(act))
@@ -96,9 +98,12 @@ async fn list_plugins(State(state): State<AppState>, auth: Auth) -> ApiResult<Js
     Ok(Json(state.plugins.registry.list(auth.0.principal.org_id).await?))
 }
 
-/// Installs a plugin package (the body, `application/wasm`, as `cargo xtask build-plugins`
-/// makes it) for this organisation. Nothing runs until it is enabled (administrators).
-#[utoipa::path(post, path = "/api/v1/plugins", tag = "plugins", request_body(content = Vec<u8>, content_type = "application/wasm"),
+/// Installs a plugin package for this organisation: a signed `.tpkg`
+/// (`application/vnd.tessera.tpkg`, as the marketplace delivers it), or on a host started in
+/// developer mode also a bare component (`application/wasm`, as `cargo xtask build-plugins`
+/// makes it). Nothing runs until it is enabled (administrators).
+#[utoipa::path(post, path = "/api/v1/plugins", tag = "plugins",
+    request_body(content((Vec<u8> = "application/vnd.tessera.tpkg"), (Vec<u8> = "application/wasm"))),
     responses((status = 201, body = InstalledVersion), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("token" = []), ("session" = [])))]
 async fn install(
@@ -108,7 +113,7 @@ async fn install(
 ) -> ApiResult<(StatusCode, Json<InstalledVersion>)> {
     auth.require_admin(&state).await?;
     let p = auth.0.principal;
-    let package = package::read(body.to_vec())?;
+    let package = state.plugins.registry.trust().open(body.to_vec())?;
     let installed = state.plugins.registry.install(package, "upload", Some(p.org_id), Some(p.user_id)).await?;
     crate::audit::AuditEntry::new(p.org_id, Some(p.user_id), "plugin.install")
         .detail(json!({ "plugin": installed.plugin_id, "version": installed.version, "sha256": installed.sha256 }))
@@ -123,6 +128,32 @@ async fn install(
 async fn get_plugin(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<PluginInfo>> {
     auth.require_admin(&state).await?;
     Ok(Json(state.plugins.registry.info(auth.0.principal.org_id, &id).await?))
+}
+
+/// A license token from the marketplace.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseRequest {
+    /// The token as the marketplace gave it (`tl1.…`).
+    pub token: String,
+}
+
+/// Installs this organisation's license of a plugin, checked against the host's marketplace
+/// keys, the plugin and the organisation's marketplace account (taken from the first license
+/// stored). A plugin whose manifest requires a license is enabled and loaded only with one
+/// that is valid or in its grace period (administrators).
+#[utoipa::path(put, path = "/api/v1/plugins/{id}/license", tag = "plugins", params(("id" = String, Path)), request_body = LicenseRequest,
+    responses((status = 200, body = LicenseInfo), (status = 422, body = ErrorBody)), security(("token" = []), ("session" = [])))]
+async fn put_license(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Json(req): Json<LicenseRequest>,
+) -> ApiResult<Json<LicenseInfo>> {
+    auth.require_admin(&state).await?;
+    let p = auth.0.principal;
+    let info = super::licenses::store(&state.plugins.registry, p.org_id, &id, &req.token, Some(p.user_id)).await?;
+    Ok(Json(info))
 }
 
 /// What to enable.

@@ -1,4 +1,5 @@
-//! The plugin directory: a package (`*.wasm`) dropped into it is installed, and the
+//! The plugin directory: a package (`*.tpkg`, or `*.wasm` on a developer's host) dropped
+//! into it is installed, and the
 //! organisations that follow the latest version of that plugin move onto it. The directory
 //! is read once at start and then watched with `notify`; a file still being written is
 //! read again when its writes settle.
@@ -65,7 +66,7 @@ pub async fn spawn(runtime: Arc<Runtime>, dir: PathBuf) -> Result<tokio::task::J
 }
 
 fn is_package(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e == "wasm") && path.is_file()
+    path.extension().is_some_and(|e| e == "wasm" || e == "tpkg") && path.is_file()
 }
 
 async fn install_file(runtime: &Runtime, path: &Path) {
@@ -76,7 +77,7 @@ async fn install_file(runtime: &Runtime, path: &Path) {
             return;
         }
     };
-    let outcome = match super::package::read(bytes) {
+    let outcome = match runtime.registry.trust().open(bytes) {
         Ok(package) => runtime.registry.install(package, "directory", None, None).await,
         Err(e) => Err(e),
     };

@@ -41,7 +41,8 @@ fn binary() -> std::ffi::OsString {
 pub async fn start(args: &[String]) -> Host {
     let port = free_port();
     let child = Command::new(binary())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        // The suites install the unsigned packages `cargo xtask build-plugins` makes.
+        .args(["serve", "--developer-mode", "--listen", &format!("127.0.0.1:{port}")])
         .args(args)
         .env("TESSERA_ADMIN_PASSWORD", PASSWORD)
         .env("RUST_LOG", "error")

@@ -189,27 +189,27 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// A stable, short name of the reason (`bad-signature`, `expired`, …) for logs, metrics and
+    /// A stable, short name of the reason (`bad_signature`, `expired`, …) for logs, metrics and
     /// API bodies, which keep working when the wording of a message changes.
     pub fn code(&self) -> &'static str {
         match self {
             Refusal::Malformed { .. } => "malformed",
-            Refusal::TooLarge { .. } => "too-large",
-            Refusal::NotSigned => "not-signed",
-            Refusal::UnknownRoot { .. } => "unknown-root",
-            Refusal::BadCertificate { .. } => "bad-certificate",
-            Refusal::BadSignature { .. } => "bad-signature",
-            Refusal::WrongKey { .. } => "wrong-key",
-            Refusal::NotPublisherOf { .. } => "not-publisher-of",
+            Refusal::TooLarge { .. } => "too_large",
+            Refusal::NotSigned => "not_signed",
+            Refusal::UnknownRoot { .. } => "unknown_root",
+            Refusal::BadCertificate { .. } => "bad_certificate",
+            Refusal::BadSignature { .. } => "bad_signature",
+            Refusal::WrongKey { .. } => "wrong_key",
+            Refusal::NotPublisherOf { .. } => "not_publisher_of",
             Refusal::Expired { .. } => "expired",
-            Refusal::OtherOrg { .. } => "other-org",
-            Refusal::OtherPlugin { .. } => "other-plugin",
+            Refusal::OtherOrg { .. } => "other_org",
+            Refusal::OtherPlugin { .. } => "other_plugin",
             Refusal::Revoked { .. } => "revoked",
-            Refusal::RevokedKey { .. } => "revoked-key",
+            Refusal::RevokedKey { .. } => "revoked_key",
             Refusal::Stale { .. } => "stale",
-            Refusal::ApiOutOfRange(_) => "api-out-of-range",
-            Refusal::CapabilityMismatch(_) => "capability-mismatch",
-            Refusal::ManifestMismatch(_) => "manifest-mismatch",
+            Refusal::ApiOutOfRange(_) => "api_out_of_range",
+            Refusal::CapabilityMismatch(_) => "capability_mismatch",
+            Refusal::ManifestMismatch(_) => "manifest_mismatch",
         }
     }
 

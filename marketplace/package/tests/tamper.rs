@@ -138,11 +138,11 @@ fn layout(manifest_len: usize, component_len: usize, total: usize) -> Layout {
 type Allowed = &'static [&'static str];
 
 const MALFORMED: Allowed = &["malformed"];
-const MANIFEST_FLIP: Allowed = &["malformed", "bad-signature"];
-const SIGNATURE_FLIP: Allowed = &["bad-signature"];
-const CERTIFICATE_FLIP: Allowed = &["malformed", "bad-certificate", "unknown-root"];
-const ANY_FLIPS: Allowed = &["malformed", "bad-signature", "bad-certificate", "unknown-root"];
-const TOKEN_FLIP: Allowed = &["malformed", "bad-signature", "unknown-root"];
+const MANIFEST_FLIP: Allowed = &["malformed", "bad_signature"];
+const SIGNATURE_FLIP: Allowed = &["bad_signature"];
+const CERTIFICATE_FLIP: Allowed = &["malformed", "bad_certificate", "unknown_root"];
+const ANY_FLIPS: Allowed = &["malformed", "bad_signature", "bad_certificate", "unknown_root"];
+const TOKEN_FLIP: Allowed = &["malformed", "bad_signature", "unknown_root"];
 
 struct Tally {
     counts: BTreeMap<(&'static str, &'static str), usize>,
@@ -226,10 +226,10 @@ fn ten_thousand_tamperings_are_all_refused_for_their_reason() {
     // Cut short anywhere: unsigned exactly where the signature section would start.
     for _ in 0..1000 {
         let len = rng.below(m.package.len());
-        let allowed: Allowed = if len == l.signature_section { &["not-signed"] } else { MALFORMED };
+        let allowed: Allowed = if len == l.signature_section { &["not_signed"] } else { MALFORMED };
         tally.expect("truncated", allowed, m.load(&m.package[..len]), &format!("{len} bytes"));
     }
-    tally.expect("truncated", &["not-signed"], m.load(&m.package[..l.signature_section]), "the signature cut off");
+    tally.expect("truncated", &["not_signed"], m.load(&m.package[..l.signature_section]), "the signature cut off");
     // Bytes appended or inserted.
     for _ in 0..300 {
         let mut bytes = m.package.clone();
@@ -243,7 +243,7 @@ fn ten_thousand_tamperings_are_all_refused_for_their_reason() {
     for _ in 0..300 {
         let stranger = SecretKey::from_seed(rng.seed());
         let refused = sign(m.manifest.as_str(), m.component.clone(), &stranger, m.certificate.clone());
-        tally.expect("wrong key", &["wrong-key"], refused, "signing under another key's certificate");
+        tally.expect("wrong key", &["wrong_key"], refused, "signing under another key's certificate");
         // A second certified publisher's signature, spliced onto the first one's package.
         let theirs = sign(m.manifest.as_str(), m.component.clone(), &stranger, certify(&m.root_key, &stranger))
             .expect("signs")
@@ -258,13 +258,13 @@ fn ten_thousand_tamperings_are_all_refused_for_their_reason() {
         let other_root = SecretKey::from_seed(rng.seed());
         let foreign = certify(&other_root, &m.publisher_key);
         let package = sign(m.manifest.as_str(), m.component.clone(), &m.publisher_key, foreign.clone()).expect("signs");
-        tally.expect("certificate from another root", &["unknown-root"], verify(&package, &m.root), "another root");
+        tally.expect("certificate from another root", &["unknown_root"], verify(&package, &m.root), "another root");
         let text = foreign.to_text().replace(other_root.key_id().as_str(), m.root_key.key_id().as_str());
         let forged = PublisherCert::parse(&text).expect("reads");
         let package = sign(m.manifest.as_str(), m.component.clone(), &m.publisher_key, forged).expect("signs");
         tally.expect(
             "certificate from another root",
-            &["bad-certificate"],
+            &["bad_certificate"],
             verify(&package, &m.root),
             "a forged root id",
         );
@@ -276,7 +276,7 @@ fn ten_thousand_tamperings_are_all_refused_for_their_reason() {
         let plugin = if org != ORG && rng.below(2) == 0 { PLUGIN.to_owned() } else { rng.word() };
         let claims = LicenseClaims { org: org.clone(), plugin: plugin.clone(), ..subscription() };
         let token = license::issue(&claims, &m.root_key).expect("issues");
-        let expected: Allowed = if org != ORG { &["other-org"] } else { &["other-plugin"] };
+        let expected: Allowed = if org != ORG { &["other_org"] } else { &["other_plugin"] };
         tally.expect(
             "token for another org or plugin",
             expected,
@@ -333,7 +333,7 @@ fn ten_thousand_tamperings_are_all_refused_for_their_reason() {
                 // Another key id: one this host does not know, or not a key id at all.
                 if rng.below(2) == 0 {
                     edited[field] = SecretKey::from_seed(rng.seed()).key_id().to_string().into();
-                    &["unknown-root"]
+                    &["unknown_root"]
                 } else {
                     edited[field] = rng.word().into();
                     MALFORMED
@@ -387,7 +387,7 @@ fn ten_thousand_tamperings_are_all_refused_for_their_reason() {
         let keys = vec![RevokedKey { key_id: m.publisher_key.key_id(), reason: format!("stolen {}", rng.word()) }];
         let text = RevocationList { keys, ..revocation_list(600 + i, vec![]) }.sign(&m.root_key).expect("signs");
         let read = RevocationList::verify(text.as_bytes(), &m.root).expect("verifies");
-        tally.expect("revoked publisher key", &["revoked-key"], read.check_package(&signed), "the publisher key");
+        tally.expect("revoked publisher key", &["revoked_key"], read.check_package(&signed), "the publisher key");
     }
     // Older lists replayed after a newer one was accepted.
     for _ in 0..300 {

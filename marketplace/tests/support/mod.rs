@@ -15,6 +15,8 @@ use tessera_package::{PublicKey, PublisherCert, SecretKey, Tpkg, TrustRoot};
 use tessera_tests::TestDb;
 use tessera_tests::tessera_host::store::Backend;
 
+pub use tessera_marketplace::dev::publish::multipart;
+pub use tessera_tests::components::{READS_CUSTOMERS, bare_component};
 pub use tessera_tests::error_code;
 
 /// The password of every account made here.
@@ -66,12 +68,7 @@ impl Market {
 
     /// Sends a request and reads its JSON body (a string when it is not JSON).
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Result<(StatusCode, Value)> {
-        let resp = req.send().await?;
-        let status = resp.status();
-        let text = resp.text().await?;
-        let body =
-            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
-        Ok((status, body))
+        tessera_tests::answer(req.send().await?).await
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Result<(StatusCode, Value)> {
@@ -187,89 +184,6 @@ pub struct Publisher {
     pub token: String,
     pub key: SecretKey,
 }
-
-/// A `multipart/form-data` body of the parts given: its content type and bytes.
-pub fn multipart(parts: &[(&str, &[u8])]) -> (String, Vec<u8>) {
-    let boundary = "tessera-test-boundary-5b1c0e";
-    let mut body = Vec::new();
-    for (name, bytes) in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        body.extend_from_slice(
-            format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\n").as_bytes(),
-        );
-        body.extend_from_slice(b"Content-Type: application/octet-stream\r\n\r\n");
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-fn leb128(mut n: usize, out: &mut Vec<u8>) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-/// A component that imports, under each name given, an instance of functions `() -> ()` of
-/// the names given: the shape `wit-component` gives a plugin's imports, written byte by byte.
-pub fn bare_component(imports: &[(&str, &[&str])]) -> Vec<u8> {
-    fn name(text: &str, out: &mut Vec<u8>) {
-        leb128(text.len(), out);
-        out.extend_from_slice(text.as_bytes());
-    }
-    fn section(id: u8, items: &[Vec<u8>], out: &mut Vec<u8>) {
-        let mut content = Vec::new();
-        leb128(items.len(), &mut content);
-        items.iter().for_each(|item| content.extend_from_slice(item));
-        out.push(id);
-        leb128(content.len(), out);
-        out.extend_from_slice(&content);
-    }
-    // One instance type per import: type 0 inside it is `func()`, then one export per name.
-    let types: Vec<Vec<u8>> = imports
-        .iter()
-        .map(|(_, functions)| {
-            let mut t = vec![0x42];
-            leb128(if functions.is_empty() { 0 } else { 1 + functions.len() }, &mut t);
-            if !functions.is_empty() {
-                t.extend_from_slice(&[0x01, 0x40, 0x00, 0x01, 0x00]);
-            }
-            for function in *functions {
-                t.extend_from_slice(&[0x04, 0x00]);
-                name(function, &mut t);
-                t.extend_from_slice(&[0x01, 0x00]);
-            }
-            t
-        })
-        .collect();
-    let items: Vec<Vec<u8>> = imports
-        .iter()
-        .enumerate()
-        .map(|(index, (import, _))| {
-            let mut item = vec![0x00];
-            name(import, &mut item);
-            item.push(0x05);
-            leb128(index, &mut item);
-            item
-        })
-        .collect();
-    let mut out = b"\0asm\x0d\0\x01\0".to_vec();
-    if !imports.is_empty() {
-        section(7, &types, &mut out);
-        section(10, &items, &mut out);
-    }
-    out
-}
-
-/// What the test plugins import: `customers.get`, which needs `customers:read`.
-pub const READS_CUSTOMERS: &[(&str, &[&str])] = &[("tessera:plugin/customers@0.1.4", &["get"])];
 
 /// A `plugin.toml`.
 pub fn manifest(id: &str, version: &str, name_en: &str, capabilities: &[&str], extra: &str) -> String {

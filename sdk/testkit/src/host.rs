@@ -30,6 +30,8 @@ pub fn runtime_config() -> RuntimeConfig {
         pump_every: Duration::from_millis(20),
         event_retry_delays: vec![Duration::from_millis(50); 3],
         local_hosts: vec!["127.0.0.1".into(), "localhost".into()],
+        // A plugin under development is an unsigned package: the kit's host is a developer's.
+        trust: tessera_host::runtime::trust::TrustConfig::developer(),
         ..RuntimeConfig::default()
     }
 }

@@ -2,6 +2,20 @@
 //! plugins, notifications, the scheduler and the admin pages (see `super`).
 
 pub(super) const MESSAGES: &[(&str, &str)] = &[
+    ("{} refused: {} [{}]", "{} 被拒绝：{} [{}]"),
+    ("the license of {} is refused: {} [{}]", "{} 的许可证被拒绝：{} [{}]"),
+    (
+        "this host trusts no marketplace key; start it with --marketplace-key (TESSERA_MARKETPLACE_KEY)",
+        "本主机未信任任何市场密钥；请用 --marketplace-key（TESSERA_MARKETPLACE_KEY）启动",
+    ),
+    (
+        "{} is an unsigned package (a bare .wasm); this host runs only .tpkg packages signed by a publisher the marketplace vouches for: sign it into a .tpkg with your publisher key (see docs/marketplace.md) or install it from the marketplace, or start the host with --developer-mode to run unsigned plugins",
+        "{} 是未签名的插件包（裸 .wasm）；本主机只运行由市场认可的发布者签名的 .tpkg 插件包：请用发布者密钥将其签名为 .tpkg（见 docs/marketplace.md）或从市场安装，或以 --developer-mode 启动主机以运行未签名插件",
+    ),
+    (
+        "{} needs a license from the marketplace for this organisation [no_license]; buy it there and install its token with PUT /api/v1/plugins/{}/license",
+        "{} 需要市场为本组织签发的许可证 [no_license]；请在市场购买，并用 PUT /api/v1/plugins/{}/license 安装其令牌",
+    ),
     ("{} is not granted schedule, so its jobs do not run", "{} 未获授予定时任务权限（schedule），其任务不会运行"),
     (
         "the Authorization header must be `Bearer <personal API token>`",
