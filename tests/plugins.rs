@@ -253,7 +253,7 @@ both_backends! {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         let err = server.state.plugins.registry.enable(other.org.id, "probe", None, &[], None).await.err();
         assert!(err.is_some(), "another organisation cannot enable an upload it cannot see");
-        server.state.plugins.registry.install(package::read(plugin_package("probe")?)?, "directory", None, None).await?;
+        server.state.plugins.registry.install(plugin_package("probe")?, "directory", None, None).await?;
         server.state.plugins.registry.enable(other.org.id, "probe", None, &["customers:read".into()], None).await?;
         let active = server.state.plugins.registry.active(other.org.id, "probe").context("enabled")?;
         let request = tessera_host::runtime::bindings::HttpRequest {

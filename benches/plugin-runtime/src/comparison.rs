@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use tessera_host::access::Action;
 use tessera_host::runtime::Runtime;
 use tessera_host::runtime::bindings::HttpRequest;
+use tessera_host::runtime::invoke::Origin;
 use tessera_host::runtime::registry::Active;
 
 use crate::setup::Host;
@@ -101,7 +102,7 @@ fn request(path: &str) -> HttpRequest {
 /// One timed `handle_http` call, the plugin acting on its own; the answer must be a 200.
 async fn timed_call(runtime: &Runtime, active: &Arc<Active>, request: HttpRequest) -> Result<Duration> {
     let started = Instant::now();
-    let result = runtime.handle_http(active, None, "zh-CN", request).await;
+    let result = runtime.handle_http(active, None, &Origin::new("zh-CN", None), request).await;
     let elapsed = started.elapsed();
     let (response, _) = result.map_err(|f| anyhow::anyhow!("{}", f.message))?;
     if response.status != 200 {
@@ -127,7 +128,10 @@ async fn tessera_noop(runtime: &Runtime, bench: &Arc<Active>, counts: &Counts) -
 async fn host_call_works(host: &Host, bench: &Arc<Active>) -> Result<(), String> {
     let (runtime, active) = (host.runtime.clone(), bench.clone());
     let path = format!("/customer/{}", host.customer_id);
-    let call = tokio::spawn(async move { runtime.handle_http(&active, None, "zh-CN", request(&path)).await });
+    let call =
+        tokio::spawn(
+            async move { runtime.handle_http(&active, None, &Origin::new("zh-CN", None), request(&path)).await },
+        );
     match call.await {
         Err(e) if e.is_panic() => Err("the host's customers.get panicked (is the capability implemented?)".into()),
         Err(e) => Err(format!("the call did not finish: {e}")),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use tessera_host::runtime::bindings::HttpRequest;
+use tessera_host::runtime::invoke::Origin;
 use tessera_host::runtime::{FailureKind, Limits};
 
 use crate::setup::{Host, LOOP_DEADLINE, active};
@@ -46,7 +47,7 @@ pub async fn run(host: &Host) -> Result<Hostile> {
     let looping = active(&host.short_deadline, host.org_id, "hostile-loop")?;
     let mut overrun = Vec::with_capacity(CALLS);
     for _ in 0..CALLS {
-        match host.short_deadline.handle_http(&looping, None, "zh-CN", request()).await {
+        match host.short_deadline.handle_http(&looping, None, &Origin::new("zh-CN", None), request()).await {
             Ok(_) => bail!("hostile-loop answered; it should have been stopped"),
             Err(f) if f.kind == FailureKind::Deadline => overrun.push(f.elapsed.saturating_sub(LOOP_DEADLINE)),
             Err(f) => bail!("hostile-loop failed otherwise than by its deadline: {:?}: {}", f.kind, f.message),
@@ -66,7 +67,7 @@ pub async fn run(host: &Host) -> Result<Hostile> {
     let mut peak_memory = 0;
     let mut kinds: Vec<(String, usize)> = Vec::new();
     for _ in 0..CALLS {
-        match host.runtime.handle_http(&bomb, None, "zh-CN", request()).await {
+        match host.runtime.handle_http(&bomb, None, &Origin::new("zh-CN", None), request()).await {
             Ok(_) => bail!("hostile-memory answered; it should have been stopped at the memory cap"),
             Err(f) => {
                 peak_memory = peak_memory.max(f.peak_memory);

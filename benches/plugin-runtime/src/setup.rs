@@ -105,12 +105,12 @@ async fn install(runtime: &Runtime, dir: &Path, org_id: Id) -> Result<()> {
         }
         let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         // Packages of other plugins, some refused on purpose (the hostile ones), are skipped.
-        let Ok(package) = package::read(bytes) else { continue };
+        let Ok(package) = package::read(bytes.clone()) else { continue };
         let id = package.manifest.plugin.id.clone();
         if PLUGINS.iter().any(|(wanted, _)| *wanted == id) {
             runtime
                 .registry
-                .install(package, "upload", None, None)
+                .install(bytes, "upload", None, None)
                 .await
                 .with_context(|| format!("cannot install {id}"))?;
             found.push(id);

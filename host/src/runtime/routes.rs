@@ -113,8 +113,7 @@ async fn install(
 ) -> ApiResult<(StatusCode, Json<InstalledVersion>)> {
     auth.require_admin(&state).await?;
     let p = auth.0.principal;
-    let package = state.plugins.registry.trust().open(body.to_vec())?;
-    let installed = state.plugins.registry.install(package, "upload", Some(p.org_id), Some(p.user_id)).await?;
+    let installed = state.plugins.registry.install(body.to_vec(), "upload", Some(p.org_id), Some(p.user_id)).await?;
     crate::audit::AuditEntry::new(p.org_id, Some(p.user_id), "plugin.install")
         .detail(json!({ "plugin": installed.plugin_id, "version": installed.version, "sha256": installed.sha256 }))
         .record(state.store.pool())

@@ -77,11 +77,7 @@ async fn install_file(runtime: &Runtime, path: &Path) {
             return;
         }
     };
-    let outcome = match runtime.registry.trust().open(bytes) {
-        Ok(package) => runtime.registry.install(package, "directory", None, None).await,
-        Err(e) => Err(e),
-    };
-    match outcome {
+    match runtime.registry.install(bytes, "directory", None, None).await {
         Ok(v) => {
             tracing::info!(path = %path.display(), plugin = %v.plugin_id, version = %v.version, "plugin package read")
         }
